@@ -1,0 +1,267 @@
+# cython: language_level=3
+"""Thin Cython layer over the C core (csrc/acelin.h): dtype and shape checks, GIL release,
+status codes -> Python exceptions. No physics here."""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+
+cnp.import_array()
+
+cdef extern from "acelin.h":
+    ctypedef enum acelin_status:
+        ACELIN_OK
+        ACELIN_ERR_ALLOC
+        ACELIN_ERR_INVALID
+        ACELIN_ERR_SPECIES
+        ACELIN_ERR_IO
+        ACELIN_ERR_FORMAT
+        ACELIN_ERR_CHECKSUM
+        ACELIN_ERR_VERSION
+        ACELIN_ERR_NONFINITE
+    int ACELIN_API_VERSION
+    int ACELIN_FORMAT_VERSION
+    int ACELIN_NU_MAX
+    ctypedef struct acelin_tables:
+        int n_species
+        const char *const *elements
+        const int *atomic_numbers
+        const double *e0
+        const double *r_cut
+        const double *r_in
+        const double *r_core
+        const double *r_scale
+        int transform_power
+        int n_radial
+        int lmax
+        int n_nl
+        const int *nl_n
+        const int *nl_l
+        int n_basis
+        const int *basis_species
+        const int *basis_nu
+        const int64_t *basis_term_start
+        int64_t n_terms
+        const double *term_coupling
+        const int *term_factors
+        const double *coefficients
+    ctypedef struct acelin_model:
+        pass
+    acelin_status acelin_model_create(const acelin_tables *tables, acelin_model **out, char *err, size_t errlen) nogil
+    acelin_status acelin_model_load(const char *path, acelin_model **out, char *err, size_t errlen) nogil
+    void acelin_model_free(acelin_model *model) nogil
+    int acelin_model_n_species(const acelin_model *model)
+    int acelin_model_n_basis(const acelin_model *model)
+    const char *acelin_model_element(const acelin_model *model, int species)
+    double acelin_model_cutoff(const acelin_model *model, int centre, int neighbour)
+    double acelin_model_max_cutoff(const acelin_model *model)
+    acelin_status acelin_compute(const acelin_model *model, int n_atoms, const int *species,
+                                 const int64_t *neigh_start, const int *neigh_species,
+                                 const double *dr, double *energy, double *dE_dr,
+                                 int n_threads, char *err, size_t errlen) nogil
+    acelin_status acelin_compute_reference(const acelin_model *model, int n_atoms, const int *species,
+                                           const int64_t *neigh_start, const int *neigh_species,
+                                           const double *dr, double *energy, double *dE_dr,
+                                           char *err, size_t errlen) nogil
+    acelin_status acelin_design(const acelin_model *model, int n_atoms, const int *species,
+                                const int64_t *neigh_start, const int *neigh_atom,
+                                const int *neigh_species, const double *dr,
+                                double *energy_row, double *force_rows, double *virial_rows,
+                                int n_threads, char *err, size_t errlen) nogil
+
+API_VERSION = ACELIN_API_VERSION
+FORMAT_VERSION = ACELIN_FORMAT_VERSION
+NU_MAX = ACELIN_NU_MAX
+
+
+class CoreFileError(ValueError):
+    """The C reader refused a model file (format, checksum or version)."""
+
+
+cdef raise_status(acelin_status st, const char *msg):
+    text = msg.decode("utf-8", "replace")
+    if st == ACELIN_ERR_ALLOC:
+        raise MemoryError(text)
+    if st == ACELIN_ERR_IO:
+        raise FileNotFoundError(text)
+    if st in (ACELIN_ERR_FORMAT, ACELIN_ERR_CHECKSUM, ACELIN_ERR_VERSION):
+        raise CoreFileError(text)
+    raise ValueError(text)
+
+
+def _i32(a, n=None, name="array"):
+    a = np.ascontiguousarray(a, dtype=np.int32)
+    if n is not None and a.size != n:
+        raise ValueError(f"{name}: expected {n} entries, got {a.size}")
+    return a
+
+
+def _i64(a, n=None, name="array"):
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    if n is not None and a.size != n:
+        raise ValueError(f"{name}: expected {n} entries, got {a.size}")
+    return a
+
+
+def _f64(a, n=None, name="array"):
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if n is not None and a.size != n:
+        raise ValueError(f"{name}: expected {n} entries, got {a.size}")
+    return a
+
+
+cdef class CoreModel:
+    """An immutable C model (acelin_model). Thread-safe; share it freely."""
+    cdef acelin_model *ptr
+
+    def __dealloc__(self):
+        if self.ptr != NULL:
+            acelin_model_free(self.ptr)
+            self.ptr = NULL
+
+    @staticmethod
+    def from_tables(tables, coefficients, e0):
+        """tables: ace_lin.basis.tables.BasisTables; coefficients [n_basis] eV; e0 [ns] eV."""
+        cdef CoreModel self = CoreModel.__new__(CoreModel)
+        cdef acelin_tables t
+        cdef char err[512]
+        cdef acelin_status st
+        ns = len(tables.elements)
+        nb = tables.n_basis
+        names = [e.encode() for e in tables.elements]
+        cdef const char **el = <const char **>malloc(ns * sizeof(char *))
+        if el == NULL:
+            raise MemoryError()
+        keep = dict(
+            Z=_i32(tables.atomic_numbers, ns, "atomic_numbers"), e0=_f64(e0, ns, "e0"),
+            rc=_f64(tables.r_cut, ns * ns, "r_cut"), ri=_f64(tables.r_in, ns * ns, "r_in"),
+            rco=_f64(tables.r_core, ns * ns, "r_core"), rs=_f64(tables.r_scale, ns * ns, "r_scale"),
+            nln=_i32(tables.nl_n), nll=_i32(tables.nl_l),
+            sp=_i32(tables.species, nb, "species"), nu=_i32(tables.nu, nb, "nu"),
+            ts=_i64(tables.term_start, nb + 1, "term_start"),
+            tc=_f64(tables.term_coupling), tf=_i32(tables.term_factors).reshape(-1),
+            c=_f64(coefficients, nb, "coefficients"))
+        if keep["tf"].size != keep["tc"].size * ACELIN_NU_MAX:
+            free(el)
+            raise ValueError("term_factors must have n_terms * NU_MAX entries")
+        if not np.all(np.isfinite(keep["c"])):
+            free(el)
+            raise ValueError("coefficients contain NaN or Inf")
+        for k in range(ns):
+            el[k] = names[k]
+        cdef const int[::1] Z = keep["Z"], nln = keep["nln"], nll = keep["nll"], sp = keep["sp"], nu = keep["nu"], tf = keep["tf"]
+        cdef const double[::1] e0v = keep["e0"], rc = keep["rc"], ri = keep["ri"], rco = keep["rco"], rs = keep["rs"], tc = keep["tc"], c = keep["c"]
+        cdef const int64_t[::1] ts = keep["ts"]
+        t.n_species = ns
+        t.elements = el
+        t.atomic_numbers = &Z[0]
+        t.e0 = &e0v[0]
+        t.r_cut = &rc[0]
+        t.r_in = &ri[0]
+        t.r_core = &rco[0]
+        t.r_scale = &rs[0]
+        t.transform_power = tables.transform_power
+        t.n_radial = tables.n_radial
+        t.lmax = tables.lmax
+        t.n_nl = nln.shape[0]
+        t.nl_n = &nln[0] if nln.shape[0] else NULL
+        t.nl_l = &nll[0] if nll.shape[0] else NULL
+        t.n_basis = nb
+        t.basis_species = &sp[0] if nb else NULL
+        t.basis_nu = &nu[0] if nb else NULL
+        t.basis_term_start = &ts[0]
+        t.n_terms = tc.shape[0]
+        t.term_coupling = &tc[0] if tc.shape[0] else NULL
+        t.term_factors = &tf[0] if tf.shape[0] else NULL
+        t.coefficients = &c[0] if nb else NULL
+        with nogil:
+            st = acelin_model_create(&t, &self.ptr, err, sizeof(err))
+        free(el)
+        if st != ACELIN_OK:
+            raise_status(st, err)
+        return self
+
+    @property
+    def n_species(self):
+        return acelin_model_n_species(self.ptr)
+
+    @property
+    def n_basis(self):
+        return acelin_model_n_basis(self.ptr)
+
+    @property
+    def elements(self):
+        return tuple(acelin_model_element(self.ptr, s).decode() for s in range(self.n_species))
+
+    @property
+    def max_cutoff(self):
+        return acelin_model_max_cutoff(self.ptr)
+
+    def cutoff(self, int centre, int neighbour):
+        return acelin_model_cutoff(self.ptr, centre, neighbour)
+
+    def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0, reference_only=False):
+        """Per-atom energies (eV) and per-bond dE_i/d dr (eV/A) for CSR neighbours."""
+        sp = _i32(species)
+        n = sp.size
+        st_ = _i64(neigh_start, n + 1, "neigh_start")
+        nb = int(st_[n])
+        ns_ = _i32(neigh_species, nb, "neigh_species")
+        d = _f64(dr, 3 * nb, "dr")
+        energy = np.zeros(n)
+        grad = np.zeros((nb, 3))
+        cdef const int[::1] spv = sp, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d.reshape(-1)
+        cdef double[::1] ev = energy
+        cdef double[:, ::1] gv = grad
+        cdef char err[512]
+        cdef acelin_status st
+        cdef int nat = n
+        cdef int ref = 1 if reference_only else 0
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *pe = &ev[0] if n else NULL
+        cdef double *pg = &gv[0, 0] if nb else NULL
+        with nogil:
+            if ref:
+                st = acelin_compute_reference(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, err, sizeof(err))
+            else:
+                st = acelin_compute(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, n_threads, err, sizeof(err))
+        if st != ACELIN_OK:
+            raise_status(st, err)
+        return energy, grad
+
+    def design(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
+        """Rows dE/dc [n_basis], dF/dc [n, 3, n_basis], d(virial)/dc [6, n_basis] (eV)."""
+        sp = _i32(species)
+        n = sp.size
+        st_ = _i64(neigh_start, n + 1, "neigh_start")
+        nb = int(st_[n])
+        na_ = _i32(neigh_atom, nb, "neigh_atom")
+        ns_ = _i32(neigh_species, nb, "neigh_species")
+        d = _f64(dr, 3 * nb, "dr")
+        K = self.n_basis
+        erow = np.zeros(K)
+        frows = np.zeros((n, 3, K))
+        vrows = np.zeros((6, K))
+        cdef const int[::1] spv = sp, nav = na_, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d.reshape(-1)
+        cdef double[::1] ev = erow, fv = frows.reshape(-1), vv = vrows.reshape(-1)
+        cdef char err[512]
+        cdef acelin_status st
+        cdef int nat = n
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pna = &nav[0] if nb else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *pe = &ev[0] if K else NULL
+        cdef double *pf = &fv[0] if fv.shape[0] else NULL
+        cdef double *pv = &vv[0] if K else NULL
+        with nogil:
+            st = acelin_design(self.ptr, nat, psp, &stv[0], pna, pns, pd, pe, pf, pv, n_threads, err, sizeof(err))
+        if st != ACELIN_OK:
+            raise_status(st, err)
+        return erow, frows, vrows

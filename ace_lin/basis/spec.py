@@ -1,0 +1,177 @@
+"""BasisSpec: the plain-data specification of a linear ACE basis.
+
+All lengths in Angstrom. Per-element-pair settings are named maps {"Si-O": 4.5}
+(symmetric; "O-Si" means the same pair), never positional lists.
+"""
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+from ase.data import atomic_numbers, covalent_radii
+
+NU_MAX = 5          # correlation order limit of the C core (ACELIN_NU_MAX)
+SPEC_VERSION = 1
+
+PairValue = Union[float, Mapping[str, float], None]
+
+
+def _pair_key(a: str, b: str) -> str:
+    return "-".join(sorted((a, b)))
+
+
+def _pair_map(name: str, value: PairValue, elements: Sequence[str], default) -> Dict[str, float]:
+    """Expand a scalar / named map / None into a full {"A-B": value} map over all pairs."""
+    pairs = {_pair_key(a, b): (a, b) for a in elements for b in elements}
+    if value is None:
+        return {k: float(default(*ab)) for k, ab in sorted(pairs.items())}
+    if isinstance(value, Mapping):
+        out = {}
+        for key, v in value.items():
+            parts = str(key).split("-")
+            if len(parts) != 2 or any(p not in elements for p in parts):
+                raise ValueError(f"{name}: key {key!r} is not a pair of the elements {list(elements)} "
+                                 "(write it as 'A-B')")
+            out[_pair_key(*parts)] = float(v)
+        missing = sorted(set(pairs) - set(out))
+        if missing:
+            # a partial map falls back to the default per missing pair, stated explicitly
+            for k in missing:
+                out[k] = float(default(*pairs[k]))
+        return dict(sorted(out.items()))
+    return {k: float(value) for k in sorted(pairs)}
+
+
+def _covalent_sum(a: str, b: str) -> float:
+    return float(covalent_radii[atomic_numbers[a]] + covalent_radii[atomic_numbers[b]])
+
+
+@dataclass(frozen=True, eq=False)
+class BasisSpec:
+    """Specification of a linear ACE basis.
+
+    elements     chemical symbols, e.g. ["W", "Be"]; the order defines species indices
+    order        largest correlation order nu (1..5; body order nu + 1)
+    degree       D_nu: one number for all orders or one per order (nu = 1..order);
+                 a product of nu one-particle functions (n_k, l_k) is kept if
+                 sum_k (n_k + w_l * l_k) <= D_nu, with n_k >= 1
+    r_cut        outer cutoff, A (scalar or {"A-B": value})
+    w_l          weight of l in the degree
+    n_radial     number of radial functions per pair (default: D_1)
+    lmax         largest l (default: as the degree allows, at most 8)
+    r_in         inner end of the ACE radial basis, A (default 0.5 x sum of covalent radii):
+                 the basis goes smoothly (C2) to zero there and stays zero inside
+    r_core       ZBL core repulsion is switched fully off beyond r_core and fully on
+                 below r_in, A (default 0.7 x sum of covalent radii; 0 disables the core)
+    r_scale      length scale of the distance transform t(r) = (1 + r/r_scale)^-p, A
+                 (default: sum of covalent radii)
+    transform_power   p of the distance transform
+    """
+    elements: Tuple[str, ...]
+    order: int = 3
+    degree: Union[float, Tuple[float, ...]] = 12
+    r_cut: PairValue = 5.0
+    w_l: float = 1.5
+    n_radial: Optional[int] = None
+    lmax: Optional[int] = None
+    r_in: PairValue = None
+    r_core: PairValue = None
+    r_scale: PairValue = None
+    transform_power: int = 2
+
+    def __post_init__(self):
+        els = tuple(str(e) for e in self.elements)
+        if not els:
+            raise ValueError("BasisSpec needs at least one element")
+        bad = [e for e in els if e not in atomic_numbers or e == "X"]
+        if bad:
+            raise ValueError(f"unknown chemical symbol(s): {bad}")
+        if len(set(els)) != len(els):
+            raise ValueError(f"elements repeated: {list(els)}")
+        object.__setattr__(self, "elements", els)
+        if not (1 <= int(self.order) <= NU_MAX):
+            raise ValueError(f"order must be 1..{NU_MAX}, got {self.order}")
+        object.__setattr__(self, "order", int(self.order))
+        deg = self.degree
+        if isinstance(deg, (int, float)):
+            deg = (float(deg),) * self.order
+        deg = tuple(float(d) for d in deg)
+        if len(deg) != self.order:
+            raise ValueError(f"degree needs {self.order} values (one per order), got {len(deg)}")
+        for nu, d in enumerate(deg, 1):
+            if d < nu:
+                raise ValueError(f"degree D_{nu} = {d} < {nu}: no function of order {nu} fits")
+        object.__setattr__(self, "degree", deg)
+        n_radial = int(self.n_radial) if self.n_radial is not None else int(deg[0])
+        if n_radial < 1:
+            raise ValueError("n_radial must be >= 1")
+        object.__setattr__(self, "n_radial", n_radial)
+        lmax_allowed = int(max(deg) // (2 * self.w_l)) if self.order >= 2 and self.w_l > 0 else 0
+        lmax = min(8, lmax_allowed) if self.lmax is None else int(self.lmax)
+        if not (0 <= lmax <= 8):
+            raise ValueError(f"lmax must be 0..8 (generated kernel limit), got {lmax}")
+        object.__setattr__(self, "lmax", lmax)
+        rc = _pair_map("r_cut", self.r_cut, els, lambda a, b: 5.0)
+        rin = _pair_map("r_in", self.r_in, els, lambda a, b: 0.5 * _covalent_sum(a, b))
+        rcore = _pair_map("r_core", self.r_core, els, lambda a, b: 0.7 * _covalent_sum(a, b))
+        rscale = _pair_map("r_scale", self.r_scale, els, _covalent_sum)
+        for k in rc:
+            if not (0 <= rin[k] < rc[k]):
+                raise ValueError(f"pair {k}: need 0 <= r_in ({rin[k]}) < r_cut ({rc[k]}) A")
+            if rcore[k] != 0 and not (rin[k] < rcore[k] < rc[k]):
+                raise ValueError(f"pair {k}: need r_in ({rin[k]}) < r_core ({rcore[k]}) < r_cut "
+                                 f"({rc[k]}) A, or r_core = 0 to disable the core")
+            if rscale[k] <= 0:
+                raise ValueError(f"pair {k}: r_scale must be > 0")
+        for name, m in (("r_cut", rc), ("r_in", rin), ("r_core", rcore), ("r_scale", rscale)):
+            object.__setattr__(self, name, m)
+        if int(self.transform_power) < 1:
+            raise ValueError("transform_power must be >= 1")
+        object.__setattr__(self, "transform_power", int(self.transform_power))
+        object.__setattr__(self, "w_l", float(self.w_l))
+
+    # -- plain data --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["elements"] = list(self.elements)
+        d["degree"] = list(self.degree)
+        d["spec_version"] = SPEC_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "BasisSpec":
+        d = dict(d)
+        version = d.pop("spec_version", SPEC_VERSION)
+        if version > SPEC_VERSION:
+            raise ValueError(f"basis spec version {version} is newer than this ace_lin ({SPEC_VERSION})")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown basis spec key(s): {unknown}")
+        if "degree" in d and isinstance(d["degree"], list):
+            d["degree"] = tuple(d["degree"])
+        return cls(**d)
+
+    def spec_hash(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def __eq__(self, other):
+        return isinstance(other, BasisSpec) and self.spec_hash() == other.spec_hash()
+
+    def __hash__(self):
+        return hash(self.spec_hash())
+
+    # -- derived -----------------------------------------------------------------------
+    def pair_value(self, name: str, a: str, b: str) -> float:
+        return getattr(self, name)[_pair_key(a, b)]
+
+    def basis(self):
+        """The generated basis tables (cached per spec)."""
+        from ace_lin.basis.tables import basis_tables
+
+        return basis_tables(self)
+
+    @property
+    def n_basis(self) -> int:
+        return self.basis().n_basis

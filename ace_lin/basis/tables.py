@@ -1,0 +1,245 @@
+"""From a BasisSpec to the flat tables the C evaluator reads (acelin_tables).
+
+One-particle functions phi_{z n l m}(r_ij) = R_n^{z_i z}(r_ij) Y_lm(r_ij/|r_ij|) for
+neighbours of species z. The atomic base A_{z n l m} = sum_j phi is indexed as
+    a = z * n_nlm + nl_offset[(n, l)] + (l + m)
+with the used (n, l) channels sorted by (n, l). An invariant of order nu is
+    B = sum_terms coupling * prod_k A_{a_k}
+over sorted index tuples (a_1 <= ... <= a_nu); identical one-particle functions are
+merged, so each distinct product appears once per invariant.
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Tuple
+
+import numpy as np
+
+from ace_lin.basis import clebsch
+from ace_lin.basis.coupling import RANK_TOL, invariant_couplings
+from ace_lin.basis.spec import NU_MAX, BasisSpec
+from ace_lin.codegen.cache import cache_dir
+
+TABLES_VERSION = "1"  # bump when the table layout or the construction changes
+
+
+@dataclass(frozen=True)
+class BasisTables:
+    elements: Tuple[str, ...]
+    atomic_numbers: np.ndarray      # [ns]
+    r_cut: np.ndarray               # [ns*ns] A
+    r_in: np.ndarray                # [ns*ns] A
+    r_core: np.ndarray              # [ns*ns] A
+    r_scale: np.ndarray             # [ns*ns] A
+    transform_power: int
+    n_radial: int
+    lmax: int
+    nl_n: np.ndarray                # [n_nl]
+    nl_l: np.ndarray                # [n_nl]
+    species: np.ndarray             # [n_basis] centre species
+    nu: np.ndarray                  # [n_basis]
+    degree: np.ndarray              # [n_basis] sum_k (n_k + w_l l_k)
+    labels: np.ndarray              # [n_basis, NU_MAX, 3] (z, n, l), -1 padded
+    term_start: np.ndarray          # [n_basis+1] int64
+    term_coupling: np.ndarray       # [n_terms]
+    term_factors: np.ndarray        # [n_terms, NU_MAX] int32, -1 padded
+    tables_hash: str
+
+    @property
+    def n_basis(self) -> int:
+        return int(self.nu.size)
+
+    def size_by_order(self) -> dict:
+        return {int(nu): int(np.sum(self.nu == nu)) for nu in np.unique(self.nu)}
+
+    def to_dict(self) -> dict:
+        """The "tables" section of a model file (names as in acelin_tables)."""
+        return {
+            "atomic_numbers": self.atomic_numbers, "r_cut": self.r_cut, "r_in": self.r_in,
+            "r_core": self.r_core, "r_scale": self.r_scale,
+            "transform_power": self.transform_power, "n_radial": self.n_radial,
+            "lmax": self.lmax, "nl_n": self.nl_n, "nl_l": self.nl_l,
+            "basis_species": self.species, "basis_nu": self.nu,
+            "basis_term_start": self.term_start, "term_coupling": self.term_coupling,
+            "term_factors": self.term_factors.ravel(),
+        }
+
+
+def _pair_array(spec: BasisSpec, name: str) -> np.ndarray:
+    els = spec.elements
+    return np.array([spec.pair_value(name, a, b) for a in els for b in els], dtype=float)
+
+
+def _labels(spec: BasisSpec):
+    """One-particle labels (z, n, l) sorted, with their degree n + w_l l."""
+    dmax = max(spec.degree)
+    out = []
+    for z in range(len(spec.elements)):
+        for n in range(1, spec.n_radial + 1):
+            for l in range(0, spec.lmax + 1):
+                if n + spec.w_l * l <= dmax + 1e-9:
+                    out.append((z, n, l))
+    return out
+
+
+def _multisets(labels, nu, dmax, w_l):
+    """Sorted nu-tuples of label indices with total degree <= dmax."""
+    deg = [n + w_l * l for (_, n, l) in labels]
+    res = []
+
+    def rec(start, left, acc, total):
+        if left == 0:
+            res.append(tuple(acc))
+            return
+        for k in range(start, len(labels)):
+            if total + deg[k] * left > dmax + 1e-9:  # labels later in the list may be cheaper
+                if deg[k] + total > dmax + 1e-9:
+                    continue
+            if total + deg[k] > dmax + 1e-9:
+                continue
+            rec(k, left - 1, acc + [k], total + deg[k])
+
+    rec(0, nu, [], 0.0)
+    return res
+
+
+@lru_cache(maxsize=None)
+def _merged_terms(ls: Tuple[int, ...], groups: Tuple[int, ...]):
+    """Per (l-tuple, identical-label pattern): the invariant couplings restricted to
+    index tuples that are non-decreasing inside each group, times the number of
+    permutations that map onto them. Returns (mu_idx [n_kept, nu], coef [rank, n_kept])."""
+    V = invariant_couplings(ls, groups)
+    rank = V.shape[0]
+    nu = len(ls)
+    grid = np.indices(tuple(2 * l + 1 for l in ls)).reshape(nu, -1).T
+    keep = np.ones(len(grid), dtype=bool)
+    mult = np.ones(len(grid))
+    k = 0
+    while k < nu:
+        e = k
+        while e + 1 < nu and groups[e + 1] == groups[k]:
+            e += 1
+        for a in range(k, e):
+            keep &= grid[:, a] <= grid[:, a + 1]
+        if e > k:  # multinomial count of distinct orderings inside the group
+            from math import factorial
+
+            sub = grid[:, k:e + 1]
+            cnt = np.full(len(grid), float(factorial(e - k + 1)))
+            for row_val in range(int(sub.max()) + 1):
+                c = (sub == row_val).sum(axis=1)
+                cnt /= np.array([factorial(int(x)) for x in c])
+            mult *= cnt
+        k = e + 1
+    coef = V.reshape(rank, len(grid))[:, keep] * mult[keep][None, :]
+    return grid[keep], coef
+
+
+def _build(spec: BasisSpec) -> dict:
+    labels = _labels(spec)
+    ns = len(spec.elements)
+    chosen = []  # (nu, label tuple)
+    for nu in range(1, spec.order + 1):
+        for ms in _multisets(labels, nu, spec.degree[nu - 1], spec.w_l):
+            ls = tuple(labels[k][2] for k in ms)
+            if nu == 1 and ls[0] != 0:
+                continue
+            if sum(ls) % 2:
+                continue
+            chosen.append((nu, tuple(labels[k] for k in ms)))
+    # one-particle channels actually used
+    nl = sorted({(n, l) for _, lab in chosen for (_, n, l) in lab})
+    nl_offset, off = {}, 0
+    for n, l in nl:
+        nl_offset[(n, l)] = off
+        off += 2 * l + 1
+    n_nlm = off
+    species, nus, degree, blabels, starts, coups, facs = [], [], [], [], [0], [], []
+    for zc in range(ns):
+        for nu, lab in chosen:
+            ls = tuple(l for (_, _, l) in lab)
+            groups = tuple(sorted(set(lab)).index(x) for x in lab)
+            mu_idx, coef = _merged_terms(ls, groups)
+            base = np.array([z * n_nlm + nl_offset[(n, l)] for (z, n, l) in lab])
+            a = mu_idx + base[None, :]
+            for row in coef:
+                nz = np.abs(row) > 1e-13
+                if not nz.any():
+                    continue
+                species.append(zc)
+                nus.append(nu)
+                degree.append(sum(n + spec.w_l * l for (_, n, l) in lab))
+                lb = -np.ones((NU_MAX, 3), dtype=np.int32)
+                lb[:nu] = np.array(lab)
+                blabels.append(lb)
+                fa = -np.ones((int(nz.sum()), NU_MAX), dtype=np.int32)
+                fa[:, :nu] = a[nz]
+                facs.append(fa)
+                coups.append(row[nz])
+                starts.append(starts[-1] + int(nz.sum()))
+    clebsch.save_cache()
+    return dict(
+        species=np.array(species, dtype=np.int32), nu=np.array(nus, dtype=np.int32),
+        degree=np.array(degree, dtype=float),
+        labels=np.array(blabels, dtype=np.int32).reshape(-1, NU_MAX, 3),
+        term_start=np.array(starts, dtype=np.int64),
+        term_coupling=np.concatenate(coups) if coups else np.zeros(0),
+        term_factors=np.concatenate(facs) if facs else np.zeros((0, NU_MAX), dtype=np.int32),
+        nl_n=np.array([n for n, _ in nl], dtype=np.int32),
+        nl_l=np.array([l for _, l in nl], dtype=np.int32),
+    )
+
+
+def _cache_path(spec: BasisSpec) -> str:
+    key = hashlib.sha256((spec.spec_hash() + TABLES_VERSION + repr(RANK_TOL)).encode()).hexdigest()
+    return os.path.join(cache_dir(), f"tables_{key[:32]}.npz")
+
+
+def _load_or_build(spec: BasisSpec) -> dict:
+    path = _cache_path(spec)
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError):
+        pass
+    arrays = _build(spec)
+    tmp = f"{path}.{os.getpid()}.tmp.npz"
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return arrays
+
+
+_MEMO = {}
+
+
+def basis_tables(spec: BasisSpec) -> BasisTables:
+    """Tables of spec, memoized in memory and on disk (keyed by the spec hash)."""
+    key = spec.spec_hash()
+    if key not in _MEMO:
+        _MEMO[key] = _make_tables(spec)
+    return _MEMO[key]
+
+
+def _make_tables(spec: BasisSpec) -> BasisTables:
+    from ase.data import atomic_numbers
+
+    arr = _load_or_build(spec)
+    h = hashlib.sha256()
+    for k in sorted(arr):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(arr[k]).tobytes())
+    return BasisTables(
+        elements=spec.elements,
+        atomic_numbers=np.array([atomic_numbers[e] for e in spec.elements], dtype=np.int32),
+        r_cut=_pair_array(spec, "r_cut"), r_in=_pair_array(spec, "r_in"),
+        r_core=_pair_array(spec, "r_core"), r_scale=_pair_array(spec, "r_scale"),
+        transform_power=spec.transform_power, n_radial=spec.n_radial, lmax=spec.lmax,
+        nl_n=arr["nl_n"], nl_l=arr["nl_l"], species=arr["species"], nu=arr["nu"],
+        degree=arr["degree"], labels=arr["labels"], term_start=arr["term_start"],
+        term_coupling=arr["term_coupling"], term_factors=arr["term_factors"],
+        tables_hash=h.hexdigest(),
+    )

@@ -1,0 +1,109 @@
+"""Evaluate a model (or the design rows of a basis) on an ase.Atoms structure.
+
+Builds the neighbour list in C, calls the C core, and scatters per-bond gradients to
+atoms (forces) and the virial. Units: eV, A, eV/A; virial dE/d(strain) in eV (Voigt).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ace_lin.neighbours import neighbour_list_from_atoms
+from ace_lin.units import voigt_from_bonds
+
+
+def species_indices(atoms, elements) -> np.ndarray:
+    """Species index of every atom; a clear error for elements the model lacks."""
+    lookup = {e: k for k, e in enumerate(elements)}
+    symbols = atoms.get_chemical_symbols()
+    unknown = sorted(set(symbols) - set(lookup))
+    if unknown:
+        raise ValueError(f"element(s) {unknown} not in the model (model elements: {list(elements)})")
+    return np.array([lookup[s] for s in symbols], dtype=np.int32)
+
+
+def check_structure(atoms):
+    """Refuse structures the core cannot evaluate, with a message saying why."""
+    if len(atoms) == 0:
+        raise ValueError("empty structure: no atoms to evaluate")
+    pos = atoms.get_positions()
+    if not np.all(np.isfinite(pos)):
+        raise ValueError("atom positions contain NaN or Inf")
+    if not np.all(np.isfinite(atoms.cell.array)):
+        raise ValueError("cell contains NaN or Inf")
+    if any(atoms.pbc) and abs(np.linalg.det(atoms.cell.array)) < 1e-12 and all(atoms.pbc):
+        raise ValueError("periodic structure with a singular cell (zero volume)")
+
+
+def _bonds(atoms, cutoff, species):
+    nl = neighbour_list_from_atoms(atoms, cutoff)
+    return nl, species[nl.j]
+
+
+@dataclass(frozen=True)
+class Properties:
+    energy: float            # eV
+    energies: np.ndarray     # [n] eV per atom
+    forces: np.ndarray       # [n, 3] eV/A
+    virial: np.ndarray       # [6] dE/d(strain), eV, Voigt xx yy zz yz xz xy
+
+
+def scatter(nl, grad_bc: np.ndarray, n_atoms: int):
+    """Forces from per-bond dE_i/d dr_ij: F_i += g, F_j -= g (deterministic bincount)."""
+    i = nl.i()
+    f = np.empty((n_atoms, 3))
+    for a in range(3):
+        f[:, a] = (np.bincount(i, weights=grad_bc[:, a], minlength=n_atoms)
+                   - np.bincount(nl.j, weights=grad_bc[:, a], minlength=n_atoms))
+    return f
+
+
+def compute_properties(core, elements, atoms, n_threads=0, reference_only=False) -> Properties:
+    check_structure(atoms)
+    species = species_indices(atoms, elements)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    energies, grad = core.compute(species, nl.start, nspec, nl.dr, n_threads=n_threads,
+                                  reference_only=reference_only)
+    forces = scatter(nl, grad, len(atoms))
+    return Properties(float(np.sum(energies)), energies, forces, voigt_from_bonds(nl.dr, grad))
+
+
+@dataclass(frozen=True)
+class DesignRows:
+    energy: np.ndarray   # [n_basis] dE/dc, eV
+    forces: np.ndarray   # [n_atoms, 3, n_basis] dF/dc, eV/A
+    virial: np.ndarray   # [6, n_basis] d(dE/d strain)/dc, eV; stress = virial / volume
+
+
+_DESIGN_CORES = {}
+
+
+def _design_core(spec):
+    """A C model with zero coefficients for spec (cached): only its tables matter."""
+    from ace_lin._core import CoreModel
+
+    key = spec.spec_hash()
+    if key not in _DESIGN_CORES:
+        t = spec.basis()
+        _DESIGN_CORES[key] = CoreModel.from_tables(t, np.zeros(t.n_basis), np.zeros(len(spec.elements)))
+    return _DESIGN_CORES[key]
+
+
+def _spec_of(spec_or_model):
+    return getattr(spec_or_model, "spec", spec_or_model)
+
+
+def design_rows(spec_or_model, atoms, n_threads=None) -> DesignRows:
+    """Derivatives of energy, forces and virial with respect to the coefficients."""
+    spec = _spec_of(spec_or_model)
+    core = _design_core(spec)
+    check_structure(atoms)
+    species = species_indices(atoms, spec.elements)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    e, f, v = core.design(species, nl.start, nl.j, nspec, nl.dr, n_threads=n_threads or 0)
+    return DesignRows(e, f, v)
+
+
+def reference_terms(spec_or_model, atoms) -> Properties:
+    """The fixed (not fitted) ZBL core part alone: no E0, no ACE part."""
+    spec = _spec_of(spec_or_model)
+    return compute_properties(_design_core(spec), spec.elements, atoms, reference_only=True)

@@ -1,0 +1,129 @@
+/* acelin.h - the one public header of the ace_lin C core.
+ *
+ * Flat C API: plain pointers and sizes, no Python, no globals, no printing.
+ * Units: energies in eV, lengths in Angstrom, forces in eV/Angstrom.
+ * Every function that can fail returns an acelin_status and, when err != NULL,
+ * writes a human-readable message (at most errlen bytes, NUL-terminated).
+ */
+#ifndef ACELIN_H
+#define ACELIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACELIN_API_VERSION 1
+#define ACELIN_FORMAT_VERSION 1 /* model-file format version this core reads */
+#define ACELIN_NU_MAX 5         /* largest correlation order (body order 6) */
+
+typedef enum {
+    ACELIN_OK = 0,
+    ACELIN_ERR_ALLOC = 1,     /* out of memory */
+    ACELIN_ERR_INVALID = 2,   /* inconsistent arguments or tables */
+    ACELIN_ERR_SPECIES = 3,   /* species index outside the model */
+    ACELIN_ERR_IO = 4,        /* file missing or unreadable */
+    ACELIN_ERR_FORMAT = 5,    /* model file malformed (not JSON, missing key, bad shape) */
+    ACELIN_ERR_CHECKSUM = 6,  /* model file content does not match its sha256 */
+    ACELIN_ERR_VERSION = 7,   /* model file format_version newer than this core */
+    ACELIN_ERR_NONFINITE = 8  /* NaN or Inf in the input */
+} acelin_status;
+
+/* Everything the evaluator needs, as flat arrays (the "tables" of a model file).
+ * ns = n_species; pair arrays are [ns*ns], row-major [centre*ns + neighbour]. */
+typedef struct {
+    int n_species;
+    const char *const *elements;    /* [ns]  chemical symbols, e.g. "Si" */
+    const int *atomic_numbers;      /* [ns]  Z, used by the ZBL core repulsion */
+    const double *e0;               /* [ns]  one-body reference energy, eV */
+    const double *r_cut;            /* [ns*ns] outer cutoff, A */
+    const double *r_in;             /* [ns*ns] inner end of the ACE radial basis, A */
+    const double *r_core;           /* [ns*ns] ZBL core fully off beyond this, A (<=0: no core) */
+    const double *r_scale;          /* [ns*ns] length scale of the distance transform, A */
+    int transform_power;            /* p in t(r) = (1 + r/r_scale)^(-p) */
+    int n_radial;                   /* radial functions n = 1..n_radial */
+    int lmax;                       /* largest l of the spherical harmonics used */
+    int n_nl;                       /* one-particle (n, l) channels used by the basis */
+    const int *nl_n;                /* [n_nl] n (1-based) */
+    const int *nl_l;                /* [n_nl] l */
+    int n_basis;                    /* invariants B, all centre species together */
+    const int *basis_species;       /* [n_basis] centre species of each invariant */
+    const int *basis_nu;            /* [n_basis] correlation order */
+    const int64_t *basis_term_start;/* [n_basis+1] range into the term arrays */
+    int64_t n_terms;
+    const double *term_coupling;    /* [n_terms] coupling coefficient of one product of A's */
+    const int *term_factors;        /* [n_terms*ACELIN_NU_MAX] atomic-base indices, -1 padded;
+                                       index = (species_j * n_nlm) + nlm, nlm = nl_offset[nl] + l + m */
+    const double *coefficients;     /* [n_basis] linear coefficients, eV */
+} acelin_tables;
+
+typedef struct acelin_model acelin_model; /* immutable after creation; share between threads */
+
+acelin_status acelin_model_create(const acelin_tables *tables, acelin_model **out,
+                                  char *err, size_t errlen);
+/* Read the JSON model file written by ace_lin (checks format, version, sha256). */
+acelin_status acelin_model_load(const char *path, acelin_model **out, char *err, size_t errlen);
+void acelin_model_free(acelin_model *model);
+
+int acelin_model_n_species(const acelin_model *model);
+int acelin_model_n_basis(const acelin_model *model);
+const char *acelin_model_element(const acelin_model *model, int species); /* NULL if unknown */
+int acelin_model_species_index(const acelin_model *model, const char *element); /* -1 if absent */
+double acelin_model_cutoff(const acelin_model *model, int centre, int neighbour);
+double acelin_model_max_cutoff(const acelin_model *model);
+
+/* Energies and forces for a block of centre atoms, OpenMP over the atoms.
+ * Neighbours in CSR form: the bonds of atom i are neigh_start[i] .. neigh_start[i+1]-1,
+ * dr[3*b] = r_j - r_i (A), neigh_species[b] = species of j. Bonds longer than the
+ * pair cutoff are allowed and ignored.
+ * Out: energy[i] (eV, includes E0 and half of the core pair energy),
+ *      dE_dr[3*b] = dE_i/d(dr_b) (eV/A); the caller scatters: f_i += dE_dr, f_j -= dE_dr.
+ * n_threads <= 0 means the OpenMP default. Results do not depend on n_threads. */
+acelin_status acelin_compute(const acelin_model *model, int n_atoms, const int *species,
+                             const int64_t *neigh_start, const int *neigh_species,
+                             const double *dr, double *energy, double *dE_dr,
+                             int n_threads, char *err, size_t errlen);
+
+/* Design-matrix rows of one configuration (the derivatives w.r.t. the coefficients).
+ * neigh_atom[b] = index (0..n_atoms-1) of the real atom behind bond b (periodic images folded).
+ * Out (all overwritten, no E0 and no core term):
+ *   energy_row[n_basis]            dE/dc
+ *   force_rows[n_atoms*3*n_basis]  dF_(i,alpha)/dc, layout [i][alpha][basis]
+ *   virial_rows[6*n_basis]         d(sum_b dr_b,alpha dE/d dr_b,beta)/dc in Voigt order
+ *                                  xx yy zz yz xz xy (ASE stress = virial / volume) */
+acelin_status acelin_design(const acelin_model *model, int n_atoms, const int *species,
+                            const int64_t *neigh_start, const int *neigh_atom,
+                            const int *neigh_species, const double *dr,
+                            double *energy_row, double *force_rows, double *virial_rows,
+                            int n_threads, char *err, size_t errlen);
+
+/* Energy of the ZBL core alone (no E0, no ACE part), same layout as acelin_compute. */
+acelin_status acelin_compute_reference(const acelin_model *model, int n_atoms, const int *species,
+                                       const int64_t *neigh_start, const int *neigh_species,
+                                       const double *dr, double *energy, double *dE_dr,
+                                       char *err, size_t errlen);
+
+/* Neighbour list (cell lists; triclinic; any periodicity; cells smaller than the cutoff).
+ * cell rows are the lattice vectors (A); pbc[3] flags; positions [n*3] (A).
+ * Returns a list owned by the caller, freed with acelin_neighbours_free. Bonds are sorted by
+ * centre atom i, and for each i by (j, shift) so the order is deterministic. */
+typedef struct {
+    int n_atoms;
+    int64_t n_bonds;
+    int64_t *start;   /* [n_atoms+1] CSR offsets */
+    int *j;           /* [n_bonds] neighbour atom index (0..n_atoms-1) */
+    int *shift;       /* [n_bonds*3] integer lattice shift of the image of j */
+    double *dr;       /* [n_bonds*3] r_j + shift.cell - r_i, A */
+} acelin_neighbours;
+
+acelin_status acelin_neighbours_build(int n_atoms, const double *positions, const double *cell,
+                                      const int *pbc, double cutoff, acelin_neighbours **out,
+                                      char *err, size_t errlen);
+void acelin_neighbours_free(acelin_neighbours *list);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ACELIN_H */

@@ -1,0 +1,91 @@
+/* compute.c - energies and per-bond energy gradients for a block of atoms (OpenMP). */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "workspace.h"
+
+static int max_neighbours(int n_atoms, const int64_t *start)
+{
+    int64_t mx = 0;
+    for (int i = 0; i < n_atoms; ++i)
+        if (start[i + 1] - start[i] > mx) mx = start[i + 1] - start[i];
+    return (int)mx;
+}
+
+static acelin_status check_block(const acelin_model *m, int n_atoms, const int *species,
+                                 const int64_t *start, char *err, size_t errlen)
+{
+    if (!m || n_atoms < 0 || (n_atoms && (!species || !start)))
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invalid arguments");
+    if (n_atoms && start[0] != 0) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "neigh_start[0] must be 0");
+    for (int i = 0; i < n_atoms; ++i) {
+        if (species[i] < 0 || species[i] >= m->ns)
+            return acelin_fail(err, errlen, ACELIN_ERR_SPECIES, "atom %d: species %d not in the model (0..%d)", i, species[i], m->ns - 1);
+        if (start[i + 1] < start[i]) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "neigh_start not increasing at atom %d", i);
+    }
+    return ACELIN_OK;
+}
+
+static acelin_status run(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                         const int *neigh_species, const double *dr, double *energy, double *dE_dr,
+                         int n_threads, int with_ace, char *err, size_t errlen)
+{
+    acelin_status st = check_block(m, n_atoms, species, start, err, errlen);
+    if (st || n_atoms == 0) return st;
+    const int cap = max_neighbours(n_atoms, start);
+    int first_bad = n_atoms; /* lowest failing atom, so the reported error is deterministic */
+    acelin_status bad_st = ACELIN_OK;
+    char bad_msg[256] = "";
+#ifdef _OPENMP
+    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+#else
+    (void)n_threads;
+#endif
+    {
+        acelin_ws *w = acelin_ws_new(m, cap, 0);
+        char msg[256];
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 8)
+#endif
+        for (int i = 0; i < n_atoms; ++i) {
+            acelin_status s = ACELIN_ERR_ALLOC;
+            int na = 0;
+            double ec = 0.0, e = 0.0;
+            strcpy(msg, "out of memory (workspace)");
+            if (w) s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 1, &ec, dE_dr, &na, msg, sizeof msg);
+            if (s == ACELIN_OK && with_ace && na >= 0) {
+                acelin_density(m, w, na);
+                e = acelin_products(m, w, species[i]);
+                acelin_backprop(m, w, na, dE_dr);
+            }
+            energy[i] = (with_ace ? m->e0[species[i]] : 0.0) + ec + e;
+            if (s != ACELIN_OK) {
+#ifdef _OPENMP
+#pragma omp critical(acelin_error)
+#endif
+                if (i < first_bad) { first_bad = i; bad_st = s; strcpy(bad_msg, msg); }
+            }
+        }
+        acelin_ws_free(w);
+    }
+    if (bad_st) return acelin_fail(err, errlen, bad_st, "atom %d: %s", first_bad, bad_msg);
+    return ACELIN_OK;
+}
+
+acelin_status acelin_compute(const acelin_model *m, int n_atoms, const int *species,
+                             const int64_t *start, const int *neigh_species, const double *dr,
+                             double *energy, double *dE_dr, int n_threads, char *err, size_t errlen)
+{
+    return run(m, n_atoms, species, start, neigh_species, dr, energy, dE_dr, n_threads, 1, err, errlen);
+}
+
+acelin_status acelin_compute_reference(const acelin_model *m, int n_atoms, const int *species,
+                                       const int64_t *start, const int *neigh_species, const double *dr,
+                                       double *energy, double *dE_dr, char *err, size_t errlen)
+{
+    return run(m, n_atoms, species, start, neigh_species, dr, energy, dE_dr, 1, 0, err, errlen);
+}

@@ -1,0 +1,53 @@
+/* internal.h - private layout of the ace_lin core (not installed, not part of the API). */
+#ifndef ACELIN_INTERNAL_H
+#define ACELIN_INTERNAL_H
+
+#include "acelin.h"
+
+#define ACELIN_MIN_DISTANCE 1e-6 /* A; closer atoms are "overlapping" and refused */
+
+struct acelin_model {
+    int ns;                 /* species */
+    char **elements;        /* [ns] */
+    int *Z;                 /* [ns] */
+    double *e0;             /* [ns] eV */
+    double *r_cut, *r_in, *r_core, *r_scale; /* [ns*ns] A */
+    double *t_in, *t_span;  /* [ns*ns] distance transform at r_in and t(r_in) - t(r_cut) */
+    double *zbl_a;          /* [ns*ns] ZBL screening length, A */
+    int p;                  /* transform power */
+    double max_cut;         /* largest pair cutoff (ACE and core), A */
+    int n_radial, lmax, n_lm; /* n_lm = (lmax+1)^2 */
+    int n_nl;
+    int *nl_n, *nl_l, *nl_offset; /* [n_nl] */
+    int n_nlm;              /* sum over channels of 2l+1 */
+    int n_A;                /* ns * n_nlm: atomic base size per centre atom */
+    int n_basis;
+    int *basis_species, *basis_nu;
+    int64_t *term_start;    /* [n_basis+1] */
+    int64_t n_terms;
+    double *term_coupling;  /* [n_terms] */
+    int *term_factors;      /* [n_terms*ACELIN_NU_MAX] */
+    double *coef;           /* [n_basis] */
+    /* evaluation form: coefficient x coupling folded into one list of distinct products
+       per centre species and order (PACE's "c-tilde"), sorted by factors */
+    int64_t *ct_start;      /* [ns*(ACELIN_NU_MAX+1)+1]: range of (species, nu) */
+    double *ct_coef;
+    int *ct_factors;        /* [n_ct*ACELIN_NU_MAX] */
+    /* design form: per invariant its distinct A indices ("support") and, per term
+       factor, the slot of that index in the support */
+    int64_t *sup_start;     /* [n_basis+1] */
+    int *sup_a;             /* [n_sup] */
+    int *term_slot;         /* [n_terms*ACELIN_NU_MAX] */
+    int max_support;
+    int *species_basis_start; /* [ns+1]: invariants are grouped by centre species */
+};
+
+/* radial.c */
+double acelin_transform_t(double r, double scale, int p, double *dt_dr);
+void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR);
+double acelin_core_pair(const acelin_model *m, int pair, double r, double *dV_dr);
+
+/* errors */
+acelin_status acelin_fail(char *err, size_t errlen, acelin_status st, const char *fmt, ...);
+
+#endif

@@ -1,0 +1,253 @@
+/* model.c - create an immutable model from flat tables: validate, copy, and derive the
+ * evaluation form (folded coefficients) and the design form (per-invariant supports). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define NU ACELIN_NU_MAX
+
+static void *xcopy(const void *src, size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (p && bytes) memcpy(p, src, bytes);
+    return p;
+}
+
+void acelin_model_free(acelin_model *m)
+{
+    if (!m) return;
+    if (m->elements)
+        for (int s = 0; s < m->ns; ++s) free(m->elements[s]);
+    void *ptrs[] = {m->elements, m->Z, m->e0, m->r_cut, m->r_in, m->r_core, m->r_scale,
+                    m->t_in, m->t_span, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
+                    m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
+                    m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
+                    m->sup_start, m->sup_a, m->term_slot, m->species_basis_start};
+    for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
+    free(m);
+}
+
+static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
+{
+    const int ns = t->n_species;
+    if (ns < 1 || ns > 64) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_species = %d (need 1..64)", ns);
+    if (!t->elements || !t->atomic_numbers || !t->e0 || !t->r_cut || !t->r_in || !t->r_core ||
+        !t->r_scale || !t->coefficients || (t->n_basis && (!t->basis_species || !t->basis_nu ||
+        !t->basis_term_start)) || (t->n_nl && (!t->nl_n || !t->nl_l)))
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "a required table is NULL");
+    for (int s = 0; s < ns; ++s) {
+        if (!t->elements[s] || !t->elements[s][0] || strlen(t->elements[s]) > 15)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "bad element name for species %d", s);
+        if (t->atomic_numbers[s] < 1 || t->atomic_numbers[s] > 118)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "bad atomic number for %s", t->elements[s]);
+        if (!isfinite(t->e0[s])) return acelin_fail(err, errlen, ACELIN_ERR_NONFINITE, "E0 of %s is not finite", t->elements[s]);
+    }
+    for (int k = 0; k < ns * ns; ++k) {
+        double rc = t->r_cut[k], ri = t->r_in[k], rco = t->r_core[k], sc = t->r_scale[k];
+        if (!(isfinite(rc) && isfinite(ri) && isfinite(rco) && isfinite(sc)) || !(ri >= 0 && ri < rc) ||
+            !(sc > 0) || (rco > 0 && !(rco > ri && rco < rc)) || rco < 0)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID,
+                               "pair %d: need 0 <= r_in < r_cut, r_scale > 0, r_core = 0 or r_in < r_core < r_cut", k);
+    }
+    if (t->transform_power < 1 || t->transform_power > 16)
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "transform_power = %d", t->transform_power);
+    if (t->n_radial < 1 || t->n_radial > 1000 || t->lmax < 0 || t->lmax > 8 || t->n_nl < 0)
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_radial = %d, lmax = %d (need lmax <= 8)", t->n_radial, t->lmax);
+    for (int k = 0; k < t->n_nl; ++k)
+        if (t->nl_n[k] < 1 || t->nl_n[k] > t->n_radial || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "channel %d: (n, l) = (%d, %d) outside the basis", k, t->nl_n[k], t->nl_l[k]);
+    if (t->n_basis < 0 || t->n_terms < 0 || (t->n_terms && (!t->term_coupling || !t->term_factors)))
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "negative sizes or missing term tables");
+    if (t->n_basis && (t->basis_term_start[0] != 0 || t->basis_term_start[t->n_basis] != t->n_terms))
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "basis_term_start must run from 0 to n_terms");
+    for (int b = 0; b < t->n_basis; ++b) {
+        if (t->basis_species[b] < 0 || t->basis_species[b] >= ns || t->basis_nu[b] < 1 || t->basis_nu[b] > NU ||
+            t->basis_term_start[b + 1] < t->basis_term_start[b] || (b && t->basis_species[b] < t->basis_species[b - 1]))
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d: bad species/order/term range (invariants must be grouped by species)", b);
+        if (!isfinite(t->coefficients[b]))
+            return acelin_fail(err, errlen, ACELIN_ERR_NONFINITE, "coefficient %d is not finite", b);
+    }
+    return ACELIN_OK;
+}
+
+/* sort key for folding: (species, nu, factors) */
+typedef struct { int species, nu; int f[NU]; double c; } ct_entry;
+
+static int ct_cmp(const void *pa, const void *pb)
+{
+    const ct_entry *a = pa, *b = pb;
+    if (a->species != b->species) return a->species < b->species ? -1 : 1;
+    if (a->nu != b->nu) return a->nu < b->nu ? -1 : 1;
+    for (int k = 0; k < NU; ++k)
+        if (a->f[k] != b->f[k]) return a->f[k] < b->f[k] ? -1 : 1;
+    return 0;
+}
+
+static acelin_status build_ctilde(acelin_model *m, char *err, size_t errlen)
+{
+    ct_entry *e = malloc((size_t)(m->n_terms ? m->n_terms : 1) * sizeof(ct_entry));
+    m->ct_start = calloc((size_t)(m->ns * (NU + 1) + 1), sizeof(int64_t));
+    if (!e || !m->ct_start) { free(e); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (folding)"); }
+    int64_t n = 0;
+    for (int b = 0; b < m->n_basis; ++b) {
+        if (m->coef[b] == 0.0) continue;
+        for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t) {
+            e[n].species = m->basis_species[b];
+            e[n].nu = m->basis_nu[b];
+            memcpy(e[n].f, m->term_factors + t * NU, NU * sizeof(int));
+            e[n].c = m->coef[b] * m->term_coupling[t];
+            ++n;
+        }
+    }
+    qsort(e, (size_t)n, sizeof(ct_entry), ct_cmp);
+    int64_t w = 0; /* merge equal products, summing in sorted (deterministic) order */
+    for (int64_t k = 0; k < n; ++k) {
+        if (w && ct_cmp(&e[w - 1], &e[k]) == 0) e[w - 1].c += e[k].c;
+        else e[w++] = e[k];
+    }
+    m->ct_coef = malloc((size_t)(w ? w : 1) * sizeof(double));
+    m->ct_factors = malloc((size_t)(w ? w : 1) * NU * sizeof(int));
+    if (!m->ct_coef || !m->ct_factors) { free(e); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (folding)"); }
+    for (int64_t k = 0; k < w; ++k) {
+        m->ct_coef[k] = e[k].c;
+        memcpy(m->ct_factors + k * NU, e[k].f, NU * sizeof(int));
+        m->ct_start[e[k].species * (NU + 1) + e[k].nu + 1] += 1; /* counts, prefix-summed below */
+    }
+    for (int k = 1; k <= m->ns * (NU + 1); ++k) m->ct_start[k] += m->ct_start[k - 1];
+    free(e);
+    return ACELIN_OK;
+}
+
+static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
+{
+    m->sup_start = malloc((size_t)(m->n_basis + 1) * sizeof(int64_t));
+    m->term_slot = malloc((size_t)(m->n_terms ? m->n_terms : 1) * NU * sizeof(int));
+    m->sup_a = malloc((size_t)(m->n_terms ? m->n_terms : 1) * NU * sizeof(int)); /* upper bound */
+    int *seen = malloc((size_t)(m->n_A ? m->n_A : 1) * sizeof(int));
+    if (!m->sup_start || !m->term_slot || !m->sup_a || !seen) { free(seen); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (supports)"); }
+    for (int a = 0; a < m->n_A; ++a) seen[a] = -1;
+    int64_t ns = 0;
+    m->max_support = 0;
+    m->sup_start[0] = 0;
+    for (int b = 0; b < m->n_basis; ++b) {
+        int count = 0;
+        for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t)
+            for (int k = 0; k < NU; ++k) {
+                int a = m->term_factors[t * NU + k];
+                if (k < m->basis_nu[b]) {
+                    if (seen[a] < 0) { seen[a] = count++; m->sup_a[ns + seen[a]] = a; }
+                    m->term_slot[t * NU + k] = seen[a];
+                } else m->term_slot[t * NU + k] = -1;
+            }
+        for (int s = 0; s < count; ++s) seen[m->sup_a[ns + s]] = -1;
+        ns += count;
+        m->sup_start[b + 1] = ns;
+        if (count > m->max_support) m->max_support = count;
+    }
+    free(seen);
+    return ACELIN_OK;
+}
+
+acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, char *err, size_t errlen)
+{
+    if (!t || !out) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "NULL argument");
+    *out = NULL;
+    acelin_status st = validate(t, err, errlen);
+    if (st) return st;
+    acelin_model *m = calloc(1, sizeof(acelin_model));
+    if (!m) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    const int ns = m->ns = t->n_species;
+    const size_t np = (size_t)ns * ns;
+    m->elements = calloc((size_t)ns, sizeof(char *));
+    if (m->elements)
+        for (int s = 0; s < ns; ++s) m->elements[s] = xcopy(t->elements[s], strlen(t->elements[s]) + 1);
+    m->Z = xcopy(t->atomic_numbers, ns * sizeof(int));
+    m->e0 = xcopy(t->e0, ns * sizeof(double));
+    m->r_cut = xcopy(t->r_cut, np * sizeof(double));
+    m->r_in = xcopy(t->r_in, np * sizeof(double));
+    m->r_core = xcopy(t->r_core, np * sizeof(double));
+    m->r_scale = xcopy(t->r_scale, np * sizeof(double));
+    m->t_in = malloc(np * sizeof(double));
+    m->t_span = malloc(np * sizeof(double));
+    m->zbl_a = malloc(np * sizeof(double));
+    m->p = t->transform_power;
+    m->n_radial = t->n_radial;
+    m->lmax = t->lmax;
+    m->n_lm = (t->lmax + 1) * (t->lmax + 1);
+    m->n_nl = t->n_nl;
+    m->nl_n = xcopy(t->nl_n, t->n_nl * sizeof(int));
+    m->nl_l = xcopy(t->nl_l, t->n_nl * sizeof(int));
+    m->nl_offset = malloc((size_t)(t->n_nl ? t->n_nl : 1) * sizeof(int));
+    m->n_basis = t->n_basis;
+    m->n_terms = t->n_terms;
+    m->basis_species = xcopy(t->basis_species, t->n_basis * sizeof(int));
+    m->basis_nu = xcopy(t->basis_nu, t->n_basis * sizeof(int));
+    m->term_start = xcopy(t->basis_term_start, (t->n_basis + 1) * sizeof(int64_t));
+    m->term_coupling = xcopy(t->term_coupling, t->n_terms * sizeof(double));
+    m->term_factors = xcopy(t->term_factors, t->n_terms * NU * sizeof(int));
+    m->coef = xcopy(t->coefficients, t->n_basis * sizeof(double));
+    m->species_basis_start = calloc((size_t)ns + 1, sizeof(int));
+    if (!m->elements || !m->Z || !m->e0 || !m->r_cut || !m->r_in || !m->r_core || !m->r_scale ||
+        !m->t_in || !m->t_span || !m->zbl_a || !m->nl_n || !m->nl_l || !m->nl_offset ||
+        !m->basis_species || !m->basis_nu || !m->term_start || !m->term_coupling ||
+        !m->term_factors || !m->coef || !m->species_basis_start) {
+        acelin_model_free(m);
+        return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    }
+    for (int s = 0; s < ns; ++s)
+        if (!m->elements[s]) { acelin_model_free(m); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory"); }
+    m->max_cut = 0.0;
+    for (size_t k = 0; k < np; ++k) {
+        double t_cut = acelin_transform_t(m->r_cut[k], m->r_scale[k], m->p, NULL);
+        m->t_in[k] = acelin_transform_t(m->r_in[k], m->r_scale[k], m->p, NULL);
+        m->t_span[k] = m->t_in[k] - t_cut;
+        int zi = (int)(k / ns), zj = (int)(k % ns);
+        m->zbl_a[k] = 0.46850 / (pow(m->Z[zi], 0.23) + pow(m->Z[zj], 0.23));
+        if (m->r_cut[k] > m->max_cut) m->max_cut = m->r_cut[k];
+    }
+    int off = 0;
+    for (int k = 0; k < m->n_nl; ++k) { m->nl_offset[k] = off; off += 2 * m->nl_l[k] + 1; }
+    m->n_nlm = off;
+    m->n_A = ns * off;
+    for (int64_t i = 0; i < m->n_terms * NU; ++i) {
+        int a = m->term_factors[i];
+        if (a < -1 || a >= m->n_A || (a == -1 && (i % NU) < 1)) {
+            acelin_model_free(m);
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "term factor %d outside the atomic base (size %d)", a, off * ns);
+        }
+    }
+    for (int b = 0; b < m->n_basis; ++b) {
+        for (int64_t tt = m->term_start[b]; tt < m->term_start[b + 1]; ++tt)
+            for (int k = 0; k < NU; ++k)
+                if ((k < m->basis_nu[b]) != (m->term_factors[tt * NU + k] >= 0)) {
+                    acelin_model_free(m);
+                    return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d: term factors do not match its order", b);
+                }
+        m->species_basis_start[m->basis_species[b] + 1] = b + 1;
+    }
+    for (int s = 1; s <= ns; ++s)
+        if (m->species_basis_start[s] < m->species_basis_start[s - 1]) m->species_basis_start[s] = m->species_basis_start[s - 1];
+    if ((st = build_ctilde(m, err, errlen)) || (st = build_support(m, err, errlen))) {
+        acelin_model_free(m);
+        return st;
+    }
+    *out = m;
+    return ACELIN_OK;
+}
+
+int acelin_model_n_species(const acelin_model *m) { return m->ns; }
+int acelin_model_n_basis(const acelin_model *m) { return m->n_basis; }
+const char *acelin_model_element(const acelin_model *m, int s) { return (s >= 0 && s < m->ns) ? m->elements[s] : NULL; }
+int acelin_model_species_index(const acelin_model *m, const char *el)
+{
+    for (int s = 0; s < m->ns; ++s)
+        if (el && strcmp(m->elements[s], el) == 0) return s;
+    return -1;
+}
+double acelin_model_cutoff(const acelin_model *m, int i, int j)
+{
+    return (i >= 0 && j >= 0 && i < m->ns && j < m->ns) ? m->r_cut[i * m->ns + j] : 0.0;
+}
+double acelin_model_max_cutoff(const acelin_model *m) { return m->max_cut; }

@@ -1,0 +1,90 @@
+/* radial.c - radial basis R_n(r) of one species pair and the ZBL core pair term.
+ *
+ * R_n(r) = P_{n-1}(x(r)) * (1 - x^2)^3 for r_in < r < r_cut, else 0, where P is a
+ * Legendre polynomial and x maps the transformed distance t(r) = (1 + r/s)^-p linearly
+ * onto [-1, 1] (x = 1 at r_in, x = -1 at r_cut). The envelope (1 - x^2)^3 vanishes to
+ * third order at both ends, so energies are C2 at r_cut and at r_in.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+acelin_status acelin_fail(char *err, size_t errlen, acelin_status st, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+double acelin_transform_t(double r, double scale, int p, double *dt_dr)
+{
+    double b = 1.0 + r / scale, inv = 1.0 / b, t = 1.0;
+    for (int k = 0; k < p; ++k) t *= inv;
+    if (dt_dr) *dt_dr = -p * t * inv / scale;
+    return t;
+}
+
+void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR)
+{
+    const int N = m->n_radial;
+    if (r <= m->r_in[pair] || r >= m->r_cut[pair]) {
+        for (int n = 0; n < N; ++n) R[n] = dR[n] = 0.0;
+        return;
+    }
+    double dt;
+    double t = acelin_transform_t(r, m->r_scale[pair], m->p, &dt);
+    double x = 2.0 * (t - m->t_in[pair]) / m->t_span[pair] + 1.0;
+    double dx = 2.0 * dt / m->t_span[pair];
+    double w = 1.0 - x * x, env = w * w * w, denv = -6.0 * x * w * w; /* d env / dx */
+    /* Legendre recurrence for P_k and P_k' */
+    double p0 = 1.0, p1 = x, d0 = 0.0, d1 = 1.0;
+    for (int n = 0; n < N; ++n) {
+        double P, dP;
+        if (n == 0) { P = p0; dP = d0; }
+        else if (n == 1) { P = p1; dP = d1; }
+        else {
+            int k = n - 1; /* P_{k+1} from P_k, P_{k-1} */
+            P = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
+            dP = d0 + (2 * k + 1) * p1;
+            p0 = p1; p1 = P; d0 = d1; d1 = dP;
+        }
+        R[n] = P * env;
+        dR[n] = (dP * env + P * denv) * dx;
+    }
+}
+
+/* ZBL universal screened nuclear repulsion, switched off smoothly (C2 quintic) between
+ * r_in (fully on below) and r_core (fully off above). Returns V(r) in eV. */
+double acelin_core_pair(const acelin_model *m, int pair, double r, double *dV_dr)
+{
+    const double rc = m->r_core[pair], ri = m->r_in[pair];
+    *dV_dr = 0.0;
+    if (rc <= 0.0 || r >= rc) return 0.0;
+    static const double c[4] = {0.18175, 0.50986, 0.28022, 0.02817};
+    static const double d[4] = {3.19980, 0.94229, 0.40290, 0.20162};
+    const double ke = 14.399645478425668; /* e^2 / (4 pi eps0), eV A */
+    const int zi = pair / m->ns, zj = pair % m->ns;
+    const double a = m->zbl_a[pair];
+    double pre = ke * m->Z[zi] * m->Z[zj];
+    double s = 0.0, ds = 0.0;
+    for (int k = 0; k < 4; ++k) {
+        double e = c[k] * exp(-d[k] * r / a);
+        s += e;
+        ds += -d[k] / a * e;
+    }
+    double phi = pre * s / r, dphi = pre * (ds / r - s / (r * r));
+    double sw = 1.0, dsw = 0.0;
+    if (r > ri) {
+        double h = rc - ri, y = (r - ri) / h;
+        sw = 1.0 - y * y * y * (10.0 - 15.0 * y + 6.0 * y * y);
+        dsw = -30.0 * y * y * (1.0 - y) * (1.0 - y) / h;
+    }
+    *dV_dr = dphi * sw + phi * dsw;
+    return phi * sw;
+}

@@ -1,0 +1,48 @@
+/* workspace.c - allocation of the per-thread scratch (acelin_ws). */
+#include <stdlib.h>
+
+#include "workspace.h"
+
+void acelin_ws_free(acelin_ws *w)
+{
+    if (!w) return;
+    free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_species); free(w->nb_u);
+    free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->D);
+    free(w->out); free(w->g); free(w->sp_start);
+    free(w);
+}
+
+acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
+{
+    acelin_ws *w = calloc(1, sizeof(acelin_ws));
+    if (!w) return NULL;
+    if (cap < 1) cap = 1;
+    w->cap = cap;
+    size_t c = (size_t)cap, nA = (size_t)(m->n_A ? m->n_A : 1);
+    w->A = malloc(nA * sizeof(double));
+    w->dEdA = malloc(nA * sizeof(double));
+    w->nb_bond = malloc(c * sizeof(int64_t));
+    w->nb_species = malloc(c * sizeof(int));
+    w->nb_u = malloc(3 * c * sizeof(double));
+    w->nb_r = malloc(c * sizeof(double));
+    w->R = malloc(c * m->n_radial * sizeof(double));
+    w->dR = malloc(c * m->n_radial * sizeof(double));
+    w->Y = malloc(c * m->n_lm * sizeof(double));
+    w->dY = malloc(3 * c * m->n_lm * sizeof(double));
+    int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_u && w->nb_r && w->R &&
+             w->dR && w->Y && w->dY;
+    if (ok && design) {
+        int nb_max = 1;
+        for (int s = 0; s < m->ns; ++s) {
+            int k = m->species_basis_start[s + 1] - m->species_basis_start[s];
+            if (k > nb_max) nb_max = k;
+        }
+        w->D = malloc((size_t)(m->n_nlm ? m->n_nlm : 1) * 3 * c * sizeof(double));
+        w->out = malloc((size_t)nb_max * 3 * c * sizeof(double));
+        w->g = malloc((size_t)(m->max_support ? m->max_support : 1) * sizeof(double));
+        w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
+        ok = w->D && w->out && w->g && w->sp_start;
+    }
+    if (!ok) { acelin_ws_free(w); return NULL; }
+    return w;
+}

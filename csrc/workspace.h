@@ -1,0 +1,34 @@
+/* workspace.h - per-thread scratch of the evaluator, sized once per call (never inside
+ * the per-atom loop). Shapes are given per array; cap = neighbour capacity. */
+#ifndef ACELIN_WORKSPACE_H
+#define ACELIN_WORKSPACE_H
+
+#include "internal.h"
+
+typedef struct {
+    int cap;
+    double *A, *dEdA;          /* [n_A] atomic base and dE/dA */
+    int64_t *nb_bond;          /* [cap] caller's bond index of each active neighbour */
+    int *nb_species;           /* [cap] */
+    double *nb_u, *nb_r;       /* [cap*3] unit vectors, [cap] distances (A) */
+    double *R, *dR;            /* [cap*n_radial] radial values, d/dr */
+    double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
+    /* design only (NULL otherwise) */
+    double *D;                 /* [n_nlm*cap*3] d(R_n Y_lm)/d dr, neighbours grouped by species */
+    double *out;               /* [n_basis_species_max*cap*3] dB/d dr */
+    double *g;                 /* [max_support] dB/dA over the support of one invariant */
+    int *sp_start;             /* [ns+1] neighbour range of each species in D */
+} acelin_ws;
+
+acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);
+void acelin_ws_free(acelin_ws *w);
+
+/* atom.c */
+acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
+                            const int *neigh_species, const double *dr, int with_core,
+                            double *e_core, double *dE_dr, int *n_active, char *err, size_t errlen);
+void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
+double acelin_products(const acelin_model *m, acelin_ws *w, int zc);
+void acelin_backprop(const acelin_model *m, const acelin_ws *w, int n_active, double *dE_dr);
+
+#endif
