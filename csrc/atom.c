@@ -47,7 +47,7 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         w->nb_r[na] = r;
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
-        acelin_radial(m, pair, r, w->R + (size_t)na * m->n_radial, w->dR + (size_t)na * m->n_radial);
+        acelin_radial(m, pair, r, w->R + (size_t)na * m->n_rpad, w->dR + (size_t)na * m->n_rpad);
         acelin_ylm(m->lmax, u, w->Y + (size_t)na * m->n_lm, w->dY + (size_t)na * 3 * m->n_lm);
         ++na;
     }
@@ -56,97 +56,110 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
     return ACELIN_OK;
 }
 
-/* A_{z n l m} = sum over neighbours j of species z of R_n(r_ij) Y_lm(u_ij) */
+/* A_{z n l m} = sum over neighbours j of species z of R_n(r_ij) Y_lm(u_ij);
+ * internal layout [z][l][m][n] makes the inner loop a contiguous axpy over n. */
 void acelin_density(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
     for (int j = 0; j < na; ++j) {
-        double *A = w->A + (size_t)w->nb_species[j] * m->n_nlm;
-        const double *R = w->R + (size_t)j * m->n_radial, *Y = w->Y + (size_t)j * m->n_lm;
-        for (int k = 0; k < m->n_nl; ++k) {
-            const int l = m->nl_l[k];
-            const double Rn = R[m->nl_n[k] - 1];
-            const double *Yl = Y + l * l;
-            double *Ak = A + m->nl_offset[k];
-            for (int i = 0; i <= 2 * l; ++i) Ak[i] += Rn * Yl[i];
+        double *A = w->A + (size_t)w->nb_species[j] * m->n_int;
+        const double *restrict R = w->R + (size_t)j * m->n_rpad;
+        const double *Y = w->Y + (size_t)j * m->n_lm;
+        for (int l = 0; l <= m->lmax; ++l) {
+            const int N = m->Nl[l];
+            for (int i = 0; i <= 2 * l; ++i) {
+                double *restrict Ai = A + m->loff[l] + i * N;
+                const double y = Y[l * l + i];
+                for (int n = 0; n < N; ++n) Ai[n] += y * R[n];
+            }
         }
     }
 }
 
-/* E = sum over folded products c * prod A, and dE/dA by the product rule (prefix and
- * suffix partial products, so each term costs O(nu)). */
+/* E = sum over folded products c * prod A and dE/dA by the product rule. Products
+ * sharing their first nu-1 factors form one node: its prefix product p is computed
+ * once, the leaves add c * A_last to S and c * p to dE/dA_last, and S is then passed
+ * back to the prefix factors (prefix/suffix partial products, O(nu) per node). */
 double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
 {
-    const double *A = w->A;
-    double *g = w->dEdA;
+    const double *restrict A = w->A;
+    double *restrict g = w->dEdA;
     memset(g, 0, (size_t)m->n_A * sizeof(double));
     double E = 0.0;
-    const int64_t *cs = m->ct_start + zc * (NU + 1);
+    const int64_t *ns = m->node_start + zc * (NU + 1);
     for (int nu = 1; nu <= NU; ++nu) {
-        for (int64_t t = cs[nu]; t < cs[nu + 1]; ++t) {
-            const int *f = m->ct_factors + t * NU;
-            const double c = m->ct_coef[t];
-            switch (nu) {
-            case 1:
-                E += c * A[f[0]];
-                g[f[0]] += c;
-                break;
-            case 2: {
-                double a0 = A[f[0]], a1 = A[f[1]];
-                E += c * a0 * a1;
-                g[f[0]] += c * a1;
-                g[f[1]] += c * a0;
-                break;
+        const int np = nu - 1; /* prefix length */
+        for (int64_t node = ns[nu]; node < ns[nu + 1]; ++node) {
+            const int *f = m->node_factors + node * (NU - 1);
+            double a[NU], pre[NU], suf[NU];
+            pre[0] = 1.0;
+            for (int k = 0; k < np; ++k) { a[k] = A[f[k]]; pre[k + 1] = pre[k] * a[k]; }
+            const double p = pre[np];
+            double S = 0.0;
+            for (int64_t t = m->node_leaf[node]; t < m->node_leaf[node + 1]; ++t) {
+                const int d = m->leaf_a[t];
+                const double c = m->leaf_c[t];
+                S += c * A[d];
+                g[d] += c * p;
             }
-            case 3: {
-                double a0 = A[f[0]], a1 = A[f[1]], a2 = A[f[2]], p01 = a0 * a1;
-                E += c * p01 * a2;
-                g[f[0]] += c * a1 * a2;
-                g[f[1]] += c * a0 * a2;
-                g[f[2]] += c * p01;
-                break;
-            }
-            default: {
-                double a[NU], pre[NU + 1], suf[NU + 1];
-                for (int k = 0; k < nu; ++k) a[k] = A[f[k]];
-                pre[0] = 1.0;
-                for (int k = 0; k < nu; ++k) pre[k + 1] = pre[k] * a[k];
-                suf[nu] = 1.0;
-                for (int k = nu - 1; k >= 0; --k) suf[k] = suf[k + 1] * a[k];
-                E += c * pre[nu];
-                for (int k = 0; k < nu; ++k) g[f[k]] += c * pre[k] * suf[k + 1];
-            }
-            }
+            E += p * S;
+            suf[np] = S;
+            for (int k = np - 1; k >= 0; --k) suf[k] = suf[k + 1] * a[k];
+            for (int k = 0; k < np; ++k) g[f[k]] += pre[k] * suf[k + 1];
         }
     }
     return E;
 }
 
-/* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r) */
+typedef double v4d __attribute__((vector_size(32)));
+
+static inline v4d load4(const double *p)
+{
+    v4d v;
+    memcpy(&v, p, sizeof v); /* unaligned load */
+    return v;
+}
+
+static inline double hsum4(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+/* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
+ * R_n does not depend on l, so for each block of 4 radial indices accumulate over (l, m)
+ *   T0[n] = sum_lm g_lmn Y_lm,  T_a[n] = sum_lm g_lmn dY_lm/du_a
+ * in registers, then contract with R' and R. Radial counts are padded to multiples of 4. */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
 {
+    const int nlm = m->n_lm, N0 = m->n_rpad;
     for (int j = 0; j < na; ++j) {
-        const double *gz = w->dEdA + (size_t)w->nb_species[j] * m->n_nlm;
-        const double *R = w->R + (size_t)j * m->n_radial, *dR = w->dR + (size_t)j * m->n_radial;
-        const double *Y = w->Y + (size_t)j * m->n_lm, *dY = w->dY + (size_t)j * 3 * m->n_lm;
-        double s1 = 0.0, G[3] = {0.0, 0.0, 0.0};
-        for (int k = 0; k < m->n_nl; ++k) {
-            const int l = m->nl_l[k], n = m->nl_n[k] - 1;
-            const double *gk = gz + m->nl_offset[k];
-            const double *Yl = Y + l * l, *dYl = dY + 3 * l * l;
-            double sy = 0.0, gx = 0.0, gy = 0.0, gzz = 0.0;
-            for (int i = 0; i <= 2 * l; ++i) {
-                sy += gk[i] * Yl[i];
-                gx += gk[i] * dYl[3 * i];
-                gy += gk[i] * dYl[3 * i + 1];
-                gzz += gk[i] * dYl[3 * i + 2];
+        const double *gz = w->dEdA + (size_t)w->nb_species[j] * m->n_int;
+        const double *R = w->R + (size_t)j * N0, *dR = w->dR + (size_t)j * N0;
+        const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
+        v4d S1 = {0, 0, 0, 0}, H0 = S1, H1 = S1, H2 = S1;
+        for (int c = 0; c < N0; c += 4) {
+            v4d t0 = {0, 0, 0, 0}, t1 = t0, t2 = t0, t3 = t0;
+            for (int l = 0; l <= m->lmax; ++l) {
+                const int N = m->Nl[l];
+                if (N <= c) continue;
+                const double *gl = gz + m->loff[l] + c;
+                for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
+                    const v4d gv = load4(gl + i * N);
+                    t0 += gv * Y[k];
+                    t1 += gv * dY[k];
+                    t2 += gv * dY[nlm + k];
+                    t3 += gv * dY[2 * nlm + k];
+                }
             }
-            s1 += dR[n] * sy;
-            G[0] += R[n] * gx; G[1] += R[n] * gy; G[2] += R[n] * gzz;
+            const v4d rv = load4(R + c), drv = load4(dR + c);
+            S1 += t0 * drv;
+            H0 += t1 * rv;
+            H1 += t2 * rv;
+            H2 += t3 * rv;
         }
+        const double s1 = hsum4(S1), G0 = hsum4(H0), G1 = hsum4(H1), G2 = hsum4(H2);
         const double *u = w->nb_u + 3 * j;
-        const double r = w->nb_r[j], ug = u[0] * G[0] + u[1] * G[1] + u[2] * G[2];
+        const double r = w->nb_r[j], ug = u[0] * G0 + u[1] * G1 + u[2] * G2;
         double *out = dE_dr + 3 * w->nb_bond[j];
-        for (int a = 0; a < 3; ++a) out[a] += s1 * u[a] + (G[a] - u[a] * ug) / r;
+        out[0] += s1 * u[0] + (G0 - u[0] * ug) / r;
+        out[1] += s1 * u[1] + (G1 - u[1] * ug) / r;
+        out[2] += s1 * u[2] + (G2 - u[2] * ug) / r;
     }
 }

@@ -28,19 +28,23 @@ static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *o
     for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
     for (int j = 0; j < na; ++j) order[fill[w->nb_species[j]]++] = j;
     const size_t stride = 3 * (size_t)w->cap;
+    const int nlm = m->n_lm;
     for (int jj = 0; jj < na; ++jj) {
         const int j = order[jj];
-        const double *R = w->R + (size_t)j * m->n_radial, *dR = w->dR + (size_t)j * m->n_radial;
-        const double *Y = w->Y + (size_t)j * m->n_lm, *dY = w->dY + (size_t)j * 3 * m->n_lm;
+        const double *R = w->R + (size_t)j * m->n_rpad, *dR = w->dR + (size_t)j * m->n_rpad;
+        const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         const double *u = w->nb_u + 3 * j, r = w->nb_r[j];
-        for (int k = 0; k < m->n_nl; ++k) {
-            const int l = m->nl_l[k], n = m->nl_n[k] - 1;
+        for (int l = 0; l <= m->lmax; ++l) {
+            const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
-                const double *dy = dY + 3 * (l * l + i);
-                double ud = u[0] * dy[0] + u[1] * dy[1] + u[2] * dy[2];
-                double *Dk = w->D + (size_t)(m->nl_offset[k] + i) * stride + 3 * jj;
-                for (int a = 0; a < 3; ++a)
-                    Dk[a] = dR[n] * u[a] * Y[l * l + i] + R[n] * (dy[a] - u[a] * ud) / r;
+                const int k = l * l + i;
+                const double dy[3] = {dY[k], dY[nlm + k], dY[2 * nlm + k]};
+                const double ud = u[0] * dy[0] + u[1] * dy[1] + u[2] * dy[2];
+                for (int n = 0; n < N; ++n) {
+                    double *Dk = w->D + (size_t)(m->loff[l] + i * N + n) * stride + 3 * jj;
+                    for (int a = 0; a < 3; ++a)
+                        Dk[a] = dR[n] * u[a] * Y[k] + R[n] * (dy[a] - u[a] * ud) / r;
+                }
             }
         }
     }
@@ -83,7 +87,7 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na
         for (int64_t s = s0; s < m->sup_start[b + 1]; ++s) {
             const double gs = w->g[s - s0];
             if (gs == 0.0) continue;
-            const int a = m->sup_a[s], z = a / m->n_nlm, nlm = a % m->n_nlm;
+            const int a = m->sup_a[s], z = a / m->n_int, nlm = a % m->n_int;
             const int lo = 3 * w->sp_start[z], hi = 3 * w->sp_start[z + 1];
             const double *Da = w->D + (size_t)nlm * stride;
             for (int q = lo; q < hi; ++q) out[q] += gs * Da[q];

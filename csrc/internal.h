@@ -17,10 +17,16 @@ struct acelin_model {
     int p;                  /* transform power */
     double max_cut;         /* largest pair cutoff (ACE and core), A */
     int n_radial, lmax, n_lm; /* n_lm = (lmax+1)^2 */
+    int n_rpad;             /* n_radial rounded up to a multiple of 4 (zero padded; whole SIMD lanes) */
     int n_nl;
     int *nl_n, *nl_l, *nl_offset; /* [n_nl] */
-    int n_nlm;              /* sum over channels of 2l+1 */
-    int n_A;                /* ns * n_nlm: atomic base size per centre atom */
+    int n_nlm;              /* file layout: sum over channels of 2l+1 */
+    /* internal layout of the atomic base, per neighbour species: [l][m][n], n fastest,
+       so that building A and contracting dE/dA are contiguous loops over n */
+    int Nl[9];              /* radial functions used with each l, rounded up to a multiple of 4 */
+    int loff[10];           /* offset of l inside a species block */
+    int n_int;              /* size of a species block */
+    int n_A;                /* ns * n_int: atomic base size per centre atom */
     int n_basis;
     int *basis_species, *basis_nu;
     int64_t *term_start;    /* [n_basis+1] */
@@ -33,6 +39,13 @@ struct acelin_model {
     int64_t *ct_start;      /* [ns*(ACELIN_NU_MAX+1)+1]: range of (species, nu) */
     double *ct_coef;
     int *ct_factors;        /* [n_ct*ACELIN_NU_MAX] */
+    /* the same products as a prefix tree: nodes hold the first nu-1 factors, leaves the
+       last factor and its coefficient, so prod of the prefix is computed once per node */
+    int64_t *node_start;    /* [ns*(ACELIN_NU_MAX+1)+1]: node range of (species, nu) */
+    int *node_factors;      /* [n_nodes*(ACELIN_NU_MAX-1)] */
+    int64_t *node_leaf;     /* [n_nodes+1]: leaf range of each node */
+    int *leaf_a;            /* [n_ct] last factor */
+    double *leaf_c;         /* [n_ct] coefficient */
     /* design form: per invariant its distinct A indices ("support") and, per term
        factor, the slot of that index in the support */
     int64_t *sup_start;     /* [n_basis+1] */

@@ -24,7 +24,8 @@ void acelin_model_free(acelin_model *m)
                     m->t_in, m->t_span, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
-                    m->sup_start, m->sup_a, m->term_slot, m->species_basis_start};
+                    m->sup_start, m->sup_a, m->term_slot, m->species_basis_start,
+                    m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
 }
@@ -120,6 +121,39 @@ static acelin_status build_ctilde(acelin_model *m, char *err, size_t errlen)
     return ACELIN_OK;
 }
 
+/* Group the sorted folded products by their first nu-1 factors (prefix tree). */
+static acelin_status build_tree(acelin_model *m, char *err, size_t errlen)
+{
+    const int S = m->ns * (NU + 1);
+    const int64_t n_ct = m->ct_start[S];
+    m->node_start = calloc((size_t)S + 1, sizeof(int64_t));
+    m->node_factors = malloc((size_t)(n_ct ? n_ct : 1) * (NU - 1) * sizeof(int));
+    m->node_leaf = malloc((size_t)(n_ct + 1) * sizeof(int64_t));
+    m->leaf_a = malloc((size_t)(n_ct ? n_ct : 1) * sizeof(int));
+    m->leaf_c = malloc((size_t)(n_ct ? n_ct : 1) * sizeof(double));
+    if (!m->node_start || !m->node_factors || !m->node_leaf || !m->leaf_a || !m->leaf_c)
+        return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (product tree)");
+    int64_t nodes = 0;
+    for (int key = 0; key < S; ++key) {
+        const int nu = key % (NU + 1);
+        m->node_start[key] = nodes;
+        for (int64_t t = m->ct_start[key]; t < m->ct_start[key + 1]; ++t) {
+            const int *f = m->ct_factors + t * NU;
+            int same = t > m->ct_start[key];
+            for (int k = 0; same && k < nu - 1; ++k) same = f[k] == m->ct_factors[(t - 1) * NU + k];
+            if (!same) {
+                for (int k = 0; k < NU - 1; ++k) m->node_factors[nodes * (NU - 1) + k] = k < nu - 1 ? f[k] : -1;
+                m->node_leaf[nodes++] = t;
+            }
+            m->leaf_a[t] = f[nu - 1];
+            m->leaf_c[t] = m->ct_coef[t];
+        }
+    }
+    m->node_start[S] = nodes;
+    m->node_leaf[nodes] = n_ct;
+    return ACELIN_OK;
+}
+
 static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
 {
     m->sup_start = malloc((size_t)(m->n_basis + 1) * sizeof(int64_t));
@@ -210,13 +244,34 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     int off = 0;
     for (int k = 0; k < m->n_nl; ++k) { m->nl_offset[k] = off; off += 2 * m->nl_l[k] + 1; }
     m->n_nlm = off;
-    m->n_A = ns * off;
+    const int n_file = ns * off; /* atomic-base size in the file's indexing */
+    for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
+    for (int k = 0; k < m->n_nl; ++k)
+        if (m->nl_n[k] > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = m->nl_n[k];
+    m->n_rpad = (m->n_radial + 3) / 4 * 4;
+    for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + 3) / 4 * 4; /* padded entries are never used by a product */
+    m->loff[0] = 0;
+    for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
+    m->n_int = m->loff[9];
+    m->n_A = ns * m->n_int;
     for (int64_t i = 0; i < m->n_terms * NU; ++i) {
         int a = m->term_factors[i];
-        if (a < -1 || a >= m->n_A || (a == -1 && (i % NU) < 1)) {
+        if (a < -1 || a >= n_file || (a == -1 && (i % NU) < 1)) {
             acelin_model_free(m);
-            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "term factor %d outside the atomic base (size %d)", a, off * ns);
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "term factor %d outside the atomic base (size %d)", a, n_file);
         }
+    }
+    /* file index (z, channel, l+m) -> internal index (z, l, l+m, n); keep factors sorted */
+    for (int64_t t = 0; t < m->n_terms; ++t) {
+        int *f = m->term_factors + t * NU;
+        for (int k = 0; k < NU && f[k] >= 0; ++k) {
+            int z = f[k] / off, rem = f[k] % off, ch = 0;
+            while (ch + 1 < m->n_nl && m->nl_offset[ch + 1] <= rem) ++ch;
+            int l = m->nl_l[ch], i = rem - m->nl_offset[ch];
+            f[k] = z * m->n_int + m->loff[l] + i * m->Nl[l] + (m->nl_n[ch] - 1);
+        }
+        for (int k = 1; k < NU && f[k] >= 0; ++k)
+            for (int q = k; q > 0 && f[q - 1] > f[q]; --q) { int tmp = f[q]; f[q] = f[q - 1]; f[q - 1] = tmp; }
     }
     for (int b = 0; b < m->n_basis; ++b) {
         for (int64_t tt = m->term_start[b]; tt < m->term_start[b + 1]; ++tt)
@@ -229,7 +284,8 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     }
     for (int s = 1; s <= ns; ++s)
         if (m->species_basis_start[s] < m->species_basis_start[s - 1]) m->species_basis_start[s] = m->species_basis_start[s - 1];
-    if ((st = build_ctilde(m, err, errlen)) || (st = build_support(m, err, errlen))) {
+    if ((st = build_ctilde(m, err, errlen)) || (st = build_tree(m, err, errlen)) ||
+        (st = build_support(m, err, errlen))) {
         acelin_model_free(m);
         return st;
     }

@@ -33,6 +33,7 @@ double acelin_transform_t(double r, double scale, int p, double *dt_dr)
 void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR)
 {
     const int N = m->n_radial;
+    for (int n = N; n < m->n_rpad; ++n) R[n] = dR[n] = 0.0;
     if (r <= m->r_in[pair] || r >= m->r_cut[pair]) {
         for (int n = 0; n < N; ++n) R[n] = dR[n] = 0.0;
         return;

@@ -25,8 +25,8 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->nb_species = malloc(c * sizeof(int));
     w->nb_u = malloc(3 * c * sizeof(double));
     w->nb_r = malloc(c * sizeof(double));
-    w->R = malloc(c * m->n_radial * sizeof(double));
-    w->dR = malloc(c * m->n_radial * sizeof(double));
+    w->R = malloc(c * m->n_rpad * sizeof(double));
+    w->dR = malloc(c * m->n_rpad * sizeof(double));
     w->Y = malloc(c * m->n_lm * sizeof(double));
     w->dY = malloc(3 * c * m->n_lm * sizeof(double));
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_u && w->nb_r && w->R &&
@@ -37,7 +37,7 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
             int k = m->species_basis_start[s + 1] - m->species_basis_start[s];
             if (k > nb_max) nb_max = k;
         }
-        w->D = malloc((size_t)(m->n_nlm ? m->n_nlm : 1) * 3 * c * sizeof(double));
+        w->D = malloc((size_t)(m->n_int ? m->n_int : 1) * 3 * c * sizeof(double));
         w->out = malloc((size_t)nb_max * 3 * c * sizeof(double));
         w->g = malloc((size_t)(m->max_support ? m->max_support : 1) * sizeof(double));
         w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
