@@ -21,7 +21,7 @@ from ace_lin.basis.coupling import RANK_TOL, invariant_couplings
 from ace_lin.basis.spec import NU_MAX, BasisSpec
 from ace_lin.codegen.cache import cache_dir
 
-TABLES_VERSION = "1"  # bump when the table layout or the construction changes
+TABLES_VERSION = "2"  # bump when the table layout or the construction changes
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,10 @@ def _build(spec: BasisSpec) -> dict:
     species, nus, degree, blabels, starts, coups, facs = [], [], [], [], [0], [], []
     for zc in range(ns):
         for nu, lab in chosen:
+            if nu == 1 and lab[0][0] < zc:
+                # the pair sum of (centre zc, neighbour z) equals that of (centre z,
+                # neighbour zc) in every total property: keep one of the two
+                continue
             ls = tuple(l for (_, _, l) in lab)
             groups = tuple(sorted(set(lab)).index(x) for x in lab)
             mu_idx, coef = _merged_terms(ls, groups)

@@ -1,0 +1,111 @@
+"""The symbolic basis: harmonics, couplings, selection, radial functions, independence."""
+import numpy as np
+import pytest
+from ase import Atoms
+from scipy.special import sph_harm_y
+
+from ace_lin import BasisSpec
+from ace_lin.basis.coupling import complex_from_real, invariant_couplings
+from ace_lin.basis.radial import radial_basis
+from ace_lin.basis.ylm import real_ylm_numpy
+from ace_lin.evaluate import design_rows
+from helpers import random_structure
+
+
+def test_real_harmonics_orthonormal_and_match_complex():
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(20000, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    Y = real_ylm_numpy(4, u)
+    gram = Y.T @ Y * 4 * np.pi / len(u)
+    assert np.abs(gram - np.eye(25)).max() < 0.05  # Monte Carlo quadrature
+    theta, phi = np.arccos(u[:50, 2]), np.arctan2(u[:50, 1], u[:50, 0])
+    for l in range(5):
+        Yc = np.stack([sph_harm_y(l, m, theta, phi) for m in range(-l, l + 1)], axis=1)
+        Yr = Y[:50, l * l:(l + 1) ** 2]
+        np.testing.assert_allclose(Yc, Yr @ complex_from_real(l).T, atol=1e-12)
+
+
+def test_couplings_are_invariant_and_orthonormal():
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(1)
+    ls = (1, 2, 2, 3)
+    V = invariant_couplings(ls, (0, 1, 2, 3))
+    assert V.shape[0] == 3  # multiplicity of L=0 in 1x2x2x3 with even parity... computed
+    flat = V.reshape(len(V), -1)
+    np.testing.assert_allclose(flat @ flat.T, np.eye(len(V)), atol=1e-12)
+    vecs = [rng.normal(size=(4, 3)) for _ in ls]
+    R = Rotation.random(random_state=2).as_matrix()
+
+    def B(vs):
+        T = None
+        for v, l in zip(vs, ls):
+            v = v / np.linalg.norm(v, axis=1)[:, None]
+            a = real_ylm_numpy(l, v)[:, l * l:(l + 1) ** 2].sum(0)
+            T = a if T is None else np.multiply.outer(T, a)
+        return np.tensordot(V, T, axes=len(ls))
+
+    np.testing.assert_allclose(B(vecs), B([v @ R.T for v in vecs]), atol=1e-12)
+
+
+def test_selection_and_sizes():
+    spec = BasisSpec(elements=["Si"], order=4, degree=(10, 10, 9, 8))
+    t = spec.basis()
+    assert t.n_basis == spec.n_basis
+    for b in range(t.n_basis):
+        lab = t.labels[b][t.labels[b][:, 0] >= 0]
+        assert len(lab) == t.nu[b]
+        assert np.sum(lab[:, 1] + spec.w_l * lab[:, 2]) <= spec.degree[t.nu[b] - 1] + 1e-9
+        assert np.sum(lab[:, 2]) % 2 == 0
+    two = BasisSpec(elements=["Si", "O"], order=4, degree=(10, 10, 9, 8))
+    assert two.n_basis > 2 * spec.n_basis  # mixed-species products add functions
+
+
+def test_generation_is_deterministic_and_cached(tmp_path, monkeypatch):
+    from ace_lin.basis import tables
+
+    spec = BasisSpec(elements=["W", "Be"], order=3, degree=7)
+    first = tables._build(spec)
+    second = tables._build(spec)
+    for k in first:
+        assert np.array_equal(first[k], second[k]), k
+    assert spec.basis() is spec.basis()
+
+
+def test_radial_basis_matches_reference():
+    """nu=1 invariants of a dimer are R_n(r) Y_00 on each atom: check the C radial code."""
+    spec = BasisSpec(elements=["Si"], order=1, degree=9, r_cut=5.0, r_in=1.0, r_core=0)
+    for r in (1.05, 2.0, 3.3, 4.99):
+        rows = design_rows(spec, Atoms("Si2", positions=[[0, 0, 0], [0, 0, r]]))
+        ref = 2 * radial_basis(r, 9, 1.0, 5.0, spec.pair_value("r_scale", "Si", "Si"), 2)[0] / np.sqrt(4 * np.pi)
+        np.testing.assert_allclose(rows.energy, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_basis_is_linearly_independent():
+    spec = BasisSpec(elements=["Si", "C"], order=3, degree=(7, 7, 6), r_cut=4.0)
+    rows = []
+    for seed in range(3 * spec.n_basis // 2):
+        at = random_structure(["Si", "C"], 10, seed, periodic=False, min_dist=1.2, density=0.15)
+        rows.append(design_rows(spec, at).energy)
+    M = np.array(rows)
+    M /= np.linalg.norm(M, axis=0)
+    s = np.linalg.svd(M, compute_uv=False)
+    assert s[-1] / s[0] > 1e-9, (spec.n_basis, s[-5:] / s[0])
+
+
+@pytest.mark.parametrize("bad", [dict(order=6), dict(degree=0.5), dict(elements=["Xx"]),
+                                 dict(r_cut={"Si-Q": 3.0}), dict(r_in=6.0), dict(lmax=9)])
+def test_spec_rejects_bad_values(bad):
+    kw = dict(elements=["Si"], order=3, degree=8)
+    kw.update(bad)
+    with pytest.raises(ValueError):
+        BasisSpec(**kw)
+
+
+def test_spec_round_trip():
+    spec = BasisSpec(elements=["W", "Be"], order=3, degree=(9, 8, 7), r_cut={"W-W": 5.0, "Be-W": 4.5, "Be-Be": 4.0})
+    again = BasisSpec.from_dict(spec.to_dict())
+    assert again == spec and again.spec_hash() == spec.spec_hash()
+    with pytest.raises(ValueError, match="unknown basis spec key"):
+        BasisSpec.from_dict(dict(spec.to_dict(), colour="red"))
