@@ -3,7 +3,7 @@
  * Method: every atom gets fractional coordinates s = r . F^-1 in a "frame" F whose rows
  * are the lattice vectors in the periodic directions and unit vectors completing them in
  * the open directions. Periodic coordinates are wrapped into [0, 1) and the integer part
- * is remembered, so the output shifts and dr refer to the positions exactly as given.
+ * is remembered, so that output shifts and dr refer to the positions exactly as given.
  * Space is cut into bins at least one cutoff thick (measured perpendicular to the bin
  * faces, which is what matters in a triclinic cell); an atom's neighbours lie in the
  * bins within "reach" of its own. When the cell is thinner than the cutoff the reach
@@ -26,13 +26,10 @@
  * cells far smaller than the cutoff, where the list itself would exhaust memory. */
 #define NB_MAX_CANDIDATES 1e8
 #define NB_MAX_PER_ATOM 1e4
-/* |fractional coordinate| limit so that wrap counts and shifts fit an int */
+/* |fractional coordinate| limit in periodic directions so wrap counts and shifts fit int */
 #define NB_MAX_FRACTIONAL 5e8
-/* relative safety margin on the bin reach so rounding never loses a pair */
+/* relative safety margin on the bin reach so that rounding never loses a pair */
 #define NB_MARGIN 1e-9
-#ifndef NB_SUBDIV
-#define NB_SUBDIV 2
-#endif
 
 static acelin_status nb_fail(char *err, size_t errlen, acelin_status st, const char *fmt, ...)
 {
@@ -54,29 +51,37 @@ static void cross3(const double *a, const double *b, double *c)
 
 static double norm3(const double *a) { return sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]); }
 
-/* Binning frame: rows frame_33[k] (A); inverse columns give fractional coordinates;
- * height[k] = distance between the planes s_k = 0 and s_k = 1 (A). */
+/* s . cell for an integer shift s (A) */
+static void lattice3(const int *s_3, const double *cell_33, double *out_3)
+{
+    for (int a = 0; a < 3; ++a)
+        out_3[a] = s_3[0] * cell_33[a] + s_3[1] * cell_33[3 + a] + s_3[2] * cell_33[6 + a];
+}
+
+/* Binning frame: rows frame_33[k] (A); s_k = sum_a r_a inv_33[3a + k];
+ * height_3[k] = distance between the planes s_k = 0 and s_k = 1 (A). */
 typedef struct {
     double frame_33[9];
-    double inv_33[9];   /* s_k = sum_a r_a inv_33[3a + k] */
+    double inv_33[9];
     double height_3[3];
 } nb_frame;
 
 /* Rows in periodic directions are the cell vectors; open directions get unit vectors
- * orthogonal to the periodic ones (the cell there may be zero or arbitrary, and only its
+ * orthogonal to the periodic ones (the cell may be zero or arbitrary there, and only its
  * periodic rows enter dr). Fails if the periodic rows are (nearly) linearly dependent. */
-static acelin_status nb_make_frame(const double *cell_33, const int *pbc_3, nb_frame *f,
+static acelin_status nb_make_frame(const double *cell_33, const int *per_3, nb_frame *f,
                                    char *err, size_t errlen)
 {
     double *F = f->frame_33;
     int n_per = 0, per = -1, open = -1;
     memset(F, 0, sizeof(f->frame_33));
     for (int k = 0; k < 3; ++k) {
-        if (pbc_3[k]) {
-            for (int a = 0; a < 3; ++a) F[3 * k + a] = cell_33[3 * k + a];
+        if (per_3[k]) {
+            memcpy(F + 3 * k, cell_33 + 3 * k, 3 * sizeof(double));
             if (norm3(F + 3 * k) == 0.0)
                 return nb_fail(err, errlen, ACELIN_ERR_INVALID,
-                               "cell vector %d is zero but the cell is periodic in that direction", k);
+                               "cell vector %d is zero but the cell is periodic in that direction "
+                               "(singular cell)", k);
             ++n_per;
             per = k;
         } else {
@@ -101,10 +106,11 @@ static acelin_status nb_make_frame(const double *cell_33, const int *pbc_3, nb_f
             F[3 * ((per + 2) % 3) + c] = v[c] / nv;
         }
     } else if (n_per == 2) {
+        const double *a = F + 3 * ((open + 1) % 3), *b = F + 3 * ((open + 2) % 3);
         double nrm[3];
-        cross3(F + 3 * ((open + 1) % 3), F + 3 * ((open + 2) % 3), nrm);
+        cross3(a, b, nrm);
         double nn = norm3(nrm);
-        if (!(nn > 1e-12 * norm3(F + 3 * ((open + 1) % 3)) * norm3(F + 3 * ((open + 2) % 3))))
+        if (!(nn > 1e-12 * norm3(a) * norm3(b)))
             return nb_fail(err, errlen, ACELIN_ERR_INVALID,
                            "the two periodic cell vectors are parallel (singular cell)");
         for (int c = 0; c < 3; ++c) F[3 * open + c] = nrm[c] / nn;
@@ -114,7 +120,7 @@ static acelin_status nb_make_frame(const double *cell_33, const int *pbc_3, nb_f
     cross3(F + 6, F, c20);
     cross3(F, F + 3, c01);
     double det = F[0] * c12[0] + F[1] * c12[1] + F[2] * c12[2];
-    /* relative test: a sheared or flattened cell is singular whatever its size */
+    /* relative test: a flattened cell is singular whatever its size */
     if (!(fabs(det) > 1e-12 * norm3(F) * norm3(F + 3) * norm3(F + 6)))
         return nb_fail(err, errlen, ACELIN_ERR_INVALID,
                        "cell is singular in the periodic directions (volume %.3g A^3)", det);
@@ -126,26 +132,18 @@ static acelin_status nb_make_frame(const double *cell_33, const int *pbc_3, nb_f
     return ACELIN_OK;
 }
 
-/* One bond while the bonds of a centre atom are collected (sorted before output). */
-typedef struct {
-    int j;
-    int s[3];
-    double d[3];
-} nb_bond;
-
-static int nb_bond_cmp(const void *pa, const void *pb)
-{
-    const nb_bond *a = (const nb_bond *)pa, *b = (const nb_bond *)pb;
-    if (a->j != b->j) return a->j < b->j ? -1 : 1;
-    for (int k = 0; k < 3; ++k)
-        if (a->s[k] != b->s[k]) return a->s[k] < b->s[k] ? -1 : 1;
-    return 0;
-}
-
 static int64_t floor_div(int64_t a, int64_t b) /* b > 0 */
 {
     int64_t q = a / b;
     return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* bits needed to store the values 0 .. count-1 */
+static int nb_bits(uint64_t count)
+{
+    int b = 0;
+    while (b < 64 && ((uint64_t)1 << b) < count) ++b;
+    return b;
 }
 
 /* Grow *p (elements of size sz) to hold at least need elements; 0 on failure. */
@@ -162,6 +160,37 @@ static int nb_reserve(void **p, int64_t *cap, int64_t need, size_t sz)
     return 1;
 }
 
+/* Sort distinct 64-bit keys ascending: insertion sort on runs of 16, then bottom-up
+ * merges. O(n log n) always, and much faster than qsort's comparator calls here. */
+static void nb_sort_keys(uint64_t *key, uint64_t *tmp, int64_t n)
+{
+    const int64_t run = 16;
+    for (int64_t lo = 0; lo < n; lo += run) {
+        int64_t hi = lo + run < n ? lo + run : n;
+        for (int64_t a = lo + 1; a < hi; ++a) {
+            uint64_t v = key[a];
+            int64_t b = a;
+            for (; b > lo && key[b - 1] > v; --b) key[b] = key[b - 1];
+            key[b] = v;
+        }
+    }
+    uint64_t *src = key, *dst = tmp;
+    for (int64_t width = run; width < n; width *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * width) {
+            int64_t mid = lo + width < n ? lo + width : n;
+            int64_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int64_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) dst[o++] = src[a] < src[b] ? src[a++] : src[b++];
+            while (a < mid) dst[o++] = src[a++];
+            while (b < hi) dst[o++] = src[b++];
+        }
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != key) memcpy(key, src, (size_t)n * sizeof(uint64_t));
+}
+
 void acelin_neighbours_free(acelin_neighbours *list)
 {
     if (!list) return;
@@ -172,8 +201,7 @@ void acelin_neighbours_free(acelin_neighbours *list)
     free(list);
 }
 
-/* Allocate the output for n atoms and room for cap bonds (at least one, so that a NULL
- * pointer always means failure). */
+/* Output for n atoms with room for cap bonds (at least one, so NULL means failure). */
 static acelin_neighbours *nb_alloc(int n_atoms, int64_t cap)
 {
     acelin_neighbours *l = (acelin_neighbours *)calloc(1, sizeof(*l));
@@ -191,18 +219,31 @@ static acelin_neighbours *nb_alloc(int n_atoms, int64_t cap)
     return l;
 }
 
-/* Working arrays of one build; all freed by nb_work_free. */
+/* State of one build; all arrays freed by nb_work_free. */
 typedef struct {
-    double *frac_n3;      /* wrapped fractional coordinates */
-    int *wrap_n3;         /* integer part removed in periodic directions */
-    int64_t *bin_n;       /* linear bin of each atom */
-    int64_t *bin_start;   /* [n_bins+1] CSR of atoms per bin */
-    int *bin_atom;        /* [n] atoms sorted by bin (ascending index within a bin) */
-    double *wpos_n3;      /* wrapped Cartesian positions, in bin order (contiguous scans) */
-    int *img_bin[3];      /* per direction, per offset: target bin (-1: outside, open dir) */
-    int *img_shift[3];    /* per direction, per offset: periodic image of the target bin */
-    nb_bond *buf;         /* bonds of the current centre atom */
-    int64_t buf_cap;
+    int n;
+    const double *pos_n3;   /* input positions (A) */
+    double cell_33[9];
+    int per_3[3];
+    double cutoff;
+    nb_frame fr;
+    /* atoms */
+    double *frac_n3;        /* fractional coordinates, wrapped in periodic directions */
+    int *wrap_n3;           /* integer part removed in periodic directions */
+    double sabs_3[3];       /* largest |s| before wrapping */
+    /* bins */
+    int nbin_3[3], reach_3[3];
+    double lo_3[3], binw_3[3]; /* fractional origin and width of the bins */
+    double per_atom;        /* expected candidates per atom */
+    int64_t *bin_n;         /* [n] linear bin of each atom */
+    int64_t *bin_start;     /* [n_bins+1] CSR of atoms per bin */
+    int *bin_atom;          /* [n] atoms in bin order (ascending index within a bin) */
+    double *wpos_n3;        /* wrapped Cartesian positions in bin order (contiguous scans) */
+    int *img_bin[3];        /* per direction and offset d: target bin (-1: none, open dir) */
+    int *img_shift[3];      /* per direction and offset d: periodic image of that bin */
+    int key_shift_3[3], key_j_shift; /* bit layout of the sort key (j, d0, d1, d2) */
+    uint64_t *key, *key_tmp; /* candidates of the current centre atom */
+    int64_t key_cap, tmp_cap;
 } nb_work;
 
 static void nb_work_free(nb_work *w)
@@ -217,7 +258,8 @@ static void nb_work_free(nb_work *w)
         free(w->img_bin[k]);
         free(w->img_shift[k]);
     }
-    free(w->buf);
+    free(w->key);
+    free(w->key_tmp);
 }
 
 /* Validate everything before any allocation so that errors are cheap and clear. */
@@ -245,6 +287,199 @@ static acelin_status nb_check(int n_atoms, const double *positions, const double
     return ACELIN_OK;
 }
 
+/* Fractional coordinates; wrap the periodic ones into [0, 1). */
+static acelin_status nb_fractional(nb_work *w, double *smin_3, double *smax_3, char *err,
+                                   size_t errlen)
+{
+    for (int k = 0; k < 3; ++k) {
+        smin_3[k] = INFINITY;
+        smax_3[k] = -INFINITY;
+        w->sabs_3[k] = 0.0;
+    }
+    for (int i = 0; i < w->n; ++i) {
+        const double *r = w->pos_n3 + 3 * (size_t)i;
+        for (int k = 0; k < 3; ++k) {
+            const double *inv = w->fr.inv_33;
+            double s = r[0] * inv[k] + r[1] * inv[3 + k] + r[2] * inv[6 + k];
+            int m = 0;
+            if (fabs(s) > w->sabs_3[k]) w->sabs_3[k] = fabs(s);
+            if (w->per_3[k]) {
+                if (!(fabs(s) < NB_MAX_FRACTIONAL))
+                    return nb_fail(err, errlen, ACELIN_ERR_INVALID,
+                                   "atom %d is %.3g cell lengths outside the cell along "
+                                   "direction %d; wrap the positions first", i, s, k);
+                double fl = floor(s);
+                m = (int)fl;
+                s -= fl;
+            }
+            w->frac_n3[3 * (size_t)i + k] = s;
+            w->wrap_n3[3 * (size_t)i + k] = m;
+            if (s < smin_3[k]) smin_3[k] = s;
+            if (s > smax_3[k]) smax_3[k] = s;
+        }
+    }
+    return ACELIN_OK;
+}
+
+/* Choose bins (at least one cutoff thick) and the reach in bins per direction. */
+static acelin_status nb_layout(nb_work *w, const double *smin_3, const double *smax_3,
+                               char *err, size_t errlen)
+{
+    double extent_3[3], reach_frac_3[3];
+    for (int k = 0; k < 3; ++k) {
+        /* the cutoff as a fraction of the period, widened to cover rounding in s */
+        double f = w->cutoff / w->fr.height_3[k];
+        reach_frac_3[k] = f + NB_MARGIN * f + 16.0 * DBL_EPSILON * (w->sabs_3[k] + 1.0);
+        extent_3[k] = w->per_3[k] ? 1.0 : smax_3[k] - smin_3[k];
+        w->lo_3[k] = w->per_3[k] ? 0.0 : smin_3[k];
+        double want = floor(extent_3[k] / reach_frac_3[k]);
+        if (!(want >= 1.0)) want = 1.0;
+        if (want > (double)(1 << 20)) want = (double)(1 << 20);
+        w->nbin_3[k] = (int)want;
+    }
+    /* At most about 2 bins per atom: more would only add empty bins to visit (dilute
+     * gases, far-apart fragments). Coarser bins stay exact; the reach follows below. */
+    double cap = 2.0 * (double)w->n + 64.0;
+    while ((double)w->nbin_3[0] * w->nbin_3[1] * w->nbin_3[2] > cap) {
+        int kmax = 0;
+        for (int k = 1; k < 3; ++k)
+            if (w->nbin_3[k] > w->nbin_3[kmax]) kmax = k;
+        w->nbin_3[kmax] = (w->nbin_3[kmax] + 1) / 2;
+    }
+    double n_offsets = 1.0;
+    for (int k = 0; k < 3; ++k) {
+        w->binw_3[k] = extent_3[k] / w->nbin_3[k];
+        double reach = w->binw_3[k] > 0.0 ? ceil(reach_frac_3[k] / w->binw_3[k]) : 0.0;
+        if (!w->per_3[k] && reach > w->nbin_3[k] - 1) reach = w->nbin_3[k] - 1; /* no more bins */
+        if (reach > 1e7)
+            return nb_fail(err, errlen, ACELIN_ERR_INVALID,
+                           "cell is %.3g A thick along direction %d, far thinner than the "
+                           "cutoff %.3g A: too many periodic images", w->fr.height_3[k], k, w->cutoff);
+        w->reach_3[k] = (int)reach;
+        n_offsets *= 2.0 * reach + 1.0;
+    }
+    double n_bins = (double)w->nbin_3[0] * w->nbin_3[1] * w->nbin_3[2];
+    w->per_atom = (double)w->n / n_bins * n_offsets;
+    /* sort key = (j, d0, d1, d2) packed into 64 bits */
+    int bits_3[3], total = nb_bits((uint64_t)w->n);
+    for (int k = 0; k < 3; ++k) total += bits_3[k] = nb_bits(2 * (uint64_t)w->reach_3[k] + 1);
+    if ((w->per_atom * w->n > NB_MAX_CANDIDATES && w->per_atom > NB_MAX_PER_ATOM) || total > 64)
+        return nb_fail(err, errlen, ACELIN_ERR_INVALID,
+                       "about %.3g candidate pairs (%.3g per atom) for cutoff %.3g A: the cell "
+                       "(thickness %.3g, %.3g, %.3g A) is far smaller than the cutoff; use a "
+                       "supercell or a smaller cutoff", w->per_atom * w->n, w->per_atom, w->cutoff,
+                       w->fr.height_3[0], w->fr.height_3[1], w->fr.height_3[2]);
+    w->key_shift_3[2] = 0;
+    w->key_shift_3[1] = bits_3[2];
+    w->key_shift_3[0] = bits_3[2] + bits_3[1];
+    w->key_j_shift = bits_3[2] + bits_3[1] + bits_3[0];
+    return ACELIN_OK;
+}
+
+/* Counting sort of the atoms into bins (stable: ascending atom index within a bin). */
+static int nb_fill_bins(nb_work *w)
+{
+    const int n = w->n;
+    const int64_t n_bins = (int64_t)w->nbin_3[0] * w->nbin_3[1] * w->nbin_3[2];
+    w->bin_n = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+    w->bin_start = (int64_t *)calloc((size_t)n_bins + 1, sizeof(int64_t));
+    w->bin_atom = (int *)malloc((size_t)n * sizeof(int));
+    w->wpos_n3 = (double *)malloc((size_t)n * 3 * sizeof(double));
+    int64_t *fill = (int64_t *)malloc((size_t)n_bins * sizeof(int64_t));
+    if (!w->bin_n || !w->bin_start || !w->bin_atom || !w->wpos_n3 || !fill) {
+        free(fill);
+        return 0;
+    }
+    for (int i = 0; i < n; ++i) {
+        int64_t lin = 0;
+        for (int k = 0; k < 3; ++k) {
+            double x = w->binw_3[k] > 0.0
+                           ? (w->frac_n3[3 * (size_t)i + k] - w->lo_3[k]) / w->binw_3[k] : 0.0;
+            int c = x < 0.0 ? 0 : (x >= w->nbin_3[k] ? w->nbin_3[k] - 1 : (int)x);
+            /* (clamped: a wrapped s may round to exactly 1.0, the far face of the last bin) */
+            lin = lin * w->nbin_3[k] + c;
+        }
+        w->bin_n[i] = lin;
+        w->bin_start[lin + 1]++;
+    }
+    for (int64_t b = 0; b < n_bins; ++b) w->bin_start[b + 1] += w->bin_start[b];
+    memcpy(fill, w->bin_start, (size_t)n_bins * sizeof(int64_t));
+    for (int i = 0; i < n; ++i) {
+        int64_t p = fill[w->bin_n[i]]++;
+        double t_3[3];
+        w->bin_atom[p] = i;
+        lattice3(w->wrap_n3 + 3 * (size_t)i, w->cell_33, t_3);
+        for (int a = 0; a < 3; ++a) w->wpos_n3[3 * p + a] = w->pos_n3[3 * (size_t)i + a] - t_3[a];
+    }
+    free(fill);
+    for (int k = 0; k < 3; ++k) {
+        w->img_bin[k] = (int *)malloc((2 * (size_t)w->reach_3[k] + 1) * sizeof(int));
+        w->img_shift[k] = (int *)malloc((2 * (size_t)w->reach_3[k] + 1) * sizeof(int));
+        if (!w->img_bin[k] || !w->img_shift[k]) return 0;
+    }
+    return 1;
+}
+
+/* Candidates of centre i as sort keys: every atom of every bin within reach whose
+ * distance, in the wrapped frame, passes a screen slightly wider than the cutoff.
+ * Returns the number of keys, -1 when out of memory. */
+static int64_t nb_candidates(nb_work *w, int i, double screen2)
+{
+    int ci_3[3];
+    int64_t lin = w->bin_n[i];
+    for (int k = 2; k >= 0; --k) {
+        ci_3[k] = (int)(lin % w->nbin_3[k]);
+        lin /= w->nbin_3[k];
+    }
+    /* per offset d: the bin it lands in and, periodically, which image of that bin */
+    for (int k = 0; k < 3; ++k)
+        for (int d = -w->reach_3[k]; d <= w->reach_3[k]; ++d) {
+            int64_t b = (int64_t)ci_3[k] + d, img = 0;
+            if (w->per_3[k]) {
+                img = floor_div(b, w->nbin_3[k]);
+                b -= img * w->nbin_3[k];
+            } else if (b < 0 || b >= w->nbin_3[k]) {
+                b = -1;
+            }
+            w->img_bin[k][d + w->reach_3[k]] = (int)b;
+            w->img_shift[k][d + w->reach_3[k]] = (int)img;
+        }
+    double wi_3[3], t_3[3];
+    lattice3(w->wrap_n3 + 3 * (size_t)i, w->cell_33, t_3);
+    for (int a = 0; a < 3; ++a) wi_3[a] = w->pos_n3[3 * (size_t)i + a] - t_3[a];
+    int64_t n_i = 0;
+    for (int d0 = 0; d0 <= 2 * w->reach_3[0]; ++d0) {
+        int b0 = w->img_bin[0][d0];
+        if (b0 < 0) continue;
+        for (int d1 = 0; d1 <= 2 * w->reach_3[1]; ++d1) {
+            int b1 = w->img_bin[1][d1];
+            if (b1 < 0) continue;
+            for (int d2 = 0; d2 <= 2 * w->reach_3[2]; ++d2) {
+                int b2 = w->img_bin[2][d2];
+                if (b2 < 0) continue;
+                int64_t bin = ((int64_t)b0 * w->nbin_3[1] + b1) * w->nbin_3[2] + b2;
+                int64_t p0 = w->bin_start[bin], p1 = w->bin_start[bin + 1];
+                if (p0 == p1) continue;
+                int img_3[3] = {w->img_shift[0][d0], w->img_shift[1][d1], w->img_shift[2][d2]};
+                double base_3[3];
+                lattice3(img_3, w->cell_33, base_3);
+                for (int a = 0; a < 3; ++a) base_3[a] -= wi_3[a];
+                uint64_t off = ((uint64_t)d0 << w->key_shift_3[0]) |
+                               ((uint64_t)d1 << w->key_shift_3[1]) | (uint64_t)d2;
+                if (!nb_reserve((void **)&w->key, &w->key_cap, n_i + (p1 - p0), sizeof(uint64_t)))
+                    return -1;
+                for (int64_t p = p0; p < p1; ++p) {
+                    const double *wj = w->wpos_n3 + 3 * p;
+                    double x = wj[0] + base_3[0], y = wj[1] + base_3[1], z = wj[2] + base_3[2];
+                    if (x * x + y * y + z * z >= screen2) continue;
+                    w->key[n_i++] = ((uint64_t)w->bin_atom[p] << w->key_j_shift) | off;
+                }
+            }
+        }
+    }
+    return n_i;
+}
+
 acelin_status acelin_neighbours_build(int n_atoms, const double *positions, const double *cell,
                                       const int *pbc, double cutoff, acelin_neighbours **out,
                                       char *err, size_t errlen)
@@ -255,264 +490,93 @@ acelin_status acelin_neighbours_build(int n_atoms, const double *positions, cons
     acelin_status st = nb_check(n_atoms, positions, cell, pbc, cutoff, err, errlen);
     if (st != ACELIN_OK) return st;
 
-    const int n = n_atoms;
-    int per_3[3];
-    double cell_33[9] = {0.0};
-    for (int k = 0; k < 3; ++k) per_3[k] = pbc ? (pbc[k] != 0) : 0;
-    if (cell) memcpy(cell_33, cell, sizeof(cell_33));
-
-    nb_frame fr;
-    st = nb_make_frame(cell_33, per_3, &fr, err, errlen);
+    nb_work w;
+    memset(&w, 0, sizeof(w));
+    w.n = n_atoms;
+    w.pos_n3 = positions;
+    w.cutoff = cutoff;
+    for (int k = 0; k < 3; ++k) w.per_3[k] = pbc ? (pbc[k] != 0) : 0;
+    if (cell) memcpy(w.cell_33, cell, sizeof(w.cell_33));
+    st = nb_make_frame(w.cell_33, w.per_3, &w.fr, err, errlen);
     if (st != ACELIN_OK) return st;
-    if (n == 0) {
+    if (n_atoms == 0) {
         *out = nb_alloc(0, 1);
         return *out ? ACELIN_OK : nb_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
     }
 
-    nb_work w;
-    memset(&w, 0, sizeof(w));
+    const int n = n_atoms;
     acelin_neighbours *list = NULL;
-#define NB_ALLOC_FAIL()                                                                  \
-    do {                                                                                 \
-        st = nb_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory building the neighbour list of %d atoms", n); \
-        goto done;                                                                       \
-    } while (0)
-
+    double smin_3[3], smax_3[3];
     w.frac_n3 = (double *)malloc((size_t)n * 3 * sizeof(double));
     w.wrap_n3 = (int *)malloc((size_t)n * 3 * sizeof(int));
-    if (!w.frac_n3 || !w.wrap_n3) NB_ALLOC_FAIL();
-
-    /* fractional coordinates; wrap the periodic ones into [0, 1) */
-    double smin_3[3] = {INFINITY, INFINITY, INFINITY}, smax_3[3] = {-INFINITY, -INFINITY, -INFINITY};
-    double sabs_3[3] = {0.0, 0.0, 0.0};
-    for (int i = 0; i < n; ++i) {
-        const double *r = positions + 3 * (size_t)i;
-        for (int k = 0; k < 3; ++k) {
-            double s = r[0] * fr.inv_33[k] + r[1] * fr.inv_33[3 + k] + r[2] * fr.inv_33[6 + k];
-            if (!(fabs(s) < NB_MAX_FRACTIONAL)) {
-                st = nb_fail(err, errlen, ACELIN_ERR_INVALID,
-                             "atom %d is %.3g cell lengths away from the cell along direction %d; "
-                             "wrap the positions first", i, s, k);
-                goto done;
-            }
-            if (fabs(s) > sabs_3[k]) sabs_3[k] = fabs(s);
-            int m = 0;
-            if (per_3[k]) {
-                double fl = floor(s);
-                m = (int)fl;
-                s -= fl;
-            }
-            w.frac_n3[3 * (size_t)i + k] = s;
-            w.wrap_n3[3 * (size_t)i + k] = m;
-            if (s < smin_3[k]) smin_3[k] = s;
-            if (s > smax_3[k]) smax_3[k] = s;
-        }
-    }
-
-    /* Bins per direction. reach_frac = cutoff as a fraction of the lattice period,
-     * enlarged by a margin that covers rounding in s (which grows with |s|). */
-    int nbin_3[3], reach_3[3];
-    double binw_3[3], lo_3[3], extent_3[3], reach_frac_3[3];
-    for (int k = 0; k < 3; ++k) {
-        double f = cutoff / fr.height_3[k];
-        reach_frac_3[k] = f + NB_MARGIN * f + 16.0 * DBL_EPSILON * (sabs_3[k] + 1.0);
-        extent_3[k] = per_3[k] ? 1.0 : smax_3[k] - smin_3[k];
-        lo_3[k] = per_3[k] ? 0.0 : smin_3[k];
-        double want = floor(NB_SUBDIV * extent_3[k] / reach_frac_3[k]);
-        if (!(want >= 1.0)) want = 1.0;
-        if (want > (double)(1 << 20)) want = (double)(1 << 20);
-        nbin_3[k] = (int)want;
-    }
-    /* Cap the number of bins at about 2 per atom: more would only add empty bins to
-     * visit (dilute gases, molecules with far-apart fragments). Coarser bins stay exact,
-     * the reach is recomputed from the actual bin width. */
-    {
-        double cap = 2.0 * (double)n + 64.0;
-        while ((double)nbin_3[0] * nbin_3[1] * nbin_3[2] > cap) {
-            int kmax = 0;
-            for (int k = 1; k < 3; ++k)
-                if (nbin_3[k] > nbin_3[kmax]) kmax = k;
-            nbin_3[kmax] = (nbin_3[kmax] + 1) / 2;
-        }
-    }
-    double n_offsets = 1.0;
-    for (int k = 0; k < 3; ++k) {
-        binw_3[k] = extent_3[k] / nbin_3[k];
-        double reach = binw_3[k] > 0.0 ? ceil(reach_frac_3[k] / binw_3[k]) : 0.0;
-        if (!per_3[k] && reach > nbin_3[k] - 1) reach = nbin_3[k] - 1; /* nothing beyond */
-        if (reach > 1e7) {
-            st = nb_fail(err, errlen, ACELIN_ERR_INVALID,
-                         "cell is %.3g A thick along direction %d, far thinner than the cutoff "
-                         "%.3g A: too many periodic images", fr.height_3[k], k, cutoff);
-            goto done;
-        }
-        reach_3[k] = (int)reach;
-        n_offsets *= 2.0 * reach + 1.0;
-    }
-    double n_bins_d = (double)nbin_3[0] * nbin_3[1] * nbin_3[2];
-    double per_atom = (double)n / n_bins_d * n_offsets;
-    if (per_atom * n > NB_MAX_CANDIDATES && per_atom > NB_MAX_PER_ATOM) {
-        st = nb_fail(err, errlen, ACELIN_ERR_INVALID,
-                     "about %.3g candidate pairs (%.3g per atom) for cutoff %.3g A: the cell "
-                     "(thickness %.3g, %.3g, %.3g A) is far smaller than the cutoff; "
-                     "use a supercell or a smaller cutoff", per_atom * n, per_atom, cutoff,
-                     fr.height_3[0], fr.height_3[1], fr.height_3[2]);
-        goto done;
-    }
-    const int64_t n_bins = (int64_t)nbin_3[0] * nbin_3[1] * nbin_3[2];
-
-    /* counting sort of the atoms into bins (stable: ascending atom index per bin) */
-    w.bin_n = (int64_t *)malloc((size_t)n * sizeof(int64_t));
-    w.bin_start = (int64_t *)calloc((size_t)n_bins + 1, sizeof(int64_t));
-    w.bin_atom = (int *)malloc((size_t)n * sizeof(int));
-    w.wpos_n3 = (double *)malloc((size_t)n * 3 * sizeof(double));
-    if (!w.bin_n || !w.bin_start || !w.bin_atom || !w.wpos_n3) NB_ALLOC_FAIL();
-    for (int i = 0; i < n; ++i) {
-        int64_t lin = 0;
-        for (int k = 0; k < 3; ++k) {
-            double x = binw_3[k] > 0.0 ? (w.frac_n3[3 * (size_t)i + k] - lo_3[k]) / binw_3[k] : 0.0;
-            int c = (int)floor(x);
-            /* s may round to exactly 1.0 after wrapping; the far face belongs to the last bin */
-            if (c < 0) c = 0;
-            if (c >= nbin_3[k]) c = nbin_3[k] - 1;
-            lin = lin * nbin_3[k] + c;
-        }
-        w.bin_n[i] = lin;
-        w.bin_start[lin + 1]++;
-    }
-    for (int64_t b = 0; b < n_bins; ++b) w.bin_start[b + 1] += w.bin_start[b];
-    {
-        int64_t *fill = (int64_t *)malloc((size_t)n_bins * sizeof(int64_t));
-        if (!fill) NB_ALLOC_FAIL();
-        memcpy(fill, w.bin_start, (size_t)n_bins * sizeof(int64_t));
-        for (int i = 0; i < n; ++i) {
-            int64_t p = fill[w.bin_n[i]]++;
-            w.bin_atom[p] = i;
-            const int *m = w.wrap_n3 + 3 * (size_t)i;
-            for (int a = 0; a < 3; ++a)
-                w.wpos_n3[3 * p + a] = positions[3 * (size_t)i + a]
-                    - (m[0] * cell_33[a] + m[1] * cell_33[3 + a] + m[2] * cell_33[6 + a]);
-        }
-        free(fill);
-    }
-
-    for (int k = 0; k < 3; ++k) {
-        w.img_bin[k] = (int *)malloc((2 * (size_t)reach_3[k] + 1) * sizeof(int));
-        w.img_shift[k] = (int *)malloc((2 * (size_t)reach_3[k] + 1) * sizeof(int));
-        if (!w.img_bin[k] || !w.img_shift[k]) NB_ALLOC_FAIL();
-    }
+    if (!w.frac_n3 || !w.wrap_n3) goto oom;
+    if ((st = nb_fractional(&w, smin_3, smax_3, err, errlen)) != ACELIN_OK) goto done;
+    if ((st = nb_layout(&w, smin_3, smax_3, err, errlen)) != ACELIN_OK) goto done;
+    if (!nb_fill_bins(&w)) goto oom;
 
     /* first guess of the list size: the cutoff sphere is about a quarter of the bins visited */
-    int64_t cap = (int64_t)(fmin(per_atom, 4096.0) * 0.25 * n) + 16;
-    list = nb_alloc(n, cap);
-    if (!list) NB_ALLOC_FAIL();
-    int64_t n_bonds = 0;
-    /* Candidates are screened in the wrapped frame (cheap: one image vector per bin);
-     * the screen is widened by far more than the rounding difference to the exact dr,
-     * which is then computed from the input positions and decides strictly. */
-    double scale = 0.0;
-    for (int i = 0; i < 3 * n; ++i) scale = fmax(scale, fabs(positions[i]));
-    for (int k = 0; k < 3; ++k)
-        scale += (sabs_3[k] + reach_3[k] + 2.0) * norm3(cell_33 + 3 * k);
-    const double screen = cutoff + 1e-9 * (cutoff + scale);
-    const double screen2 = screen * screen;
-    const double cut2_hi = cutoff * cutoff * (1.0 + 1e-12);
+    int64_t cap = (int64_t)(fmin(w.per_atom, 4096.0) * 0.25 * n) + 16;
+    if (!(list = nb_alloc(n, cap))) goto oom;
 
+    /* The screen is wider than the cutoff by far more than the rounding difference
+     * between wrapped-frame and input-position distances; the exact dr, from the input
+     * positions, then decides strictly in one place. */
+    double scale = 0.0;
+    for (int64_t c = 0; c < 3 * (int64_t)n; ++c) scale = fmax(scale, fabs(positions[c]));
+    for (int k = 0; k < 3; ++k) scale += (w.sabs_3[k] + w.reach_3[k] + 2.0) * norm3(w.cell_33 + 3 * k);
+    const double screen = cutoff + 1e-9 * (cutoff + scale);
+    const uint64_t mask_3[3] = {((uint64_t)1 << (w.key_j_shift - w.key_shift_3[0])) - 1,
+                                ((uint64_t)1 << (w.key_shift_3[0] - w.key_shift_3[1])) - 1,
+                                ((uint64_t)1 << w.key_shift_3[1]) - 1};
+    int64_t n_bonds = 0;
     for (int i = 0; i < n; ++i) {
+        int64_t n_i = nb_candidates(&w, i, screen * screen);
+        if (n_i < 0) goto oom;
+        if (!nb_reserve((void **)&w.key_tmp, &w.tmp_cap, n_i, sizeof(uint64_t))) goto oom;
+        nb_sort_keys(w.key, w.key_tmp, n_i);
+        /* key order (j, d0, d1, d2) is (j, shift) order: for a fixed j the shift grows
+         * with the offset d in every direction */
+        if (n_bonds + n_i > cap) {
+            int64_t c1 = cap, c2 = cap, c3 = cap;
+            if (!nb_reserve((void **)&list->j, &c1, n_bonds + n_i, sizeof(int)) ||
+                !nb_reserve((void **)&list->shift, &c2, n_bonds + n_i, 3 * sizeof(int)) ||
+                !nb_reserve((void **)&list->dr, &c3, n_bonds + n_i, 3 * sizeof(double)))
+                goto oom;
+            cap = c1; /* the same growth rule gives all three the same capacity */
+        }
         const double *ri = positions + 3 * (size_t)i;
         const int *mi = w.wrap_n3 + 3 * (size_t)i;
-        double wi_3[3];
-        for (int a = 0; a < 3; ++a)
-            wi_3[a] = ri[a] - (mi[0] * cell_33[a] + mi[1] * cell_33[3 + a] + mi[2] * cell_33[6 + a]);
-        int64_t lin = w.bin_n[i];
-        int ci_3[3];
-        for (int k = 2; k >= 0; --k) {
-            ci_3[k] = (int)(lin % nbin_3[k]);
-            lin /= nbin_3[k];
-        }
-        /* for each offset: the bin it lands in and, periodically, which image of it */
-        for (int k = 0; k < 3; ++k)
-            for (int d = -reach_3[k]; d <= reach_3[k]; ++d) {
-                int64_t b = (int64_t)ci_3[k] + d;
-                int idx = d + reach_3[k];
-                if (per_3[k]) {
-                    int64_t img = floor_div(b, nbin_3[k]);
-                    w.img_bin[k][idx] = (int)(b - img * nbin_3[k]);
-                    w.img_shift[k][idx] = (int)img;
-                } else {
-                    w.img_bin[k][idx] = (b < 0 || b >= nbin_3[k]) ? -1 : (int)b;
-                    w.img_shift[k][idx] = 0;
-                }
-            }
-        int64_t n_i = 0;
-        for (int d0 = 0; d0 <= 2 * reach_3[0]; ++d0) {
-            int b0 = w.img_bin[0][d0];
-            if (b0 < 0) continue;
-            for (int d1 = 0; d1 <= 2 * reach_3[1]; ++d1) {
-                int b1 = w.img_bin[1][d1];
-                if (b1 < 0) continue;
-                for (int d2 = 0; d2 <= 2 * reach_3[2]; ++d2) {
-                    int b2 = w.img_bin[2][d2];
-                    if (b2 < 0) continue;
-                    int64_t bin = ((int64_t)b0 * nbin_3[1] + b1) * nbin_3[2] + b2;
-                    /* image shift of the bin in the wrapped frame; the shift of atom j
-                     * relative to the input positions adds the two wrap counts */
-                    int img_3[3] = {w.img_shift[0][d0], w.img_shift[1][d1], w.img_shift[2][d2]};
-                    double base_3[3];
-                    for (int a = 0; a < 3; ++a)
-                        base_3[a] = img_3[0] * cell_33[a] + img_3[1] * cell_33[3 + a]
-                                    + img_3[2] * cell_33[6 + a] - wi_3[a];
-                    for (int64_t p = w.bin_start[bin]; p < w.bin_start[bin + 1]; ++p) {
-                        const double *wj = w.wpos_n3 + 3 * p;
-                        double x = wj[0] + base_3[0], y = wj[1] + base_3[1], z = wj[2] + base_3[2];
-                        if (x * x + y * y + z * z >= screen2) continue;
-                        int j = w.bin_atom[p];
-                        const int *mj = w.wrap_n3 + 3 * (size_t)j;
-                        const double *rj = positions + 3 * (size_t)j;
-                        int s_3[3];
-                        for (int k = 0; k < 3; ++k)
-                            s_3[k] = per_3[k] ? img_3[k] + mi[k] - mj[k] : 0;
-                        double d_3[3];
-                        for (int a = 0; a < 3; ++a)
-                            d_3[a] = rj[a] - ri[a] + (s_3[0] * cell_33[a] + s_3[1] * cell_33[3 + a]
-                                                      + s_3[2] * cell_33[6 + a]);
-                        double r2 = d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2];
-                        if (r2 >= cut2_hi || !(sqrt(r2) < cutoff)) continue; /* strict, on |dr| */
-                        if (j == i && s_3[0] == 0 && s_3[1] == 0 && s_3[2] == 0) continue;
-                        if (!nb_reserve((void **)&w.buf, &w.buf_cap, n_i + 1, sizeof(nb_bond)))
-                            NB_ALLOC_FAIL();
-                        nb_bond *bd = w.buf + n_i++;
-                        bd->j = j;
-                        memcpy(bd->s, s_3, sizeof(s_3));
-                        memcpy(bd->d, d_3, sizeof(d_3));
-                    }
-                }
-            }
-        }
-        qsort(w.buf, (size_t)n_i, sizeof(nb_bond), nb_bond_cmp);
-        if (n_bonds + n_i > cap) {
-            int64_t want = cap, old = cap;
-            if (!nb_reserve((void **)&list->j, &want, n_bonds + n_i, sizeof(int))) NB_ALLOC_FAIL();
-            want = old;
-            if (!nb_reserve((void **)&list->shift, &want, n_bonds + n_i, 3 * sizeof(int))) NB_ALLOC_FAIL();
-            want = old;
-            if (!nb_reserve((void **)&list->dr, &want, n_bonds + n_i, 3 * sizeof(double))) NB_ALLOC_FAIL();
-            cap = want; /* the same growth rule gave all three the same capacity */
-        }
         for (int64_t q = 0; q < n_i; ++q) {
-            int64_t b = n_bonds + q;
-            list->j[b] = w.buf[q].j;
-            memcpy(list->shift + 3 * b, w.buf[q].s, 3 * sizeof(int));
-            memcpy(list->dr + 3 * b, w.buf[q].d, 3 * sizeof(double));
+            uint64_t key = w.key[q];
+            int j = (int)(key >> w.key_j_shift);
+            const int *mj = w.wrap_n3 + 3 * (size_t)j;
+            const double *rj = positions + 3 * (size_t)j;
+            int s_3[3];
+            for (int k = 0; k < 3; ++k) {
+                int d = (int)((key >> w.key_shift_3[k]) & mask_3[k]);
+                /* shift of the input position of j = bin image + the two wrap counts */
+                s_3[k] = w.per_3[k] ? w.img_shift[k][d] + mi[k] - mj[k] : 0;
+            }
+            if (j == i && s_3[0] == 0 && s_3[1] == 0 && s_3[2] == 0) continue;
+            double t_3[3], d_3[3];
+            lattice3(s_3, w.cell_33, t_3);
+            for (int a = 0; a < 3; ++a) d_3[a] = rj[a] - ri[a] + t_3[a];
+            if (!(sqrt(d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2]) < cutoff)) continue;
+            list->j[n_bonds] = j;
+            memcpy(list->shift + 3 * n_bonds, s_3, sizeof(s_3));
+            memcpy(list->dr + 3 * n_bonds, d_3, sizeof(d_3));
+            ++n_bonds;
         }
-        n_bonds += n_i;
         list->start[i + 1] = n_bonds;
     }
     list->n_bonds = n_bonds;
     *out = list;
     list = NULL;
     st = ACELIN_OK;
-#undef NB_ALLOC_FAIL
+    goto done;
+oom:
+    st = nb_fail(err, errlen, ACELIN_ERR_ALLOC,
+                 "out of memory building the neighbour list of %d atoms", n_atoms);
 done:
     acelin_neighbours_free(list);
     nb_work_free(&w);

@@ -1,0 +1,1 @@
+"""Molecular dynamics with the ASE calculator (restartable, atomic checkpoints)."""
