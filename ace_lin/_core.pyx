@@ -181,6 +181,20 @@ cdef class CoreModel:
             raise_status(st, err)
         return self
 
+    @staticmethod
+    def from_file(path):
+        """Read a model file with the C reader (the one LAMMPS uses)."""
+        cdef CoreModel self = CoreModel.__new__(CoreModel)
+        cdef char err[512]
+        cdef acelin_status st
+        b = str(path).encode()
+        cdef const char *cpath = b
+        with nogil:
+            st = acelin_model_load(cpath, &self.ptr, err, sizeof(err))
+        if st != ACELIN_OK:
+            raise_status(st, err)
+        return self
+
     @property
     def n_species(self):
         return acelin_model_n_species(self.ptr)

@@ -248,6 +248,11 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
     for (int k = 0; k < m->n_nl; ++k)
         if (m->nl_n[k] > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = m->nl_n[k];
+    /* harmonics only up to the largest l a channel uses (the table's lmax is a bound) */
+    m->lmax = 0;
+    for (int k = 0; k < m->n_nl; ++k)
+        if (m->nl_l[k] > m->lmax) m->lmax = m->nl_l[k];
+    m->n_lm = (m->lmax + 1) * (m->lmax + 1);
     m->n_rpad = (m->n_radial + 3) / 4 * 4;
     for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + 3) / 4 * 4; /* padded entries are never used by a product */
     m->loff[0] = 0;

@@ -58,7 +58,8 @@ class BasisSpec:
     r_cut        outer cutoff, A (scalar or {"A-B": value})
     w_l          weight of l in the degree
     n_radial     number of radial functions per pair (default: D_1)
-    lmax         largest l (default: as the degree allows, at most 8)
+    lmax         largest l: one number, or one per order (nu = 1..order) to keep high-l
+                 channels for low orders only (default: as the degree allows, at most 8)
     r_in         inner end of the ACE radial basis, A (default 0.5 x sum of covalent radii):
                  the basis goes smoothly (C2) to zero there and stays zero inside
     r_core       ZBL core repulsion is switched fully off beyond r_core and fully on
@@ -73,7 +74,7 @@ class BasisSpec:
     r_cut: PairValue = 5.0
     w_l: float = 1.5
     n_radial: Optional[int] = None
-    lmax: Optional[int] = None
+    lmax: Union[int, Tuple[int, ...], None] = None
     r_in: PairValue = None
     r_core: PairValue = None
     r_scale: PairValue = None
@@ -106,11 +107,18 @@ class BasisSpec:
         if n_radial < 1:
             raise ValueError("n_radial must be >= 1")
         object.__setattr__(self, "n_radial", n_radial)
-        lmax_allowed = int(max(deg) // (2 * self.w_l)) if self.order >= 2 and self.w_l > 0 else 0
-        lmax = min(8, lmax_allowed) if self.lmax is None else int(self.lmax)
-        if not (0 <= lmax <= 8):
-            raise ValueError(f"lmax must be 0..8 (generated kernel limit), got {lmax}")
-        object.__setattr__(self, "lmax", lmax)
+        lmax_allowed = int((max(deg) - 2) // (2 * self.w_l)) if self.order >= 2 and self.w_l > 0 else 0
+        lm = self.lmax
+        if lm is None:
+            lm = (min(8, max(lmax_allowed, 0)),) * self.order
+        elif isinstance(lm, (int, float)):
+            lm = (int(lm),) * self.order
+        lm = tuple(int(x) for x in lm)
+        if len(lm) != self.order:
+            raise ValueError(f"lmax needs one value or {self.order} (one per order), got {len(lm)}")
+        if any(not (0 <= x <= 8) for x in lm):
+            raise ValueError(f"lmax must be 0..8 (generated kernel limit), got {list(lm)}")
+        object.__setattr__(self, "lmax", lm)
         rc = _pair_map("r_cut", self.r_cut, els, lambda a, b: 5.0)
         rin = _pair_map("r_in", self.r_in, els, lambda a, b: 0.5 * _covalent_sum(a, b))
         rcore = _pair_map("r_core", self.r_core, els, lambda a, b: 0.7 * _covalent_sum(a, b))
@@ -135,6 +143,7 @@ class BasisSpec:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["elements"] = list(self.elements)
         d["degree"] = list(self.degree)
+        d["lmax"] = list(self.lmax)
         d["spec_version"] = SPEC_VERSION
         return d
 
@@ -148,8 +157,9 @@ class BasisSpec:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown basis spec key(s): {unknown}")
-        if "degree" in d and isinstance(d["degree"], list):
-            d["degree"] = tuple(d["degree"])
+        for key in ("degree", "lmax"):
+            if key in d and isinstance(d[key], list):
+                d[key] = tuple(d[key])
         return cls(**d)
 
     def spec_hash(self) -> str:

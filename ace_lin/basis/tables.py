@@ -21,7 +21,7 @@ from ace_lin.basis.coupling import RANK_TOL, invariant_couplings
 from ace_lin.basis.spec import NU_MAX, BasisSpec
 from ace_lin.codegen.cache import cache_dir
 
-TABLES_VERSION = "2"  # bump when the table layout or the construction changes
+TABLES_VERSION = "3"  # bump when the table layout or the construction changes
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _labels(spec: BasisSpec):
     out = []
     for z in range(len(spec.elements)):
         for n in range(1, spec.n_radial + 1):
-            for l in range(0, spec.lmax + 1):
+            for l in range(0, max(spec.lmax) + 1):
                 if n + spec.w_l * l <= dmax + 1e-9:
                     out.append((z, n, l))
     return out
@@ -145,7 +145,7 @@ def _build(spec: BasisSpec) -> dict:
             ls = tuple(labels[k][2] for k in ms)
             if nu == 1 and ls[0] != 0:
                 continue
-            if sum(ls) % 2:
+            if sum(ls) % 2 or max(ls) > spec.lmax[nu - 1]:
                 continue
             chosen.append((nu, tuple(labels[k] for k in ms)))
     # one-particle channels actually used
@@ -241,7 +241,8 @@ def _make_tables(spec: BasisSpec) -> BasisTables:
         atomic_numbers=np.array([atomic_numbers[e] for e in spec.elements], dtype=np.int32),
         r_cut=_pair_array(spec, "r_cut"), r_in=_pair_array(spec, "r_in"),
         r_core=_pair_array(spec, "r_core"), r_scale=_pair_array(spec, "r_scale"),
-        transform_power=spec.transform_power, n_radial=spec.n_radial, lmax=spec.lmax,
+        transform_power=spec.transform_power, n_radial=spec.n_radial,
+        lmax=int(arr["nl_l"].max()) if arr["nl_l"].size else 0,
         nl_n=arr["nl_n"], nl_l=arr["nl_l"], species=arr["species"], nu=arr["nu"],
         degree=arr["degree"], labels=arr["labels"], term_start=arr["term_start"],
         term_coupling=arr["term_coupling"], term_factors=arr["term_factors"],

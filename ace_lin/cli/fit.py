@@ -1,0 +1,35 @@
+"""ace-lin fit CONFIG.yaml: fit a model; --template prints a documented configuration."""
+HELP = "fit a model from a YAML configuration (--template prints one)"
+
+
+def add_arguments(p):
+    p.add_argument("config", nargs="?", help="fit configuration (YAML)")
+    p.add_argument("--template", action="store_true",
+                   help="print a documented template configuration and exit")
+    p.add_argument("--output", help="model file (overrides 'output' of the configuration)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from ace_lin.cli.main import UsageError
+    from ace_lin.fit.config import load_config, template_yaml
+
+    if args.template:
+        print(template_yaml())
+        return 0
+    if not args.config:
+        raise UsageError("give a configuration file (or --template to print one)")
+    cfg = load_config(args.config)
+    if args.output:
+        cfg.output = args.output
+    from ace_lin.fit.driver import fit
+
+    model, report = fit(cfg, progress=not args.no_progress)
+    if report is None:  # MPI rank > 0: rank 0 prints
+        return 0
+    print(report.text())
+    print(f"\nn_basis {report.n_basis}, solver {cfg.solver.kind}, lambda {report.lam:.3e}, "
+          f"E0 " + ", ".join(f"{k} {v:.6f} eV ({report.e0_source[k]})" for k, v in report.e0.items()))
+    print(f"model:        {report.model_path}\nerror table:  {report.errors_path}\n"
+          f"parity plot:  {report.plot_path}")
+    return 0

@@ -1,0 +1,67 @@
+"""ace-lin info MODEL: what a model file contains."""
+HELP = "show a model: elements, E0, basis size per order, cutoffs, training summary"
+
+
+def add_arguments(p):
+    p.add_argument("model", help="model file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def summary(model) -> dict:
+    spec = model.spec
+    fit = model.metadata.get("fit", {})
+    out = {"elements": list(model.elements), "e0_eV": model.e0, "n_basis": model.basis.n_basis,
+           "n_basis_by_order": model.basis.size_by_order(), "order": spec.order,
+           "degree": list(spec.degree), "r_cut_A": dict(spec.r_cut), "r_in_A": dict(spec.r_in),
+           "r_core_A": dict(spec.r_core)}
+    if fit:
+        out["training"] = {
+            "data": fit.get("data"), "solver": fit.get("solver", {}).get("kind"),
+            "lambda": fit.get("lambda"), "e0_source": fit.get("e0_source"),
+            "rows": fit.get("rows"),
+            "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
+    return out
+
+
+def _overall(table):
+    if not table:
+        return None
+    keys = ("n_configs", "n_atoms", "energy_mae", "energy_rmse", "force_mae", "force_rmse",
+            "stress_mae", "stress_rmse")
+    return {k: table.get(k) for k in keys}
+
+
+def _fmt(v):
+    return "-" if v is None else f"{v:.4g}"
+
+
+def run(args) -> int:
+    import json
+    import os
+
+    from ace_lin.cli.main import UsageError
+    from ace_lin.model import load_model
+
+    if not os.path.isfile(args.model):
+        raise UsageError(f"{args.model}: no such model file")
+    s = summary(load_model(args.model))
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    print(f"elements        {' '.join(s['elements'])}")
+    print("E0 (eV)         " + ", ".join(f"{k} {v:.6f}" for k, v in s["e0_eV"].items()))
+    print(f"basis           {s['n_basis']} functions, order {s['order']}, degree {s['degree']}")
+    print("  per order     " + ", ".join(f"nu={k}: {v}" for k, v in s["n_basis_by_order"].items()))
+    for key, label in (("r_cut_A", "r_cut (A)"), ("r_in_A", "r_in (A)"), ("r_core_A", "r_core (A)")):
+        print(f"{label:<16}" + ", ".join(f"{k} {v:.3f}" for k, v in s[key].items()))
+    tr = s.get("training")
+    if tr:
+        for name, d in (tr.get("data") or {}).items():
+            print(f"{name + ' data':<16}{d['path']} (sha256 {d['sha256'][:16]})")
+        print(f"solver          {tr['solver']}, lambda {_fmt(tr['lambda'])}")
+        for name in ("train", "test"):
+            e = tr.get(name)
+            if e:
+                print(f"{name + ' errors':<16}{e['n_configs']} configs: E MAE {_fmt(e['energy_mae'])} "
+                      f"meV/atom, F MAE {_fmt(e['force_mae'])} eV/A, S MAE {_fmt(e['stress_mae'])} GPa")
+    return 0

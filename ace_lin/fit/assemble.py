@@ -1,0 +1,253 @@
+"""Streaming, bounded-memory assembly of the weighted least-squares system.
+
+For blocks of configurations we build the weighted rows [E/N; F; stress] of the design
+matrix (targets minus fixed E0 and minus the fixed ZBL reference part) and fold each block
+into an accumulated upper-triangular factor: R <- qr([R; W A_block]). The targets ride
+along as an extra column, so the (p+1) x (p+1) factor of [W A | W y] holds R, Q^T W y
+(last column) and the norm of the residual no coefficient can reach (corner element).
+
+Why QR and not normal equations: the normal matrix A^T A squares the condition number
+of A. ACE design matrices are badly conditioned (kappa(A) ~ 1e6-1e8 is common), so A^T A
+would lose most digits of the small singular directions, exactly those the smoothness
+prior and evidence maximization must judge. The triangular factor keeps kappa(A).
+Memory is O(p^2 + block_rows * p) whatever the data size: 10^6 force rows x 2000
+functions never exist as one dense matrix (16 GB); a block of ~4p rows does.
+
+Each fold uses LAPACK's triangular-pentagonal QR (dtpqrt), which exploits that R is
+already triangular: cost 2 m p^2 for m new rows, as for one Householder QR of all rows.
+No column scaling happens here: Householder QR is column-scale invariant (columnwise
+backward stable) and R(A S) = R(A) S exactly, so the solver scales R's columns.
+
+Design rows of a configuration come from the C core (ace_lin.evaluate.design_rows, OpenMP
+inside). With an mpi4py communicator, blocks are dealt round-robin to ranks; each rank
+folds its blocks in order, then the rank-local factors are stacked in rank order and
+re-factorized. Same input, same block size and same number of ranks give bit-identical
+results on the same machine (fixed block and reduction order).
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.linalg import lapack
+
+from ace_lin.fit.weights import WeightSettings, config_row_weights
+
+DEFAULT_MAX_BLOCK_MB = 512.0
+
+
+class StreamingQR:
+    """Accumulates the triangular factor of [A | y] block by block (p columns + target)."""
+
+    def __init__(self, n_columns: int):
+        self.p = int(n_columns)
+        # Fortran order: LAPACK works in place on column-major arrays
+        self._r = np.zeros((self.p + 1, self.p + 1), order="F")
+        self.n_rows = 0
+
+    def add(self, A: np.ndarray, y: np.ndarray) -> None:
+        """Fold rows A [m, p] with targets y [m] into the factor."""
+        A = np.asarray(A, dtype=float)
+        if A.ndim != 2 or A.shape[1] != self.p or y.shape != (A.shape[0],):
+            raise ValueError(f"block shape {A.shape} / {y.shape} does not match p = {self.p}")
+        if A.shape[0] == 0:
+            return
+        block = np.empty((A.shape[0], self.p + 1), order="F")
+        block[:, :self.p] = A
+        block[:, self.p] = y
+        self._fold(block)
+        self.n_rows += A.shape[0]
+
+    def _fold(self, block: np.ndarray) -> None:
+        n = self.p + 1
+        r, _, _, info = lapack.dtpqrt(0, min(64, n), self._r, block, overwrite_a=1, overwrite_b=1)
+        if info != 0:
+            raise RuntimeError(f"dtpqrt failed with info = {info}")
+        self._r = np.asfortranarray(np.triu(r))
+
+    def merge(self, other: "StreamingQR") -> None:
+        """Fold another accumulator's factor into this one (rank reduction)."""
+        if other.p != self.p:
+            raise ValueError("cannot merge factors with different column counts")
+        self._fold(np.asfortranarray(other._r.copy()))
+        self.n_rows += other.n_rows
+
+    def factor(self) -> np.ndarray:
+        """(p+1) x (p+1) upper-triangular factor with a non-negative diagonal (a unique
+        sign convention, so that results compare across runs and paths)."""
+        r = np.array(self._r, order="C")
+        sign = np.where(np.diag(r) < 0, -1.0, 1.0)
+        return r * sign[:, None]
+
+
+@dataclass
+class LinearSystem:
+    """The accumulated least-squares system: W A = Q R, qty = Q^T W y,
+    rss0 = ||W y||^2 - ||qty||^2. Columns: the basis functions, then one E0 column per
+    element in `e0_elements` (per-atom count / N in the energy rows)."""
+    R: np.ndarray
+    qty: np.ndarray
+    rss0: float
+    n_rows: int
+    n_basis: int
+    e0_elements: List[str]
+    counts: Dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_factor(cls, factor: np.ndarray, n_rows: int, n_basis: int,
+                    e0_elements: Sequence[str], counts: Optional[dict] = None) -> "LinearSystem":
+        p = factor.shape[0] - 1
+        return cls(R=factor[:p, :p].copy(), qty=factor[:p, p].copy(),
+                   rss0=float(factor[p, p] ** 2), n_rows=int(n_rows), n_basis=int(n_basis),
+                   e0_elements=list(e0_elements), counts=dict(counts or {}))
+
+
+def config_rows(config, design, reference, settings: WeightSettings,
+                elements: Sequence[str], e0_fixed: Dict[str, float],
+                e0_fit: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
+    """Weighted rows and targets of one configuration.
+
+    design: .energy [p], .forces [n, 3, p], .virial [6, p] (eV, dE/d(strain));
+    reference: .energy, .forces [n, 3], .virial [6] (the fixed ZBL part).
+    Returns A [m, p + len(e0_fit)], y [m] (rows with weight 0 are left out) and row counts.
+    """
+    atoms = config.atoms
+    n = len(atoms)
+    p = np.asarray(design.energy).shape[0]
+    ncol = p + len(e0_fit)
+    counts = config.species_counts(elements)
+    by_el = dict(zip(elements, counts))
+    periodic = bool(np.all(atoms.pbc))
+    volume = atoms.get_volume() if periodic else None
+    has_stress = config.stress is not None and periodic
+    w = config_row_weights(settings, n, volume, config.config_type, config.weight, has_stress)
+    blocks_a, blocks_y = [], []
+    n_by_kind = {"energy": 0, "forces": 0, "stress": 0}
+    if w.energy > 0:
+        a = np.zeros((1, ncol))
+        a[0, :p] = np.asarray(design.energy) / n
+        a[0, p:] = [by_el[e] / n for e in e0_fit]
+        e_fixed = sum(by_el[e] * e0_fixed[e] for e in elements if e in e0_fixed and by_el[e])
+        y = (config.energy - e_fixed - float(reference.energy)) / n
+        blocks_a.append(w.energy * a)
+        blocks_y.append(np.array([w.energy * y]))
+        n_by_kind["energy"] = 1
+    if w.forces > 0:
+        a = np.zeros((3 * n, ncol))
+        a[:, :p] = np.asarray(design.forces).reshape(3 * n, p)
+        y = (config.forces - np.asarray(reference.forces)).reshape(3 * n)
+        blocks_a.append(w.forces * a)
+        blocks_y.append(w.forces * y)
+        n_by_kind["forces"] = 3 * n
+    if w.stress > 0:
+        a = np.zeros((6, ncol))
+        a[:, :p] = np.asarray(design.virial) / volume
+        y = config.stress - np.asarray(reference.virial) / volume
+        blocks_a.append(w.stress * a)
+        blocks_y.append(w.stress * y)
+        n_by_kind["stress"] = 6
+    if not blocks_a:
+        return np.zeros((0, ncol)), np.zeros(0), n_by_kind
+    return np.vstack(blocks_a), np.concatenate(blocks_y), n_by_kind
+
+
+def core_provider(spec, n_threads: Optional[int] = None) -> Callable:
+    """atoms -> (design rows, reference terms) from the C core."""
+    from ace_lin.evaluate import design_rows, reference_terms
+
+    def provide(atoms):
+        return design_rows(spec, atoms, n_threads=n_threads), reference_terms(spec, atoms)
+
+    return provide
+
+
+def make_blocks(configs: Sequence, n_columns: int, block_rows: Optional[int] = None,
+                max_block_mb: float = DEFAULT_MAX_BLOCK_MB) -> List[List[int]]:
+    """Consecutive configuration indices grouped into blocks of about `block_rows` rows.
+
+    Default: 4 (p + 1) rows (so the per-fold overhead stays small) but at most
+    max_block_mb of dense rows; a configuration is never split."""
+    if block_rows is None:
+        cap = int(max_block_mb * 2**20 / (8 * (n_columns + 1)))
+        block_rows = max(1, min(max(4 * (n_columns + 1), 4096), cap))
+    blocks, cur, rows = [], [], 0
+    for i, c in enumerate(configs):
+        m = 1 + 3 * len(c.atoms) + (6 if c.stress is not None else 0)
+        if cur and rows + m > block_rows:
+            blocks.append(cur)
+            cur, rows = [], 0
+        cur.append(i)
+        rows += m
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+def assemble(configs: Sequence, n_basis: int, provider: Callable, settings: WeightSettings,
+             elements: Sequence[str], e0_fixed: Dict[str, float], e0_fit: Sequence[str] = (),
+             block_rows: Optional[int] = None, progress: bool = False, comm=None) -> LinearSystem:
+    """Fold all configurations into a LinearSystem.
+
+    provider: atoms -> (design rows, reference terms), e.g. core_provider(spec).
+    e0_fixed: {element: E0 eV} subtracted from the energies; e0_fit: elements whose E0
+    is fitted (one column each). comm: an mpi4py communicator, or None for serial.
+    """
+    missing = [e for e in elements if e not in e0_fixed and e not in e0_fit]
+    if missing:
+        raise ValueError(f"no E0 for element(s) {missing}: give it, or fit it")
+    p = int(n_basis) + len(e0_fit)
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    blocks = make_blocks(configs, p, block_rows)
+    mine = [b for k, b in enumerate(blocks) if k % size == rank]
+    acc = StreamingQR(p)
+    counts = {"configs": 0, "energy": 0, "forces": 0, "stress": 0}
+    t0 = time.perf_counter()
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(b) for b in mine), desc="assembling", unit="config")
+    for block in mine:
+        rows_a, rows_y = [], []
+        for i in block:
+            design, ref = provider(configs[i].atoms)
+            if np.asarray(design.energy).shape != (n_basis,):
+                raise ValueError(f"design rows have {np.asarray(design.energy).shape} columns, "
+                                 f"expected {n_basis}")
+            a, y, nk = config_rows(configs[i], design, ref, settings, elements, e0_fixed, e0_fit)
+            rows_a.append(a)
+            rows_y.append(y)
+            counts["configs"] += 1
+            for k, v in nk.items():
+                counts[k] += v
+            if bar is not None:
+                bar.update(1)
+        acc.add(np.vstack(rows_a), np.concatenate(rows_y))
+    if bar is not None:
+        bar.close()
+    if comm is not None and size > 1:
+        acc, counts = _reduce_ranks(comm, acc, counts)
+    counts["seconds"] = round(time.perf_counter() - t0, 3)
+    return LinearSystem.from_factor(acc.factor(), acc.n_rows, n_basis, e0_fit, counts)
+
+
+def _reduce_ranks(comm, acc: StreamingQR, counts: dict):
+    """Stack the rank-local factors in rank order and re-factorize (on rank 0), then
+    share the result so that every rank returns the same system."""
+    parts = comm.gather((acc._r, acc.n_rows, counts), root=0)
+    if comm.Get_rank() == 0:
+        total = StreamingQR(acc.p)
+        merged = {k: 0 for k in counts}
+        for r, n_rows, c in parts:  # rank order: deterministic reduction
+            other = StreamingQR(acc.p)
+            other._r, other.n_rows = np.asfortranarray(r), n_rows
+            total.merge(other)
+            for k in merged:
+                merged[k] += c[k]
+        result = (total._r, total.n_rows, merged)
+    else:
+        result = None
+    r, n_rows, merged = comm.bcast(result, root=0)
+    out = StreamingQR(acc.p)
+    out._r, out.n_rows = np.asfortranarray(r), n_rows
+    return out, merged

@@ -1,0 +1,262 @@
+"""fit(config) -> (model, report): read data, assemble, solve, save, report.
+
+Outputs (rank 0 only): the model file (config.output, written atomically by
+LinearACEModel.save with the fit metadata), and next to it `<stem>.errors.txt` (error
+tables, train and test) and `<stem>.parity.png` (energies and forces, train and test).
+"""
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ace_lin.data.read import (DataError, ReadOptions, infer_elements, read_configs,
+                               split_isolated_atoms)
+from ace_lin.fit.config import ConfigError, FitConfig, load_config
+from ace_lin.fit.metrics import error_table, format_table, predict
+from ace_lin.fit.prior import SmoothnessPrior
+from ace_lin.fit.solvers import make_solver
+from ace_lin.fit.weights import WeightSettings
+
+# environment variables set by MPI launchers (Open MPI, MPICH/Hydra, PMIx, Intel MPI)
+_MPI_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+
+
+@dataclass
+class FitReport:
+    """What a fit produced. Errors as in fit/metrics.error_table (meV/atom, eV/A, GPa)."""
+    model_path: str
+    errors_path: str
+    plot_path: str
+    n_basis: int
+    e0: Dict[str, float]
+    e0_source: Dict[str, str]
+    lam: float
+    solver_info: dict
+    assembly: dict
+    train_errors: dict
+    test_errors: Optional[dict] = None
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    def text(self) -> str:
+        parts = [format_table(self.train_errors, "training set")]
+        if self.test_errors is not None:
+            parts.append(format_table(self.test_errors, "test set"))
+        return "\n\n".join(parts)
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _mpi_comm(mode: str):
+    """mpi4py COMM_WORLD when asked for (or, for 'auto', when launched by mpirun)."""
+    if mode == "off" or (mode == "auto" and not any(k in os.environ for k in _MPI_ENV)):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        if mode == "on":
+            raise ConfigError("assembly.mpi is 'on' but mpi4py is not installed") from None
+        return None
+    comm = MPI.COMM_WORLD
+    return comm if comm.Get_size() > 1 else None
+
+
+def _read(path: str, cfg: FitConfig, elements):
+    d = cfg.data
+    opts = ReadOptions(energy_key=d.energy_key, forces_key=d.forces_key, stress_key=d.stress_key,
+                       virial_key=d.virial_key, weight_key=d.weight_key,
+                       config_type_key=d.config_type_key)
+    return read_configs(path, elements=elements, options=opts)
+
+
+def _resolve_e0(cfg: FitConfig, train, elements, r_cut_max):
+    """Returns (fixed {el: E0}, fitted [el], source {el: how}, training configs)."""
+    if cfg.e0 == "fit":
+        isolated, rest = {}, list(train)
+    else:
+        isolated, rest = split_isolated_atoms(train, max(cfg.data.isolated_atom_box, r_cut_max))
+    given = dict(cfg.e0) if isinstance(cfg.e0, dict) else {}
+    fixed, source = {}, {}
+    for e in elements:
+        if e in given:
+            fixed[e], source[e] = given[e], "config"
+        elif e in isolated:
+            fixed[e], source[e] = isolated[e], "isolated atom"
+    fit_els = [e for e in elements if e not in fixed]
+    present = set()
+    for c in rest:
+        present.update(c.atoms.get_chemical_symbols())
+    absent = [e for e in fit_els if e not in present]
+    if absent:
+        raise DataError(f"{cfg.data.train}: E0 of {absent} cannot be fitted: no training "
+                        "configuration contains it; give e0 for it in the configuration")
+    source.update({e: "fitted" for e in fit_els})
+    return fixed, fit_els, source, rest
+
+
+def _make_spec(cfg: FitConfig, elements):
+    from ace_lin.basis.spec import BasisSpec
+
+    try:
+        return BasisSpec(elements=tuple(elements), **cfg.basis.spec_fields())
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"section 'basis': {exc}") from None
+
+
+def _solver(cfg: FitConfig):
+    s = cfg.solver
+    if s.kind == "blr":
+        return make_solver("blr", max_iter=s.max_iter, tol=s.tol, column_scaling=s.column_scaling)
+    if s.kind == "ridge":
+        return make_solver("ridge", lam=s.ridge_lambda, column_scaling=s.column_scaling)
+    return make_solver("tsvd", rcond=s.rcond, column_scaling=s.column_scaling)
+
+
+def output_paths(model_path: str):
+    stem = model_path[:-5] if model_path.endswith(".json") else model_path
+    return stem + ".errors.txt", stem + ".parity.png"
+
+
+def fit(config, progress: Optional[bool] = None):
+    """Fit a model. config: FitConfig, dict or YAML path. Returns (model, FitReport);
+    on MPI ranks other than 0 the report is None (only rank 0 evaluates and writes)."""
+    from ace_lin.calculator import ACECalculator
+    from ace_lin.fit.assemble import assemble, core_provider
+    from ace_lin.model import LinearACEModel
+
+    cfg = config if isinstance(config, FitConfig) else load_config(config)
+    t = {"start": time.perf_counter()}
+    train = _read(cfg.data.train, cfg, cfg.elements)
+    elements = cfg.elements or infer_elements(train)
+    if isinstance(cfg.e0, dict):
+        extra = sorted(set(cfg.e0) - set(elements))
+        if extra:
+            raise ConfigError(f"e0: element(s) {extra} are not in the data/elements {elements}")
+    test = _read(cfg.data.test, cfg, elements) if cfg.data.test else None
+    spec = _make_spec(cfg, elements)
+    e0_fixed, e0_fit, e0_source, train_fit = _resolve_e0(cfg, train, elements,
+                                                         max(spec.r_cut.values()))
+    if not train_fit:
+        raise DataError(f"{cfg.data.train}: no configurations left to fit (only isolated atoms)")
+    t["read"] = time.perf_counter()
+
+    found = sorted({c.config_type for c in train_fit})
+    unknown = sorted(set(cfg.weights.config_types) - set(found))
+    if unknown:  # a misspelt group would silently keep weight 1
+        raise ConfigError(f"weights.config_types: {unknown} not config_type(s) of the training "
+                          f"data (found: {found})")
+    basis = spec.basis()
+    weights = WeightSettings(cfg.weights.energy, cfg.weights.forces, cfg.weights.stress,
+                             cfg.weights.config_types)
+    comm = _mpi_comm(cfg.assembly.mpi)
+    system = assemble(train_fit, basis.n_basis, core_provider(spec, cfg.assembly.n_threads),
+                      weights, elements, e0_fixed, e0_fit, block_rows=cfg.assembly.block_rows,
+                      progress=cfg.assembly.progress if progress is None else progress, comm=comm)
+    t["assemble"] = time.perf_counter()
+
+    prior = SmoothnessPrior(**vars(cfg.solver.prior))
+    gamma = prior.gamma(np.concatenate([basis.degree, np.zeros(len(e0_fit))]))
+    rank = comm.Get_rank() if comm is not None else 0
+    solution = None
+    if rank == 0:
+        # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
+        free = np.r_[np.zeros(basis.n_basis, dtype=bool), np.ones(len(e0_fit), dtype=bool)]
+        solution = _solver(cfg).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
+                                      rss0=system.rss0, unpenalized=free)
+    if comm is not None:
+        solution = comm.bcast(solution, root=0)
+    t["solve"] = time.perf_counter()
+
+    coef = solution.coefficients
+    e0 = dict(e0_fixed)
+    e0.update({el: float(v) for el, v in zip(e0_fit, coef[basis.n_basis:])})
+    model = LinearACEModel(spec, coef[:basis.n_basis], e0=e0)
+    if rank != 0:
+        return model, None
+
+    calc = ACECalculator(model, n_threads=cfg.assembly.n_threads or 0)
+    train_pred = predict(train_fit, calc)
+    train_err = error_table(train_fit, train_pred)
+    test_pred = predict(test, calc) if test else None
+    test_err = error_table(test, test_pred) if test else None
+    t["errors"] = time.perf_counter()
+
+    out = os.path.abspath(cfg.output)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    errors_path, plot_path = output_paths(out)
+    seconds = {k: round(t[k] - t[p], 3) for p, k in
+               zip(["start", "read", "assemble", "solve"], ["read", "assemble", "solve", "errors"])}
+    report = FitReport(model_path=out, errors_path=errors_path, plot_path=plot_path,
+                       n_basis=basis.n_basis, e0=e0, e0_source=e0_source, lam=solution.lam,
+                       solver_info=solution.info, assembly=dict(system.counts),
+                       train_errors=train_err, test_errors=test_err, seconds=seconds)
+    # the returned model carries the same fit metadata as the file
+    model = LinearACEModel(spec, model.coefficients, e0=e0,
+                           metadata=_metadata(cfg, report, weights, prior))
+    model.save(out)
+    with open(errors_path, "w") as fh:
+        fh.write(report.text() + "\n")
+    parity_plot(plot_path, [("train", train_fit, train_pred),
+                            ("test", test or [], test_pred or [])])
+    return model, report
+
+
+def _metadata(cfg: FitConfig, report: FitReport, weights, prior) -> dict:
+    from ace_lin import __version__
+
+    data = {"train": {"path": cfg.data.train, "sha256": file_sha256(cfg.data.train)}}
+    if cfg.data.test:
+        data["test"] = {"path": cfg.data.test, "sha256": file_sha256(cfg.data.test)}
+    return {"fit": {
+        "ace_lin_version": __version__,
+        "data": data,
+        "config": cfg.to_dict(),
+        "weights": weights.to_dict(),
+        "prior": prior.to_dict(),
+        "solver": dict(report.solver_info, kind=cfg.solver.kind),
+        "lambda": report.lam,
+        "e0_source": report.e0_source,
+        "rows": report.assembly,
+        "seconds": report.seconds,
+        "errors_units": {"energy": "meV/atom", "forces": "eV/A", "stress": "GPa"},
+        "train_errors": report.train_errors,
+        "test_errors": report.test_errors,
+    }}
+
+
+def parity_plot(path: str, sets: List[tuple]) -> None:
+    """Energies (eV/atom) and force components (eV/A), DFT vs model, per data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; also safe when a GUI backend is configured
+    import matplotlib.pyplot as plt
+
+    fig, (ax_e, ax_f) = plt.subplots(1, 2, figsize=(10, 4.6))
+    for (name, configs, preds), marker in zip(sets, ("o", "^")):
+        if not configs:
+            continue
+        e_ref = [c.energy / c.n_atoms for c in configs]
+        e_mod = [p.energy / c.n_atoms for c, p in zip(configs, preds)]
+        ax_e.scatter(e_ref, e_mod, s=12, marker=marker, alpha=0.7, label=name)
+        f_ref = np.concatenate([c.forces.ravel() for c in configs])
+        f_mod = np.concatenate([p.forces.ravel() for p in preds])
+        ax_f.scatter(f_ref, f_mod, s=4, marker=marker, alpha=0.4, label=name)
+    for ax, what in ((ax_e, "energy (eV/atom)"), (ax_f, "force component (eV/A)")):
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.set_xlabel(f"DFT {what}")
+        ax.set_ylabel(f"model {what}")
+        ax.legend()
+    fig.tight_layout()
+    tmp = f"{path}.{os.getpid()}.tmp.png"
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,278 @@
+"""Solvers for the regularized linear least-squares problem, working from the
+accumulated triangular factor of the weighted design matrix (see fit/assemble.py).
+
+Problem: minimize ||W (A c - y)||^2 + lambda * ||Gamma S c||^2 where
+- R, qty: W A = Q R, qty = Q^T W y (R upper triangular, p x p);
+- rss0: ||W y||^2 - ||qty||^2, the part of the targets no coefficient can reach;
+- S: column scaling, s_j = ||R[:, j]|| = ||(W A)_j||, so that every basis function enters
+  with unit data norm and lambda is dimensionless (basis functions of different order
+  differ by orders of magnitude in size);
+- Gamma: the smoothness prior (fit/prior.py), diagonal.
+With w = Gamma S c and X = R (Gamma S)^-1 the problem is plain ridge min ||X w - qty||^2
++ lambda ||w||^2 (plus the constant rss0); the coefficients come back as c = w / (s gamma).
+Columns marked `unpenalized` (the fitted E0 columns) have a flat prior: they are
+eliminated by a QR with these columns first, and the scaling S is measured on the rest
+after that elimination.
+
+Each solver object has one method,
+`solve(R, qty, gamma=..., n_rows=..., rss0=..., unpenalized=...)`,
+returning a `Solution` (coefficients in the units of A's columns plus diagnostics):
+- RidgeSolver(lam): fixed lambda: QR of the augmented [X; sqrt(lambda) I]; lam=None picks
+  lambda by generalized cross-validation, cheap from the SVD of X (p x p).
+- BLRSolver: Bayesian linear regression, prior w ~ N(0, 1/alpha), noise 1/beta, alpha and
+  beta by evidence maximization (MacKay's fixed-point updates) in the SVD basis of X;
+  lambda = alpha / beta. The default: no parameter to choose.
+- TSVDSolver(rcond): truncated SVD of X (singular values below rcond * max dropped).
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+_EPS = np.finfo(float).eps
+
+
+@dataclass
+class Solution:
+    """coefficients: [p], in the units of the design-matrix columns.
+    lam: regularization strength in the scaled problem (alpha/beta for BLR).
+    info: solver diagnostics (plain numbers, JSON-ready)."""
+    coefficients: np.ndarray
+    lam: float
+    info: dict = field(default_factory=dict)
+
+
+def column_norms(R: np.ndarray) -> np.ndarray:
+    """||R[:, j]|| = ||(W A)_j||, the data norm of each column."""
+    return np.sqrt(np.einsum("ij,ij->j", R, R))
+
+
+def active_columns(R: np.ndarray, top: Optional[float] = None) -> np.ndarray:
+    """Columns that carry data: norm above round-off of the largest column (or of `top`).
+    A function that never occurs in the data (zero in exact arithmetic) can get a
+    round-off-level column in R; scaling it to unit norm would fit noise, so such columns
+    get coefficient 0."""
+    s = column_norms(R)
+    if top is None:
+        top = s.max() if s.size else 0.0
+    return s > max(R.shape[1], 10) * _EPS * top
+
+
+def _check(R, qty, gamma):
+    R = np.asarray(R, dtype=float)
+    qty = np.asarray(qty, dtype=float)
+    if R.ndim != 2 or R.shape[0] != R.shape[1]:
+        raise ValueError(f"R must be square, got shape {R.shape}")
+    p = R.shape[1]
+    if qty.shape != (p,):
+        raise ValueError(f"qty must have shape ({p},), got {qty.shape}")
+    g = np.ones(p) if gamma is None else np.asarray(gamma, dtype=float)
+    if g.shape != (p,) or np.any(~np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"gamma must be {p} finite numbers > 0")
+    if not (np.all(np.isfinite(R)) and np.all(np.isfinite(qty))):
+        raise ValueError("R or qty contain NaN or inf")
+    return R, qty, g
+
+
+def _svd(X):
+    try:
+        return scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    except np.linalg.LinAlgError:  # gesdd rarely fails to converge; gesvd is slower but robust
+        return scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesvd", check_finite=False)
+
+
+class _ScaledSolver:
+    """Shared part: unpenalized columns, column scaling, w = gamma * s * c."""
+
+    def __init__(self, column_scaling: bool = True):
+        self.column_scaling = bool(column_scaling)
+
+    def solve(self, R, qty, gamma=None, n_rows: Optional[int] = None, rss0: float = 0.0,
+              unpenalized=None) -> Solution:
+        """unpenalized: bool mask of columns with a flat prior (the fitted E0 columns: their
+        size, ~eV per atom, must not set the prior scale of the basis coefficients). They
+        are eliminated first (QR with these columns leading); the regularized problem is
+        solved for the rest, whose column norms are then measured after that elimination."""
+        R, qty, g = _check(R, qty, gamma)
+        p = R.shape[1]
+        free = np.zeros(p, dtype=bool) if unpenalized is None else np.asarray(unpenalized, bool)
+        if free.shape != (p,):
+            raise ValueError(f"unpenalized must be a mask of {p} columns")
+        top = float(column_norms(R).max()) if p else 0.0
+        active = active_columns(R, top)
+        fre, pen = np.flatnonzero(active & free), np.flatnonzero(active & ~free)
+        n = int(n_rows) if n_rows is not None else p
+        rss0 = max(float(rss0), 0.0)
+        nf = fre.size
+        if nf:
+            Q, T = scipy.linalg.qr(R[:, np.r_[fre, pen]], mode="economic", check_finite=False)
+            q = Q.T @ qty
+            rss0 += max(float(qty @ qty - q @ q), 0.0)
+            R22, q2 = T[nf:, nf:], q[nf:]
+        else:
+            R22, q2 = R[:, pen], qty
+        act2 = active_columns(R22, top)  # e.g. a function collinear with E0 becomes inactive
+        d = (column_norms(R22) if self.column_scaling else np.ones(pen.size)) * g[pen]
+        w, lam, info = self._solve_scaled(R22[:, act2] / d[None, act2], q2, n - nf, rss0)
+        c_pen = np.zeros(pen.size)
+        c_pen[act2] = w / d[act2]
+        c = np.zeros(p)
+        c[pen] = c_pen
+        if nf:
+            c[fre] = scipy.linalg.solve_triangular(T[:nf, :nf], q[:nf] - T[:nf, nf:] @ c_pen,
+                                                   check_finite=False)
+        info.update(n_rows=n, n_columns=p, n_unpenalized=int(nf),
+                    n_inactive=int(p - nf - act2.sum()), column_scaling=self.column_scaling)
+        return Solution(coefficients=c, lam=float(lam), info=info)
+
+    def _solve_scaled(self, X, qty, n, rss0):
+        raise NotImplementedError
+
+
+def _ridge_qr(X: np.ndarray, qty: np.ndarray, lam: float) -> np.ndarray:
+    """argmin ||X w - qty||^2 + lam ||w||^2 via QR of [X; sqrt(lam) I] (keeps X's conditioning)."""
+    p = X.shape[1]
+    aug = np.vstack([X, np.sqrt(lam) * np.eye(p)])
+    rhs = np.concatenate([qty, np.zeros(p)])
+    Q, R2 = scipy.linalg.qr(aug, mode="economic", check_finite=False)
+    return scipy.linalg.solve_triangular(R2, Q.T @ rhs, check_finite=False)
+
+
+def _rss(sig2, z2, lam, rss0):
+    """Residual sum of squares of the ridge solution in the SVD basis."""
+    f = lam / (sig2 + lam)
+    return float(np.sum(f * f * z2) + rss0)
+
+
+class RidgeSolver(_ScaledSolver):
+    """Ridge with the smoothness prior. lam: fixed strength (dimensionless, scaled problem),
+    or None to choose it by generalized cross-validation."""
+
+    def __init__(self, lam: Optional[float] = None, column_scaling: bool = True):
+        super().__init__(column_scaling)
+        if lam is not None and not (np.isfinite(lam) and lam >= 0):
+            raise ValueError(f"ridge lambda must be >= 0 or None (GCV), got {lam}")
+        self.lam = lam
+
+    def _solve_scaled(self, X, qty, n, rss0):
+        if self.lam is not None:
+            w = _ridge_qr(X, qty, float(self.lam)) if self.lam > 0 else \
+                scipy.linalg.lstsq(X, qty, check_finite=False)[0]
+            return w, float(self.lam), {"solver": "ridge", "lambda_from": "given"}
+        U, sig, Vt = _svd(X)
+        z = U.T @ qty
+        lam, gcv = _gcv_lambda(sig, z, n, rss0)
+        w = Vt.T @ (sig / (sig * sig + lam) * z)
+        return w, lam, {"solver": "ridge", "lambda_from": "gcv", "gcv": gcv,
+                        "effective_parameters": float(np.sum(sig**2 / (sig**2 + lam)))}
+
+
+def _gcv_lambda(sig, z, n, rss0):
+    """Minimize GCV(lam) = n RSS(lam) / (n - df(lam))^2 over log lam (grid, then refine)."""
+    sig2, z2 = sig * sig, z * z
+    top = float(sig2.max()) if sig2.size and sig2.max() > 0 else 1.0
+
+    def gcv(loglam):
+        lam = 10.0 ** loglam
+        df = float(np.sum(sig2 / (sig2 + lam)))
+        dof = max(n - df, 1e-12 * n)
+        return n * _rss(sig2, z2, lam, rss0) / dof ** 2
+
+    lo, hi = np.log10(top) - 16.0, np.log10(top) + 2.0
+    grid = np.linspace(lo, hi, 181)
+    vals = np.array([gcv(t) for t in grid])
+    k = int(np.argmin(vals))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    res = scipy.optimize.minimize_scalar(gcv, bounds=(a, b), method="bounded",
+                                         options={"xatol": 1e-4})
+    best = res.x if res.fun <= vals[k] else grid[k]
+    return float(10.0 ** best), float(min(res.fun, vals[k]))
+
+
+class BLRSolver(_ScaledSolver):
+    """Bayesian linear regression with evidence maximization (MacKay), in the SVD basis.
+
+    Updates: gamma_eff = sum sig^2/(sig^2 + lam), alpha = gamma_eff / |w|^2,
+    beta = (n - gamma_eff) / RSS, lam = alpha / beta, until lam changes by < tol (relative).
+    """
+
+    def __init__(self, max_iter: int = 200, tol: float = 1e-6, column_scaling: bool = True):
+        super().__init__(column_scaling)
+        if int(max_iter) < 1 or not tol > 0:
+            raise ValueError("BLR needs max_iter >= 1 and tol > 0")
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+
+    def _solve_scaled(self, X, qty, n, rss0):
+        U, sig, Vt = _svd(X)
+        z = U.T @ qty
+        sig2, z2 = sig * sig, z * z
+        p = X.shape[1]
+        total = float(np.sum(z2) + rss0)
+        # a zero residual (noise-free data) would send beta to infinity: floor it at
+        # round-off level of the targets, which leaves lam negligibly small
+        rss_floor = (64 * _EPS) ** 2 * max(total, np.finfo(float).tiny)
+        top = float(sig2.max()) if sig2.size and sig2.max() > 0 else 1.0
+        lam = 1e-6 * top
+        converged = False
+        for it in range(1, self.max_iter + 1):
+            f = sig / (sig2 + lam)
+            wv = f * z                                   # w in the V basis
+            ew = max(float(np.sum(wv * wv)), np.finfo(float).tiny)
+            ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
+            g_eff = float(np.sum(sig2 / (sig2 + lam)))
+            alpha = max(g_eff, 1e-12) / ew
+            beta = max(n - g_eff, 1e-12 * n) / ed
+            new = alpha / beta
+            if abs(np.log(new / lam)) < self.tol:
+                lam = new
+                converged = True
+                break
+            lam = new
+        f = sig / (sig2 + lam)
+        wv = f * z
+        w = Vt.T @ wv
+        ew = float(np.sum(wv * wv))
+        ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
+        g_eff = float(np.sum(sig2 / (sig2 + lam)))
+        alpha = max(g_eff, 1e-12) / max(ew, np.finfo(float).tiny)
+        beta = max(n - g_eff, 1e-12 * n) / ed
+        # log evidence log p(y | alpha, beta); sig has p entries (X is p x p)
+        log_ev = (0.5 * p * np.log(alpha) + 0.5 * n * np.log(beta) - 0.5 * beta * ed
+                  - 0.5 * alpha * ew - 0.5 * float(np.sum(np.log(alpha + beta * sig2)))
+                  - 0.5 * n * np.log(2 * np.pi))
+        return w, lam, {"solver": "blr", "alpha": float(alpha), "beta": float(beta),
+                        "effective_parameters": g_eff, "log_evidence": float(log_ev),
+                        "iterations": it, "converged": converged,
+                        "noise_rms": float(1.0 / np.sqrt(beta))}
+
+
+class TSVDSolver(_ScaledSolver):
+    """Truncated SVD: drop singular values below rcond * the largest (scaled problem)."""
+
+    def __init__(self, rcond: float = 1e-8, column_scaling: bool = True):
+        super().__init__(column_scaling)
+        if not (0 < rcond < 1):
+            raise ValueError(f"tsvd rcond must be in (0, 1), got {rcond}")
+        self.rcond = float(rcond)
+
+    def _solve_scaled(self, X, qty, n, rss0):
+        U, sig, Vt = _svd(X)
+        keep = sig > self.rcond * (sig.max() if sig.size else 0.0)
+        z = U.T @ qty
+        inv = np.zeros_like(sig)
+        inv[keep] = 1.0 / sig[keep]
+        w = Vt.T @ (inv * z)
+        return w, 0.0, {"solver": "tsvd", "rcond": self.rcond, "rank": int(keep.sum())}
+
+
+SOLVERS = {"blr": BLRSolver, "ridge": RidgeSolver, "tsvd": TSVDSolver}
+
+
+def make_solver(kind: str = "blr", **params):
+    """Solver object by name (blr | ridge | tsvd) with its keyword parameters."""
+    if kind not in SOLVERS:
+        raise ValueError(f"unknown solver {kind!r}; choose one of {sorted(SOLVERS)}")
+    return SOLVERS[kind](**params)
