@@ -83,7 +83,7 @@ cdef raise_status(acelin_status st, const char *msg):
     if st == ACELIN_ERR_ALLOC:
         raise MemoryError(text)
     if st == ACELIN_ERR_IO:
-        raise FileNotFoundError(text)
+        raise OSError(text)
     if st in (ACELIN_ERR_FORMAT, ACELIN_ERR_CHECKSUM, ACELIN_ERR_VERSION):
         raise CoreFileError(text)
     raise ValueError(text)

@@ -105,11 +105,11 @@ def load_model(path) -> LinearACEModel:
         raise ModelFileError(f"{path}: invalid basis spec: {exc}") from None
     stored = doc["tables"]
     mine = spec.basis().to_dict()
-    for key in ("basis_term_start", "term_factors", "nl_n", "nl_l", "basis_species", "basis_nu"):
-        if not np.array_equal(np.asarray(stored[key]), np.asarray(mine[key])):
+    for key, value in mine.items():
+        a, b = np.asarray(stored[key]), np.asarray(value)
+        same = a.shape == b.shape and (np.allclose(a, b, rtol=0, atol=1e-12) if key == "term_coupling"
+                                       else np.array_equal(a, b))
+        if not same:
             raise ModelFileError(f"{path}: table '{key}' differs from the basis this ace_lin "
-                                 "generates for the stored spec (incompatible generator)")
-    if not np.allclose(np.asarray(stored["term_coupling"], dtype=float), mine["term_coupling"],
-                       rtol=0, atol=1e-12):
-        raise ModelFileError(f"{path}: coupling coefficients differ from this ace_lin's generator")
+                                 "generates for the stored spec (incompatible generator or edited file)")
     return LinearACEModel(spec, doc["coefficients"], e0=doc["e0"], metadata=doc.get("metadata"))
