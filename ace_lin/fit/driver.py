@@ -102,11 +102,46 @@ def _resolve_e0(cfg: FitConfig, train, elements, r_cut_max):
     return fixed, fit_els, source, rest
 
 
-def _make_spec(cfg: FitConfig, elements):
+def closest_pairs(configs, elements, reach=4.0) -> Dict[str, float]:
+    """Smallest distance (A) of every element pair in the data, within `reach` A."""
+    from ace_lin.neighbours import neighbour_list_from_atoms
+
+    out = {}
+    for c in configs:
+        nl = neighbour_list_from_atoms(c.atoms, reach)
+        if nl.n_bonds == 0:
+            continue
+        sym = np.array(c.atoms.get_chemical_symbols())
+        d = nl.distances()
+        a, b = sym[nl.i()], sym[nl.j]
+        for pair in set(zip(a, b)):
+            key = "-".join(sorted(pair))
+            m = float(d[(a == pair[0]) & (b == pair[1])].min())
+            out[key] = min(out.get(key, np.inf), m)
+    return out
+
+
+def data_inner_radii(configs, elements, fields: dict) -> dict:
+    """r_in / r_core from the data where the config leaves them open: the ZBL core is
+    switched fully off at the closest pair seen in training (so it never competes with
+    the fit) and the ACE radial basis starts at 0.8 x that distance (so its resolution
+    is spent where the data are). Pairs absent from the data keep the BasisSpec default."""
+    closest = closest_pairs(configs, elements)
+    out = {}
+    if "r_core" not in fields and closest:
+        out["r_core"] = {k: round(0.999 * v, 3) for k, v in closest.items()}
+    if "r_in" not in fields and closest:
+        out["r_in"] = {k: round(0.8 * v, 3) for k, v in closest.items()}
+    return out
+
+
+def _make_spec(cfg: FitConfig, elements, train=()):
     from ace_lin.basis.spec import BasisSpec
 
+    fields = cfg.basis.spec_fields()
+    fields.update(data_inner_radii(train, elements, fields))
     try:
-        return BasisSpec(elements=tuple(elements), **cfg.basis.spec_fields())
+        return BasisSpec(elements=tuple(elements), **fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"section 'basis': {exc}") from None
 
@@ -141,7 +176,7 @@ def fit(config, progress: Optional[bool] = None):
         if extra:
             raise ConfigError(f"e0: element(s) {extra} are not in the data/elements {elements}")
     test = _read(cfg.data.test, cfg, elements) if cfg.data.test else None
-    spec = _make_spec(cfg, elements)
+    spec = _make_spec(cfg, elements, train)
     e0_fixed, e0_fit, e0_source, train_fit = _resolve_e0(cfg, train, elements,
                                                          max(spec.r_cut.values()))
     if not train_fit:
