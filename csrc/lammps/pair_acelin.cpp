@@ -1,0 +1,383 @@
+/* pair_acelin.cpp - LAMMPS adapter for the ace_lin C core (no physics here).
+ *
+ * Per step: the FULL neighbour list, cut to each species pair's cutoff, becomes the
+ * core's CSR arrays (centre species, neighbour species, dr = r_j - r_i); acelin_compute
+ * returns E_i and g_b = dE_i/d(dr_b); this file scatters f_i += g, f_j -= g and tallies
+ * the virial of each bond, -dr (x) g, half to i and half to j.
+ *
+ * newton_pair off: LAMMPS neither clears nor reverse-communicates ghost forces, so ghost
+ * contributions (forces, and per-atom virials when asked) go to a buffer of our own that
+ * comm->reverse_comm(this) folds back into the owners. Each bond is evaluated on exactly
+ * one rank, so the global virial always takes the whole bond (ev_tally_xyz would take
+ * half of a cross-rank bond with newton off).
+ */
+#include "pair_acelin.h"
+
+#include "acelin.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+struct ModelFree {
+  void operator()(acelin_model *m) const { acelin_model_free(m); }
+};
+using ModelPtr = std::unique_ptr<acelin_model, ModelFree>;
+
+// Per-step arrays keep their capacity between steps: no allocation once warmed up.
+template <class T> T *at_least(std::vector<T> &v, size_t n)
+{
+  if (v.size() < n) v.resize(n + n / 8 + 16);
+  return v.data();
+}
+
+constexpr int VIRIAL_SLOTS = 6;             // xx yy zz xy xz yz (LAMMPS order)
+constexpr int GHOST_STRIDE_MAX = 3 + VIRIAL_SLOTS;
+
+}    // namespace
+
+struct PairACELin::Impl {
+  ModelPtr model;
+  std::string path;
+  int n_species = 0;
+  std::vector<int> type_species;       // [ntypes+1] model species of a LAMMPS type, -1 = NULL
+  std::vector<double> cutsq_species;   // [ns*ns] squared pair cutoff, A^2
+
+  // CSR input of the core for this step
+  int n_centres = 0;
+  int64_t n_bonds = 0;
+  std::vector<int> centre_atom;        // [n_centres] LAMMPS index of centre k
+  std::vector<int> centre_species;     // [n_centres]
+  std::vector<int64_t> neigh_start;    // [n_centres+1]
+  std::vector<int> neigh_atom;         // [n_bonds] LAMMPS index (local or ghost) of j
+  std::vector<int> neigh_species;      // [n_bonds]
+  std::vector<double> dr;              // [n_bonds*3] r_j - r_i, A
+  std::vector<double> energy;          // [n_centres] eV
+  std::vector<double> dE_dr;           // [n_bonds*3] eV/A
+
+  // newton_pair off: ghost contributions [nall*stride]: f (3), then per-atom virial (6)
+  std::vector<double> ghost_sum;
+  int stride = 3;
+};
+
+PairACELin::PairACELin(LAMMPS *lmp) : Pair(lmp), impl(new Impl)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  // the global virial is tallied per bond (same numbers for newton on and off)
+  no_virial_fdotr_compute = 1;
+  comm_reverse = 0;
+  comm_reverse_off = GHOST_STRIDE_MAX;
+}
+
+PairACELin::~PairACELin()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairACELin::allocate()
+{
+  allocated = 1;
+  const int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) setflag[i][j] = 0;
+}
+
+void PairACELin::require_metal_units()
+{
+  // model files are in eV and Angstrom; there is no conversion layer
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, std::string("Pair style acelin requires 'units metal' (eV, Angstrom), not '") +
+                          update->unit_style + "'");
+}
+
+void PairACELin::settings(int narg, char ** /*arg*/)
+{
+  if (narg != 0) error->all(FLERR, "Illegal pair_style acelin command: it takes no arguments");
+  require_metal_units();
+}
+
+static std::string load_error(acelin_status st, const char *path, const char *msg)
+{
+  std::string s = std::string("pair_coeff acelin: cannot use model file '") + path + "': " + msg;
+  if (st == ACELIN_ERR_VERSION)
+    s += " (this plugin reads format version " + std::to_string(ACELIN_FORMAT_VERSION) +
+        "; rebuild it with the ace_lin that wrote the file: ace-lin lammps-plugin build)";
+  else if (st == ACELIN_ERR_CHECKSUM)
+    s += " (the file was changed after ace_lin wrote it)";
+  return s;
+}
+
+void PairACELin::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "Incorrect args for pair coefficients: expected 'pair_coeff * * MODEL_FILE' "
+                      "and one element name or NULL for each of the " + std::to_string(ntypes) +
+                      " atom types");
+
+  char msg[512];
+  acelin_model *raw = nullptr;
+  const acelin_status st = acelin_model_load(arg[2], &raw, msg, sizeof msg);
+  if (st != ACELIN_OK) error->all(FLERR, load_error(st, arg[2], msg));
+  ModelPtr model(raw);
+
+  const int ns = acelin_model_n_species(model.get());
+  std::vector<int> type_species(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; ++t) {
+    const char *el = arg[2 + t];
+    if (strcmp(el, "NULL") == 0) continue;
+    type_species[t] = acelin_model_species_index(model.get(), el);
+    if (type_species[t] < 0) {
+      std::string known;
+      for (int s = 0; s < ns; ++s) known += std::string(s ? " " : "") + acelin_model_element(model.get(), s);
+      error->all(FLERR, std::string("pair_coeff acelin: element '") + el + "' (atom type " +
+                            std::to_string(t) + ") is not in model file '" + arg[2] +
+                            "' (elements: " + known + ")");
+    }
+  }
+
+  int count = 0;
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = i; j <= ntypes; ++j) {
+      setflag[i][j] = (type_species[i] >= 0 && type_species[j] >= 0) ? 1 : 0;
+      count += setflag[i][j];
+    }
+  if (count == 0) error->all(FLERR, "Incorrect args for pair coefficients: every atom type is NULL");
+
+  impl->cutsq_species.assign((size_t) ns * ns, 0.0);
+  for (int a = 0; a < ns; ++a)
+    for (int b = 0; b < ns; ++b) {
+      const double rc = acelin_model_cutoff(model.get(), a, b);
+      impl->cutsq_species[(size_t) a * ns + b] = rc * rc;
+    }
+  impl->model = std::move(model);
+  impl->path = arg[2];
+  impl->n_species = ns;
+  impl->type_species = std::move(type_species);
+
+  if (comm->me == 0) {
+    std::string s = "pair acelin: model " + impl->path + ", " +
+        std::to_string(acelin_model_n_basis(impl->model.get())) + " basis functions, types";
+    for (int t = 1; t <= ntypes; ++t) s += std::string(" ") + arg[2 + t];
+    char cut[64];
+    snprintf(cut, sizeof cut, ", max cutoff %.4g A\n", acelin_model_max_cutoff(impl->model.get()));
+    utils::logmesg(lmp, s + cut);
+  }
+}
+
+void PairACELin::init_style()
+{
+  require_metal_units();
+  if (atom->tag_enable == 0) error->all(FLERR, "Pair style acelin requires atom IDs");
+  if (!impl->model) error->all(FLERR, "Pair style acelin: no model (pair_coeff * * MODEL_FILE ...)");
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+double PairACELin::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+  const int a = impl->type_species[i], b = impl->type_species[j];
+  // LAMMPS keeps one cutoff per unordered type pair
+  return std::max(acelin_model_cutoff(impl->model.get(), a, b),
+                  acelin_model_cutoff(impl->model.get(), b, a));
+}
+
+void PairACELin::build_bonds()
+{
+  Impl &m = *impl;
+  double **x = atom->x;
+  const int *type = atom->type;
+  const int inum = list->inum;
+  const int *ilist = list->ilist;
+  const int *numneigh = list->numneigh;
+  int **firstneigh = list->firstneigh;
+  const int *tsp = m.type_species.data();
+  const int ns = m.n_species;
+
+  size_t max_bonds = 0;
+  for (int ii = 0; ii < inum; ++ii)
+    if (tsp[type[ilist[ii]]] >= 0) max_bonds += numneigh[ilist[ii]];
+  int *c_atom = at_least(m.centre_atom, inum);
+  int *c_species = at_least(m.centre_species, inum);
+  int64_t *start = at_least(m.neigh_start, (size_t) inum + 1);
+  int *n_atom = at_least(m.neigh_atom, max_bonds);
+  int *n_species = at_least(m.neigh_species, max_bonds);
+  double *dr = at_least(m.dr, 3 * max_bonds);
+
+  int k = 0;
+  int64_t nb = 0;
+  start[0] = 0;
+  for (int ii = 0; ii < inum; ++ii) {
+    const int i = ilist[ii];
+    const int si = tsp[type[i]];
+    if (si < 0) continue;
+    const double *cut2 = m.cutsq_species.data() + (size_t) si * ns;
+    const int *jlist = firstneigh[i];
+    for (int jj = 0; jj < numneigh[i]; ++jj) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const int sj = tsp[type[j]];
+      if (sj < 0) continue;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz >= cut2[sj]) continue;
+      n_atom[nb] = j;
+      n_species[nb] = sj;
+      dr[3 * nb] = dx;
+      dr[3 * nb + 1] = dy;
+      dr[3 * nb + 2] = dz;
+      ++nb;
+    }
+    c_atom[k] = i;
+    c_species[k] = si;
+    start[++k] = nb;
+  }
+  m.n_centres = k;
+  m.n_bonds = nb;
+  at_least(m.energy, k);
+  at_least(m.dE_dr, 3 * (size_t) nb);
+}
+
+void PairACELin::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  Impl &m = *impl;
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+
+  const bool own_ghosts = force->newton_pair == 0;
+  try {
+    build_bonds();
+    if (own_ghosts) {
+      m.stride = vflag_atom ? GHOST_STRIDE_MAX : 3;
+      double *g = at_least(m.ghost_sum, (size_t) nall * m.stride);
+      std::fill(g, g + (size_t) nall * m.stride, 0.0);
+    }
+  } catch (std::bad_alloc &) {    // a C++ exception must not cross into LAMMPS
+    error->one(FLERR, "pair acelin: out of memory for the per-step arrays");
+  }
+
+  char msg[512];
+  // comm->nthreads is LAMMPS's thread count: OMP_NUM_THREADS (or package omp), else 1
+  const acelin_status st =
+      acelin_compute(m.model.get(), m.n_centres, m.centre_species.data(), m.neigh_start.data(),
+                     m.neigh_species.data(), m.dr.data(), m.energy.data(), m.dE_dr.data(),
+                     comm->nthreads, msg, sizeof msg);
+  if (st != ACELIN_OK) {
+    std::string s = std::string("pair acelin: ") + msg;
+    int k = -1;    // the core numbers centre atoms 0..n-1; name the LAMMPS atom ID instead
+    if (sscanf(msg, "atom %d:", &k) == 1 && k >= 0 && k < m.n_centres)
+      s += " [centre atom ID " + std::to_string((long long) atom->tag[m.centre_atom[k]]) + "]";
+    error->one(FLERR, s);
+  }
+
+  scatter(nlocal);
+  if (own_ghosts) {
+    comm->reverse_comm(this, m.stride);
+    fold_ghost_buffer(nlocal);
+  }
+}
+
+void PairACELin::scatter(int nlocal)
+{
+  Impl &m = *impl;
+  double **f = atom->f;
+  const bool direct_ghosts = force->newton_pair != 0;
+  const int stride = m.stride;
+  double *ghost = m.ghost_sum.data();
+
+  for (int k = 0; k < m.n_centres; ++k) {
+    const int i = m.centre_atom[k];
+    if (eflag_global) eng_vdwl += m.energy[k];
+    if (eflag_atom) eatom[i] += m.energy[k];
+    for (int64_t b = m.neigh_start[k]; b < m.neigh_start[k + 1]; ++b) {
+      const int j = m.neigh_atom[b];
+      const double *g = &m.dE_dr[3 * b];
+      const bool j_direct = direct_ghosts || j < nlocal;
+      double *fj = j_direct ? f[j] : ghost + (size_t) j * stride;
+      for (int a = 0; a < 3; ++a) {
+        f[i][a] += g[a];
+        fj[a] -= g[a];
+      }
+      if (!vflag_either) continue;
+      const double *d = &m.dr[3 * b];
+      // sum over atoms of r (x) f for this bond's force pair: -dr (x) g
+      const double v[VIRIAL_SLOTS] = {-d[0] * g[0], -d[1] * g[1], -d[2] * g[2],
+                                      -d[0] * g[1], -d[0] * g[2], -d[1] * g[2]};
+      if (vflag_global)
+        for (int c = 0; c < VIRIAL_SLOTS; ++c) virial[c] += v[c];
+      if (vflag_atom) {
+        double *vj = j_direct ? vatom[j] : ghost + (size_t) j * stride + 3;
+        for (int c = 0; c < VIRIAL_SLOTS; ++c) {
+          vatom[i][c] += 0.5 * v[c];
+          vj[c] += 0.5 * v[c];
+        }
+      }
+    }
+  }
+}
+
+void PairACELin::fold_ghost_buffer(int nlocal)
+{
+  Impl &m = *impl;
+  double **f = atom->f;
+  const double *g = m.ghost_sum.data();
+  for (int i = 0; i < nlocal; ++i) {
+    const double *gi = g + (size_t) i * m.stride;
+    for (int a = 0; a < 3; ++a) f[i][a] += gi[a];
+    if (m.stride == GHOST_STRIDE_MAX)
+      for (int c = 0; c < VIRIAL_SLOTS; ++c) vatom[i][c] += gi[3 + c];
+  }
+}
+
+int PairACELin::pack_reverse_comm(int n, int first, double *buf)
+{
+  const int s = impl->stride;
+  const double *g = impl->ghost_sum.data() + (size_t) first * s;
+  std::copy(g, g + (size_t) n * s, buf);
+  return n * s;
+}
+
+void PairACELin::unpack_reverse_comm(int n, int *list_in, double *buf)
+{
+  const int s = impl->stride;
+  double *g = impl->ghost_sum.data();
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < s; ++c) g[(size_t) list_in[i] * s + c] += buf[(size_t) i * s + c];
+}
+
+double PairACELin::memory_usage()
+{
+  const Impl &m = *impl;
+  double bytes = Pair::memory_usage();
+  bytes += (double) (m.centre_atom.capacity() + m.centre_species.capacity() + m.neigh_atom.capacity() +
+                     m.neigh_species.capacity()) * sizeof(int);
+  bytes += (double) m.neigh_start.capacity() * sizeof(int64_t);
+  bytes += (double) (m.dr.capacity() + m.energy.capacity() + m.dE_dr.capacity() + m.ghost_sum.capacity()) *
+      sizeof(double);
+  return bytes;
+}
