@@ -14,7 +14,9 @@ from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
 from ace_lin.fit.driver import fit  # noqa: E402
 
 E0_TRUE = -3.25
-SPEC = dict(order=3, degree=7, r_cut=4.0)
+# r_in and r_core are given: otherwise the fit would derive them from the data and
+# fit a different basis than the one that generated the data
+SPEC = dict(order=3, degree=7, r_cut=4.0, r_in=1.11, r_core=1.554)
 
 
 def structures(rng):
