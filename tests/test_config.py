@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from ace_lin.fit.config import ConfigError, basis_keys, load_config, template_yaml
-from ace_lin.fit.presets import BASIS_PRESETS, DEFAULT_BASIS_SIZE
+from ace_lin.fit.presets import BASIS_PRESETS, DEFAULT_BASIS_SIZE, preset
 
 MINIMAL = {"data": {"train": "train.xyz"}}
 
@@ -14,7 +14,7 @@ def test_minimal_config_gets_defaults():
     cfg = load_config(dict(MINIMAL))
     assert cfg.elements is None and cfg.e0 == "auto"
     assert cfg.basis.size == DEFAULT_BASIS_SIZE
-    assert cfg.basis.spec_fields() == BASIS_PRESETS[DEFAULT_BASIS_SIZE]
+    assert cfg.basis.spec_fields() == preset(DEFAULT_BASIS_SIZE)
     assert (cfg.weights.energy, cfg.weights.forces, cfg.weights.stress) == (30.0, 1.0, 1.0)
     assert cfg.solver.kind == "blr" and cfg.solver.prior.kind == "algebraic"
     assert cfg.output == "model.json"
@@ -23,7 +23,7 @@ def test_minimal_config_gets_defaults():
 def test_preset_plus_overrides_and_explicit_basis():
     cfg = load_config(dict(MINIMAL, basis={"size": "large", "r_cut": 6.0}))
     f = cfg.basis.spec_fields()
-    assert f["r_cut"] == 6.0 and f["degree"] == BASIS_PRESETS["large"]["degree"]
+    assert f["r_cut"] == 6.0 and f["degree"] == preset("large")["degree"]
     cfg = load_config(dict(MINIMAL, basis={"order": 2, "degree": 8}))
     assert cfg.basis.size is None and cfg.basis.spec_fields() == {"order": 2, "degree": 8}
 
@@ -98,7 +98,10 @@ def test_basis_keys_come_from_basis_spec():
 def test_presets_build_and_have_the_documented_sizes():
     from ace_lin.basis.spec import BasisSpec
 
-    sizes = {name: BasisSpec(elements=["Si"], **f).n_basis for name, f in BASIS_PRESETS.items()}
+    sizes = {name: BasisSpec(elements=["Si"], **preset(name)).n_basis for name in BASIS_PRESETS}
     assert 250 <= sizes["small"] <= 400
     assert sizes["small"] < sizes["medium"] < sizes["large"]
     assert 1000 <= sizes["large"] <= 1500
+    # more elements: lower degrees keep the basis from exploding (~k^order)
+    two = {name: BasisSpec(elements=["W", "Be"], **preset(name, 2)).n_basis for name in BASIS_PRESETS}
+    assert two["small"] < two["medium"] < two["large"] <= 2500

@@ -109,8 +109,8 @@ class BasisSection:
                                default=DEFAULT_BASIS_SIZE)
     overrides: Dict[str, Any] = field(default_factory=dict)
 
-    def spec_fields(self) -> dict:
-        out = preset(self.size) if self.size is not None else {}
+    def spec_fields(self, n_elements: int = 1) -> dict:
+        out = preset(self.size, n_elements) if self.size is not None else {}
         out.update(self.overrides)
         return out
 

@@ -138,7 +138,7 @@ def data_inner_radii(configs, elements, fields: dict) -> dict:
 def _make_spec(cfg: FitConfig, elements, train=()):
     from ace_lin.basis.spec import BasisSpec
 
-    fields = cfg.basis.spec_fields()
+    fields = cfg.basis.spec_fields(len(elements))
     fields.update(data_inner_radii(train, elements, fields))
     try:
         return BasisSpec(elements=tuple(elements), **fields)

@@ -1,28 +1,42 @@
 """Basis presets: the one place where named basis sizes are defined (plain data).
 
-Each preset is a partial BasisSpec (every field except `elements`); a config may override
-any field. Sizes below are for ONE element; with k elements the count grows roughly
-like k^order per centre element, so multi-element fits should start from "small".
-Measured n_basis for one element (order 4, w_l 1.5):
-    small   degree (16, 16, 12, 10)  ->  341 functions
-    medium  degree (16, 16, 15, 13)  ->  740 functions
-    large   degree (18, 18, 16, 14)  -> 1054 functions
-Degrees D_nu are per correlation order nu = 1..4: a high D_1, D_2 gives a rich radial
-(2- and 3-body) part cheaply; high-order terms are the expensive ones.
+A preset is a partial BasisSpec (every field except `elements`), chosen by size and by
+the number of elements, because the basis grows roughly like (number of elements)^order:
+the same degrees that give ~1000 functions for one element give ~4000 for two. A config
+may override any field. Measured n_basis (order 4):
+
+    size    1 element                     2 elements                3+ elements (3)
+    small   (16,16,12,10) w_l 1.5:  341   (12,12,9,7) w_l 1.5: 1178   (10,10,8,6): 2793
+    large   (16,16,14,12) w_l 1.0: 1040   (14,14,10,8) w_l 1.5: 1894  (12,12,9,6): 4446
+
+Degrees D_nu are per correlation order nu = 1..4: high D_1, D_2 give a rich radial
+(2- and 3-body) part cheaply; high orders are the expensive ones. w_l = 1 (instead of
+1.5) buys angular resolution, which the mlearn Si/Mo benchmarks reward. The inner radii
+(r_in, r_core) are left open: the fit derives them from the closest pairs in the data.
 """
 from typing import Dict
 
-BASIS_PRESETS: Dict[str, dict] = {
-    "small": {"order": 4, "degree": [16, 16, 12, 10], "r_cut": 5.0},
-    "medium": {"order": 4, "degree": [16, 16, 15, 13], "r_cut": 5.0},
-    "large": {"order": 4, "degree": [18, 18, 16, 14], "r_cut": 5.0},
+_COMMON = {"order": 4, "r_cut": 5.0}
+
+BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
+    "small": {1: {"degree": [16, 16, 12, 10], "w_l": 1.5},
+              2: {"degree": [12, 12, 9, 7], "w_l": 1.5},
+              3: {"degree": [10, 10, 8, 6], "w_l": 1.5}},
+    "medium": {1: {"degree": [16, 16, 12, 10], "w_l": 1.0},
+               2: {"degree": [13, 13, 10, 8], "w_l": 1.5},
+               3: {"degree": [11, 11, 8, 6], "w_l": 1.5}},
+    "large": {1: {"degree": [16, 16, 14, 12], "w_l": 1.0},
+              2: {"degree": [14, 14, 10, 8], "w_l": 1.5},
+              3: {"degree": [12, 12, 9, 6], "w_l": 1.5}},
 }
 
 DEFAULT_BASIS_SIZE = "small"
 
 
-def preset(size: str) -> dict:
-    """A copy of the named preset's BasisSpec fields."""
+def preset(size: str, n_elements: int = 1) -> dict:
+    """A copy of the named preset's BasisSpec fields for n_elements elements."""
     if size not in BASIS_PRESETS:
         raise ValueError(f"unknown basis size {size!r}; choose one of {sorted(BASIS_PRESETS)}")
-    return {k: (list(v) if isinstance(v, list) else v) for k, v in BASIS_PRESETS[size].items()}
+    by_count = BASIS_PRESETS[size]
+    fields = dict(_COMMON, **by_count[min(max(int(n_elements), 1), max(by_count))])
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in fields.items()}
