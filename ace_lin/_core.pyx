@@ -63,6 +63,11 @@ cdef extern from "acelin.h":
                                            const int64_t *neigh_start, const int *neigh_species,
                                            const double *dr, double *energy, double *dE_dr,
                                            char *err, size_t errlen) nogil
+    acelin_status acelin_evaluate(const acelin_model *model, int n_atoms, const int *species,
+                                  const int64_t *neigh_start, const int *neigh_atom,
+                                  const int *neigh_species, const double *dr, double *energy_total,
+                                  double *energies, double *forces, double *virial, double *dE_dr,
+                                  int n_threads, char *err, size_t errlen) nogil
     acelin_status acelin_design(const acelin_model *model, int n_atoms, const int *species,
                                 const int64_t *neigh_start, const int *neigh_atom,
                                 const int *neigh_species, const double *dr,
@@ -246,6 +251,42 @@ cdef class CoreModel:
         if st != ACELIN_OK:
             raise_status(st, err)
         return energy, grad
+
+    def evaluate(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
+        """Total energy (eV), per-atom energies (eV), forces [n, 3] (eV/A) and the virial
+        dE/d(strain) [6] (eV, Voigt xx yy zz yz xz xy) of one configuration."""
+        sp = _i32(species)
+        n = sp.size
+        st_ = _i64(neigh_start, n + 1, "neigh_start")
+        nb = int(st_[n])
+        na_ = _i32(neigh_atom, nb, "neigh_atom")
+        ns_ = _i32(neigh_species, nb, "neigh_species")
+        d = _f64(dr, 3 * nb, "dr")
+        energies = np.zeros(n)
+        forces = np.zeros((n, 3))
+        virial = np.zeros(6)
+        scratch = np.empty((max(nb, 1), 3))
+        cdef const int[::1] spv = sp, nav = na_, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d.reshape(-1)
+        cdef double[::1] ev = energies, vv = virial
+        cdef double[:, ::1] fv = forces, gv = scratch
+        cdef double etot = 0.0
+        cdef char err[512]
+        cdef acelin_status st
+        cdef int nat = n
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pna = &nav[0] if nb else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *pe = &ev[0] if n else NULL
+        cdef double *pf = &fv[0, 0] if n else NULL
+        with nogil:
+            st = acelin_evaluate(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe, pf,
+                                 &vv[0], &gv[0, 0], n_threads, err, sizeof(err))
+        if st != ACELIN_OK:
+            raise_status(st, err)
+        return etot, energies, forces, virial
 
     def design(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
         """Rows dE/dc [n_basis], dF/dc [n, 3, n_basis], d(virial)/dc [6, n_basis] (eV)."""

@@ -61,10 +61,13 @@ def compute_properties(core, elements, atoms, n_threads=0, reference_only=False)
     check_structure(atoms)
     species = species_indices(atoms, elements)
     nl, nspec = _bonds(atoms, core.max_cutoff, species)
-    energies, grad = core.compute(species, nl.start, nspec, nl.dr, n_threads=n_threads,
-                                  reference_only=reference_only)
-    forces = scatter(nl, grad, len(atoms))
-    return Properties(float(np.sum(energies)), energies, forces, voigt_from_bonds(nl.dr, grad))
+    if reference_only:
+        energies, grad = core.compute(species, nl.start, nspec, nl.dr, reference_only=True)
+        forces = scatter(nl, grad, len(atoms))
+        return Properties(float(np.sum(energies)), energies, forces, voigt_from_bonds(nl.dr, grad))
+    energy, energies, forces, virial = core.evaluate(species, nl.start, nl.j, nspec, nl.dr,
+                                                     n_threads=n_threads)
+    return Properties(energy, energies, forces, virial)
 
 
 @dataclass(frozen=True)

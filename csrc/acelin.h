@@ -86,6 +86,17 @@ acelin_status acelin_compute(const acelin_model *model, int n_atoms, const int *
                              const double *dr, double *energy, double *dE_dr,
                              int n_threads, char *err, size_t errlen);
 
+/* Whole-configuration evaluation: acelin_compute plus the scatter of the per-bond
+ * gradients, in bond order (deterministic). neigh_atom[b] = real atom behind bond b.
+ * Out: *energy_total (eV), energies [n_atoms] (eV), forces [n_atoms*3] (eV/A),
+ *      virial [6] = sum_b dr_b (x) dE/d dr_b, symmetrized, Voigt xx yy zz yz xz xy (eV);
+ *      ASE stress = virial / volume. dE_dr [n_bonds*3] is caller-provided scratch. */
+acelin_status acelin_evaluate(const acelin_model *model, int n_atoms, const int *species,
+                              const int64_t *neigh_start, const int *neigh_atom,
+                              const int *neigh_species, const double *dr, double *energy_total,
+                              double *energies, double *forces, double *virial, double *dE_dr,
+                              int n_threads, char *err, size_t errlen);
+
 /* Design-matrix rows of one configuration (the derivatives w.r.t. the coefficients).
  * neigh_atom[b] = index (0..n_atoms-1) of the real atom behind bond b (periodic images folded).
  * Out (all overwritten, no E0 and no core term):

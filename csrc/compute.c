@@ -89,3 +89,37 @@ acelin_status acelin_compute_reference(const acelin_model *m, int n_atoms, const
 {
     return run(m, n_atoms, species, start, neigh_species, dr, energy, dE_dr, 1, 0, err, errlen);
 }
+
+acelin_status acelin_evaluate(const acelin_model *m, int n_atoms, const int *species,
+                              const int64_t *start, const int *neigh_atom, const int *neigh_species,
+                              const double *dr, double *energy_total, double *energies,
+                              double *forces, double *virial, double *dE_dr, int n_threads,
+                              char *err, size_t errlen)
+{
+    if (!energy_total || !virial || (n_atoms && (!energies || !forces || !start)) ||
+        (n_atoms && start[n_atoms] > 0 && !neigh_atom))
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invalid arguments");
+    acelin_status st = run(m, n_atoms, species, start, neigh_species, dr, energies, dE_dr,
+                           n_threads, 1, err, errlen);
+    if (st) return st;
+    double e = 0.0, v[6] = {0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < n_atoms; ++i) e += energies[i];
+    memset(forces, 0, (size_t)n_atoms * 3 * sizeof(double));
+    for (int i = 0; i < n_atoms; ++i)
+        for (int64_t b = start[i]; b < start[i + 1]; ++b) {
+            const int j = neigh_atom[b];
+            if (j < 0 || j >= n_atoms)
+                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "bond %lld: neighbour atom %d out of range", (long long)b, j);
+            const double *g = dE_dr + 3 * b, *d = dr + 3 * b;
+            for (int a = 0; a < 3; ++a) { forces[3 * i + a] += g[a]; forces[3 * j + a] -= g[a]; }
+            v[0] += d[0] * g[0];
+            v[1] += d[1] * g[1];
+            v[2] += d[2] * g[2];
+            v[3] += 0.5 * (d[1] * g[2] + d[2] * g[1]);
+            v[4] += 0.5 * (d[0] * g[2] + d[2] * g[0]);
+            v[5] += 0.5 * (d[0] * g[1] + d[1] * g[0]);
+        }
+    *energy_total = e;
+    memcpy(virial, v, sizeof v);
+    return ACELIN_OK;
+}
