@@ -115,6 +115,18 @@ def _f64(a, n=None, name="array"):
     return a
 
 
+def _csr(species, neigh_start, neigh_atom, neigh_species, dr):
+    """Checked, contiguous copies of the CSR neighbour arrays (neigh_atom may be None)."""
+    sp = _i32(species)
+    n = sp.size
+    st_ = _i64(neigh_start, n + 1, "neigh_start")
+    nb = int(st_[n])
+    na_ = _i32(neigh_atom, nb, "neigh_atom") if neigh_atom is not None else np.zeros(0, np.int32)
+    ns_ = _i32(neigh_species, nb, "neigh_species")
+    d = _f64(dr, 3 * nb, "dr").reshape(-1)
+    return sp, st_, na_, ns_, d, n, nb
+
+
 cdef class CoreModel:
     """An immutable C model (acelin_model). Thread-safe; share it freely."""
     cdef acelin_model *ptr
@@ -221,17 +233,12 @@ cdef class CoreModel:
 
     def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0, reference_only=False):
         """Per-atom energies (eV) and per-bond dE_i/d dr (eV/A) for CSR neighbours."""
-        sp = _i32(species)
-        n = sp.size
-        st_ = _i64(neigh_start, n + 1, "neigh_start")
-        nb = int(st_[n])
-        ns_ = _i32(neigh_species, nb, "neigh_species")
-        d = _f64(dr, 3 * nb, "dr")
+        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
         energy = np.zeros(n)
         grad = np.zeros((nb, 3))
         cdef const int[::1] spv = sp, nsv = ns_
         cdef const int64_t[::1] stv = st_
-        cdef const double[::1] dv = d.reshape(-1)
+        cdef const double[::1] dv = d
         cdef double[::1] ev = energy
         cdef double[:, ::1] gv = grad
         cdef char err[512]
@@ -255,20 +262,14 @@ cdef class CoreModel:
     def evaluate(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
         """Total energy (eV), per-atom energies (eV), forces [n, 3] (eV/A) and the virial
         dE/d(strain) [6] (eV, Voigt xx yy zz yz xz xy) of one configuration."""
-        sp = _i32(species)
-        n = sp.size
-        st_ = _i64(neigh_start, n + 1, "neigh_start")
-        nb = int(st_[n])
-        na_ = _i32(neigh_atom, nb, "neigh_atom")
-        ns_ = _i32(neigh_species, nb, "neigh_species")
-        d = _f64(dr, 3 * nb, "dr")
+        sp, st_, na_, ns_, d, n, nb = _csr(species, neigh_start, neigh_atom, neigh_species, dr)
         energies = np.zeros(n)
         forces = np.zeros((n, 3))
         virial = np.zeros(6)
         scratch = np.empty((max(nb, 1), 3))
         cdef const int[::1] spv = sp, nav = na_, nsv = ns_
         cdef const int64_t[::1] stv = st_
-        cdef const double[::1] dv = d.reshape(-1)
+        cdef const double[::1] dv = d
         cdef double[::1] ev = energies, vv = virial
         cdef double[:, ::1] fv = forces, gv = scratch
         cdef double etot = 0.0
@@ -290,20 +291,14 @@ cdef class CoreModel:
 
     def design(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
         """Rows dE/dc [n_basis], dF/dc [n, 3, n_basis], d(virial)/dc [6, n_basis] (eV)."""
-        sp = _i32(species)
-        n = sp.size
-        st_ = _i64(neigh_start, n + 1, "neigh_start")
-        nb = int(st_[n])
-        na_ = _i32(neigh_atom, nb, "neigh_atom")
-        ns_ = _i32(neigh_species, nb, "neigh_species")
-        d = _f64(dr, 3 * nb, "dr")
+        sp, st_, na_, ns_, d, n, nb = _csr(species, neigh_start, neigh_atom, neigh_species, dr)
         K = self.n_basis
         erow = np.zeros(K)
         frows = np.zeros((n, 3, K))
         vrows = np.zeros((6, K))
         cdef const int[::1] spv = sp, nav = na_, nsv = ns_
         cdef const int64_t[::1] stv = st_
-        cdef const double[::1] dv = d.reshape(-1)
+        cdef const double[::1] dv = d
         cdef double[::1] ev = erow, fv = frows.reshape(-1), vv = vrows.reshape(-1)
         cdef char err[512]
         cdef acelin_status st

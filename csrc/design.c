@@ -121,8 +121,9 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
                             const double *dr, double *energy_row, double *force_rows,
                             double *virial_rows, int n_threads, char *err, size_t errlen)
 {
-    if (!m || n_atoms < 0 || (n_atoms && (!species || !start || !neigh_atom)) || !energy_row ||
-        (n_atoms && !force_rows) || !virial_rows)
+    if (!m || n_atoms < 0 || (n_atoms && (!species || !start)) || !energy_row ||
+        (n_atoms && !force_rows) || !virial_rows ||
+        (n_atoms && start[n_atoms] > 0 && (!neigh_atom || !neigh_species || !dr)))
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invalid arguments");
     const int nb = m->n_basis;
     const size_t nf = (size_t)n_atoms * 3 * nb;

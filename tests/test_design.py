@@ -31,3 +31,15 @@ def test_design_threads_agree():
     b = design_rows(SPEC, at, n_threads=2)
     for x, y in ((a.energy, b.energy), (a.forces, b.forces), (a.virial, b.virial)):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12 * max(1.0, np.abs(x).max()))
+
+
+def test_structure_without_bonds():
+    """Dilute configurations (no pair within the cutoff) have zero ACE rows, not an error
+    (regression: W-Be EOS frames at > 40 A^3/atom)."""
+    from ase import Atoms
+
+    at = Atoms("SiO", positions=[[0, 0, 0], [0, 0, 9.0]], cell=[20, 20, 20], pbc=True)
+    rows = design_rows(SPEC, at)
+    assert not rows.energy.any() and not rows.forces.any() and not rows.virial.any()
+    at.calc = ACECalculator(random_model(SPEC, seed=1))
+    assert at.get_potential_energy() == sum(at.calc.model.e0[s] for s in ("Si", "O"))
