@@ -202,3 +202,24 @@ def test_unpenalized_with_tiny_lambda_is_still_least_squares():
     R, qty, rss0 = qr_system(A, y)
     c = RidgeSolver(lam=1e-13).solve(R, qty, rss0=rss0, unpenalized=free).coefficients
     np.testing.assert_allclose(c, np.linalg.lstsq(A, y, rcond=None)[0], rtol=1e-8)
+
+
+def test_collinear_e0_columns_constant_composition():
+    """All configurations with one composition (a molecule): the E0 columns are collinear.
+    The fit must stay finite and predict the data; E0 gets the minimum-norm split."""
+    from ace_lin.fit.solvers import make_solver
+
+    rng = np.random.default_rng(0)
+    m, k = 200, 12
+    B = rng.normal(size=(m, k))
+    comp = np.tile([2.0, 6.0, 1.0], (m, 1)) / 9.0  # C2H6O, per-atom energy rows
+    A = np.hstack([B, comp])
+    c_true = rng.normal(size=k)
+    y = B @ c_true + comp @ np.array([-150.0, -13.0, -430.0])
+    Q, R = np.linalg.qr(A)
+    free = np.r_[np.zeros(k, bool), np.ones(3, bool)]
+    sol = make_solver("ridge", lam=1e-12).solve(R, Q.T @ y, n_rows=m, unpenalized=free)
+    c = sol.coefficients
+    assert np.all(np.isfinite(c)) and np.abs(c[k:]).max() < 1e4
+    np.testing.assert_allclose(A @ c, y, atol=1e-6)
+    assert sol.info["n_e0_not_identifiable"] == 2

@@ -60,6 +60,16 @@ def active_columns(R: np.ndarray, top: Optional[float] = None) -> np.ndarray:
     return s > max(R.shape[1], 10) * _EPS * top
 
 
+def _independent(R, cols, rtol=1e-10):
+    """The subset of columns `cols` of R that are linearly independent (pivoted QR)."""
+    if cols.size <= 1:
+        return cols
+    _, T, piv = scipy.linalg.qr(R[:, cols], mode="economic", pivoting=True, check_finite=False)
+    d = np.abs(np.diag(T))
+    rank = int(np.sum(d > rtol * d[0])) if d.size and d[0] > 0 else 0
+    return np.sort(cols[piv[:rank]])
+
+
 def _check(R, qty, gamma):
     R = np.asarray(R, dtype=float)
     qty = np.asarray(qty, dtype=float)
@@ -102,7 +112,8 @@ class _ScaledSolver:
             raise ValueError(f"unpenalized must be a mask of {p} columns")
         top = float(column_norms(R).max()) if p else 0.0
         active = active_columns(R, top)
-        fre, pen = np.flatnonzero(active & free), np.flatnonzero(active & ~free)
+        fre_all, pen = np.flatnonzero(active & free), np.flatnonzero(active & ~free)
+        fre = _independent(R, fre_all)  # e.g. all data of one composition: E0's collinear
         n = int(n_rows) if n_rows is not None else p
         rss0 = max(float(rss0), 0.0)
         nf = fre.size
@@ -123,6 +134,12 @@ class _ScaledSolver:
         if nf:
             c[fre] = scipy.linalg.solve_triangular(T[:nf, :nf], q[:nf] - T[:nf, nf:] @ c_pen,
                                                    check_finite=False)
+            if fre.size < fre_all.size:
+                # spread over all E0 columns: the minimum-norm values with the same fitted
+                # energies (the data cannot tell them apart)
+                target = R[:, fre] @ c[fre]
+                c[fre_all] = np.linalg.lstsq(R[:, fre_all], target, rcond=None)[0]
+        info.update(n_e0_not_identifiable=int(fre_all.size - fre.size))
         info.update(n_rows=n, n_columns=p, n_unpenalized=int(nf),
                     n_inactive=int(p - nf - act2.sum()), column_scaling=self.column_scaling)
         return Solution(coefficients=c, lam=float(lam), info=info)
