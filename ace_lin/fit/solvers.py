@@ -24,6 +24,7 @@ returning a `Solution` (coefficients in the units of A's columns plus diagnostic
   lambda = alpha / beta. The default: no parameter to choose.
 - TSVDSolver(rcond): truncated SVD of X (singular values below rcond * max dropped).
 """
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -93,7 +94,7 @@ def _svd(X):
         return scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesvd", check_finite=False)
 
 
-class _ScaledSolver:
+class _ScaledSolver(ABC):
     """Shared part: unpenalized columns, column scaling, w = gamma * s * c."""
 
     def __init__(self, column_scaling: bool = True):
@@ -144,8 +145,9 @@ class _ScaledSolver:
                     n_inactive=int(p - nf - act2.sum()), column_scaling=self.column_scaling)
         return Solution(coefficients=c, lam=float(lam), info=info)
 
+    @abstractmethod
     def _solve_scaled(self, X, qty, n, rss0):
-        raise NotImplementedError
+        """Solve the scaled, prior-free problem: returns (w, lambda, info)."""
 
 
 def _ridge_qr(X: np.ndarray, qty: np.ndarray, lam: float) -> np.ndarray:
