@@ -59,15 +59,16 @@ cdef extern from "acelin.h":
                                  const int64_t *neigh_start, const int *neigh_species,
                                  const double *dr, double *energy, double *dE_dr,
                                  int n_threads, char *err, size_t errlen) nogil
-    acelin_status acelin_compute_reference(const acelin_model *model, int n_atoms, const int *species,
-                                           const int64_t *neigh_start, const int *neigh_species,
-                                           const double *dr, double *energy, double *dE_dr,
-                                           char *err, size_t errlen) nogil
     acelin_status acelin_evaluate(const acelin_model *model, int n_atoms, const int *species,
                                   const int64_t *neigh_start, const int *neigh_atom,
                                   const int *neigh_species, const double *dr, double *energy_total,
                                   double *energies, double *forces, double *virial, double *dE_dr,
                                   int n_threads, char *err, size_t errlen) nogil
+    acelin_status acelin_evaluate_reference(const acelin_model *model, int n_atoms, const int *species,
+                                            const int64_t *neigh_start, const int *neigh_atom,
+                                            const int *neigh_species, const double *dr,
+                                            double *energy_total, double *energies, double *forces,
+                                            double *virial, double *dE_dr, char *err, size_t errlen) nogil
     acelin_status acelin_design(const acelin_model *model, int n_atoms, const int *species,
                                 const int64_t *neigh_start, const int *neigh_atom,
                                 const int *neigh_species, const double *dr,
@@ -231,7 +232,7 @@ cdef class CoreModel:
     def cutoff(self, int centre, int neighbour):
         return acelin_model_cutoff(self.ptr, centre, neighbour)
 
-    def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0, reference_only=False):
+    def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0):
         """Per-atom energies (eV) and per-bond dE_i/d dr (eV/A) for CSR neighbours."""
         sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
         energy = np.zeros(n)
@@ -244,24 +245,22 @@ cdef class CoreModel:
         cdef char err[512]
         cdef acelin_status st
         cdef int nat = n
-        cdef int ref = 1 if reference_only else 0
         cdef const int *psp = &spv[0] if n else NULL
         cdef const int *pns = &nsv[0] if nb else NULL
         cdef const double *pd = &dv[0] if nb else NULL
         cdef double *pe = &ev[0] if n else NULL
         cdef double *pg = &gv[0, 0] if nb else NULL
         with nogil:
-            if ref:
-                st = acelin_compute_reference(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, err, sizeof(err))
-            else:
-                st = acelin_compute(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, n_threads, err, sizeof(err))
+            st = acelin_compute(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, n_threads, err, sizeof(err))
         if st != ACELIN_OK:
             raise_status(st, err)
         return energy, grad
 
-    def evaluate(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
+    def evaluate(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0,
+                 reference_only=False):
         """Total energy (eV), per-atom energies (eV), forces [n, 3] (eV/A) and the virial
-        dE/d(strain) [6] (eV, Voigt xx yy zz yz xz xy) of one configuration."""
+        dE/d(strain) [6] (eV, Voigt xx yy zz yz xz xy) of one configuration; with
+        reference_only, of the ZBL core term alone."""
         sp, st_, na_, ns_, d, n, nb = _csr(species, neigh_start, neigh_atom, neigh_species, dr)
         energies = np.zeros(n)
         forces = np.zeros((n, 3))
@@ -282,9 +281,14 @@ cdef class CoreModel:
         cdef const double *pd = &dv[0] if nb else NULL
         cdef double *pe = &ev[0] if n else NULL
         cdef double *pf = &fv[0, 0] if n else NULL
+        cdef int ref = 1 if reference_only else 0
         with nogil:
-            st = acelin_evaluate(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe, pf,
-                                 &vv[0], &gv[0, 0], n_threads, err, sizeof(err))
+            if ref:
+                st = acelin_evaluate_reference(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe,
+                                               pf, &vv[0], &gv[0, 0], err, sizeof(err))
+            else:
+                st = acelin_evaluate(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe, pf,
+                                     &vv[0], &gv[0, 0], n_threads, err, sizeof(err))
         if st != ACELIN_OK:
             raise_status(st, err)
         return etot, energies, forces, virial

@@ -1,14 +1,13 @@
 """Evaluate a model (or the design rows of a basis) on an ase.Atoms structure.
 
-Builds the neighbour list in C, calls the C core, and scatters per-bond gradients to
-atoms (forces) and the virial. Units: eV, A, eV/A; virial dE/d(strain) in eV (Voigt).
+Builds the neighbour list in C and calls the C core (which also scatters the per-bond
+gradients to forces and the virial). Units: eV, A, eV/A; virial dE/d(strain) in eV (Voigt).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from ace_lin.neighbours import neighbour_list_from_atoms
-from ace_lin.units import voigt_from_bonds
 
 
 def species_indices(atoms, elements) -> np.ndarray:
@@ -47,26 +46,13 @@ class Properties:
     virial: np.ndarray       # [6] dE/d(strain), eV, Voigt xx yy zz yz xz xy
 
 
-def scatter(nl, grad_bc: np.ndarray, n_atoms: int):
-    """Forces from per-bond dE_i/d dr_ij: F_i += g, F_j -= g (deterministic bincount)."""
-    i = nl.i()
-    f = np.empty((n_atoms, 3))
-    for a in range(3):
-        f[:, a] = (np.bincount(i, weights=grad_bc[:, a], minlength=n_atoms)
-                   - np.bincount(nl.j, weights=grad_bc[:, a], minlength=n_atoms))
-    return f
-
-
 def compute_properties(core, elements, atoms, n_threads=0, reference_only=False) -> Properties:
     check_structure(atoms)
     species = species_indices(atoms, elements)
     nl, nspec = _bonds(atoms, core.max_cutoff, species)
-    if reference_only:
-        energies, grad = core.compute(species, nl.start, nspec, nl.dr, reference_only=True)
-        forces = scatter(nl, grad, len(atoms))
-        return Properties(float(np.sum(energies)), energies, forces, voigt_from_bonds(nl.dr, grad))
     energy, energies, forces, virial = core.evaluate(species, nl.start, nl.j, nspec, nl.dr,
-                                                     n_threads=n_threads)
+                                                     n_threads=n_threads,
+                                                     reference_only=reference_only)
     return Properties(energy, energies, forces, virial)
 
 

@@ -17,12 +17,5 @@ def virial_to_stress(virial_voigt_eV: np.ndarray, volume_A3: float) -> np.ndarra
     return np.asarray(virial_voigt_eV) / volume_A3
 
 
-def voigt_from_bonds(dr_bc: np.ndarray, g_bc: np.ndarray) -> np.ndarray:
-    """sum_b dr_b (x) g_b, symmetrized, in Voigt order (eV when g is dE/d dr in eV/A)."""
-    full = dr_bc.T @ g_bc  # [3, 3]
-    sym = 0.5 * (full + full.T)
-    return np.array([sym[a, b] for a, b in VOIGT_PAIRS])
-
-
 def stress_to_GPa(stress_eV_A3):
     return np.asarray(stress_eV_A3) * EV_PER_A3_IN_GPA

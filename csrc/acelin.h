@@ -110,11 +110,13 @@ acelin_status acelin_design(const acelin_model *model, int n_atoms, const int *s
                             double *energy_row, double *force_rows, double *virial_rows,
                             int n_threads, char *err, size_t errlen);
 
-/* Energy of the ZBL core alone (no E0, no ACE part), same layout as acelin_compute. */
-acelin_status acelin_compute_reference(const acelin_model *model, int n_atoms, const int *species,
-                                       const int64_t *neigh_start, const int *neigh_species,
-                                       const double *dr, double *energy, double *dE_dr,
-                                       char *err, size_t errlen);
+/* The fixed (not fitted) part alone, the ZBL core: no E0, no ACE. Same layout as
+ * acelin_evaluate; used to subtract it from the fitting targets. */
+acelin_status acelin_evaluate_reference(const acelin_model *model, int n_atoms, const int *species,
+                                        const int64_t *neigh_start, const int *neigh_atom,
+                                        const int *neigh_species, const double *dr,
+                                        double *energy_total, double *energies, double *forces,
+                                        double *virial, double *dE_dr, char *err, size_t errlen);
 
 /* Neighbour list (cell lists; triclinic; any periodicity; cells smaller than the cutoff).
  * cell rows are the lattice vectors (A); pbc[3] flags; positions [n*3] (A).

@@ -83,24 +83,17 @@ acelin_status acelin_compute(const acelin_model *m, int n_atoms, const int *spec
     return run(m, n_atoms, species, start, neigh_species, dr, energy, dE_dr, n_threads, 1, err, errlen);
 }
 
-acelin_status acelin_compute_reference(const acelin_model *m, int n_atoms, const int *species,
-                                       const int64_t *start, const int *neigh_species, const double *dr,
-                                       double *energy, double *dE_dr, char *err, size_t errlen)
-{
-    return run(m, n_atoms, species, start, neigh_species, dr, energy, dE_dr, 1, 0, err, errlen);
-}
-
-acelin_status acelin_evaluate(const acelin_model *m, int n_atoms, const int *species,
+static acelin_status evaluate(const acelin_model *m, int n_atoms, const int *species,
                               const int64_t *start, const int *neigh_atom, const int *neigh_species,
                               const double *dr, double *energy_total, double *energies,
                               double *forces, double *virial, double *dE_dr, int n_threads,
-                              char *err, size_t errlen)
+                              int with_ace, char *err, size_t errlen)
 {
     if (!energy_total || !virial || (n_atoms && (!energies || !forces || !start)) ||
         (n_atoms && start[n_atoms] > 0 && !neigh_atom))
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invalid arguments");
     acelin_status st = run(m, n_atoms, species, start, neigh_species, dr, energies, dE_dr,
-                           n_threads, 1, err, errlen);
+                           n_threads, with_ace, err, errlen);
     if (st) return st;
     double e = 0.0, v[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < n_atoms; ++i) e += energies[i];
@@ -122,4 +115,24 @@ acelin_status acelin_evaluate(const acelin_model *m, int n_atoms, const int *spe
     *energy_total = e;
     memcpy(virial, v, sizeof v);
     return ACELIN_OK;
+}
+
+acelin_status acelin_evaluate(const acelin_model *m, int n_atoms, const int *species,
+                              const int64_t *start, const int *neigh_atom, const int *neigh_species,
+                              const double *dr, double *energy_total, double *energies,
+                              double *forces, double *virial, double *dE_dr, int n_threads,
+                              char *err, size_t errlen)
+{
+    return evaluate(m, n_atoms, species, start, neigh_atom, neigh_species, dr, energy_total,
+                    energies, forces, virial, dE_dr, n_threads, 1, err, errlen);
+}
+
+acelin_status acelin_evaluate_reference(const acelin_model *m, int n_atoms, const int *species,
+                                        const int64_t *start, const int *neigh_atom,
+                                        const int *neigh_species, const double *dr,
+                                        double *energy_total, double *energies, double *forces,
+                                        double *virial, double *dE_dr, char *err, size_t errlen)
+{
+    return evaluate(m, n_atoms, species, start, neigh_atom, neigh_species, dr, energy_total,
+                    energies, forces, virial, dE_dr, 1, 0, err, errlen);
 }
