@@ -10,6 +10,7 @@ merged, so each distinct product appears once per invariant.
 """
 import hashlib
 import os
+from math import factorial
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Tuple
@@ -86,6 +87,7 @@ def _labels(spec: BasisSpec):
 def _multisets(labels, nu, dmax, w_l):
     """Sorted nu-tuples of label indices with total degree <= dmax."""
     deg = [n + w_l * l for (_, n, l) in labels]
+    dmin = min(deg) if deg else 0.0
     res = []
 
     def rec(start, left, acc, total):
@@ -93,10 +95,9 @@ def _multisets(labels, nu, dmax, w_l):
             res.append(tuple(acc))
             return
         for k in range(start, len(labels)):
-            if total + deg[k] * left > dmax + 1e-9:  # labels later in the list may be cheaper
-                if deg[k] + total > dmax + 1e-9:
-                    continue
-            if total + deg[k] > dmax + 1e-9:
+            # the remaining left-1 factors cost at least dmin each (labels are sorted by
+            # (z, n, l), not by degree, so a later label may be cheaper than this one)
+            if total + deg[k] + (left - 1) * dmin > dmax + 1e-9:
                 continue
             rec(k, left - 1, acc + [k], total + deg[k])
 
@@ -123,8 +124,6 @@ def _merged_terms(ls: Tuple[int, ...], groups: Tuple[int, ...]):
         for a in range(k, e):
             keep &= grid[:, a] <= grid[:, a + 1]
         if e > k:  # multinomial count of distinct orderings inside the group
-            from math import factorial
-
             sub = grid[:, k:e + 1]
             cnt = np.full(len(grid), float(factorial(e - k + 1)))
             for row_val in range(int(sub.max()) + 1):
