@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import units
+from ase.constraints import FixCom
 from ase.io import write
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from ace_lin.md.checkpoint import load_checkpoint, save_checkpoint
@@ -38,8 +39,10 @@ class MDSettings:
 def _dynamics(atoms, s: MDSettings, rng):
     if s.ensemble == "nve":
         return VelocityVerlet(atoms, timestep=s.dt_fs * units.fs)
+    # the centre of mass is held by a FixCom constraint (run_md), not by Langevin's fixcm,
+    # which does not sample the NVT distribution exactly
     return Langevin(atoms, timestep=s.dt_fs * units.fs, temperature_K=s.temperature_K,
-                    friction=s.friction_per_fs / units.fs, rng=rng, fixcm=True)
+                    friction=s.friction_per_fs / units.fs, rng=rng, fixcm=False)
 
 
 def run_md(atoms, calc, settings: MDSettings, out_prefix: str, restart=False, progress=False):
@@ -50,6 +53,8 @@ def run_md(atoms, calc, settings: MDSettings, out_prefix: str, restart=False, pr
     rng = np.random.default_rng(settings.seed)
     step0 = 0
     atoms = atoms.copy()
+    if not any(isinstance(c, FixCom) for c in atoms.constraints):
+        atoms.set_constraint(list(atoms.constraints) + [FixCom()])
     if restart and os.path.exists(ckpt_path):
         st = load_checkpoint(ckpt_path)
         if st["symbols"] != atoms.get_chemical_symbols():
@@ -66,7 +71,7 @@ def run_md(atoms, calc, settings: MDSettings, out_prefix: str, restart=False, pr
                 with open(path, "r+b") as fh:
                     fh.truncate(size)
     else:
-        MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature_K, rng=rng)
+        thermalize_momenta(atoms, temperature_K=settings.temperature_K, rng=rng)
         Stationary(atoms)
         for path in (traj_path, log_path):
             if os.path.exists(path):
