@@ -13,7 +13,7 @@ import tempfile
 import warnings
 
 import numpy as np
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,8 +96,7 @@ if _only:
 from Cython.Build import cythonize  # noqa: E402
 
 setup(
-    packages=["ace_lin", "ace_lin.basis", "ace_lin.codegen", "ace_lin.io", "ace_lin.fit",
-              "ace_lin.cli", "ace_lin.lammps", "ace_lin.data"],
+    packages=find_packages(include=["ace_lin", "ace_lin.*"]),
     ext_modules=cythonize(extensions, language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False}),
     cmdclass={"build_py": BuildPyWithSources},
