@@ -12,12 +12,16 @@ from ace_lin.neighbours import neighbour_list_from_atoms
 
 def species_indices(atoms, elements) -> np.ndarray:
     """Species index of every atom; a clear error for elements the model lacks."""
-    lookup = {e: k for k, e in enumerate(elements)}
-    symbols = atoms.get_chemical_symbols()
-    unknown = sorted(set(symbols) - set(lookup))
-    if unknown:
+    from ase.data import atomic_numbers, chemical_symbols
+
+    table = np.full(len(chemical_symbols), -1, dtype=np.int32)  # atomic number -> species
+    for k, e in enumerate(elements):
+        table[atomic_numbers[e]] = k
+    species = table[atoms.numbers]
+    if np.any(species < 0):
+        unknown = sorted({chemical_symbols[z] for z in atoms.numbers[species < 0]})
         raise ValueError(f"element(s) {unknown} not in the model (model elements: {list(elements)})")
-    return np.array([lookup[s] for s in symbols], dtype=np.int32)
+    return species
 
 
 def check_structure(atoms):
@@ -29,7 +33,7 @@ def check_structure(atoms):
         raise ValueError("atom positions contain NaN or Inf")
     if not np.all(np.isfinite(atoms.cell.array)):
         raise ValueError("cell contains NaN or Inf")
-    if any(atoms.pbc) and abs(np.linalg.det(atoms.cell.array)) < 1e-12 and all(atoms.pbc):
+    if all(atoms.pbc) and abs(np.linalg.det(atoms.cell.array)) < 1e-12:
         raise ValueError("periodic structure with a singular cell (zero volume)")
 
 
