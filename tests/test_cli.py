@@ -141,3 +141,15 @@ def test_error_table_units_and_groups():
     assert t["n_configs"] == 2 and t["n_atoms"] == 6
     text = format_table(t)
     assert "ALL" in text and "GPa" in text
+
+
+def test_cv_json_and_bad_fold_count(fitted):
+    tmp, _ = fitted
+    code, out, err = run_cli(["cv", "fit_si.yaml", "--folds", "3", "--json", "--no-progress"], cwd=tmp)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["folds_k"] == 3 and res["errors"]["n_configs"] == 40
+    assert res["errors_units"]["energy"] == "meV/atom"
+    assert res["errors"]["energy_mae"] > 0 and len(res["folds"]) == 3
+    code, out, err = run_cli(["cv", "fit_si.yaml", "--folds", "1"], cwd=tmp)
+    assert code == 2 and "folds" in err and "Traceback" not in err

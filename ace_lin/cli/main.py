@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS = {
     "fit": "ace_lin.cli.fit",
     "errors": "ace_lin.cli.errors",
+    "cv": "ace_lin.cli.cv",
     "info": "ace_lin.cli.info",
     "md": "ace_lin.cli.md",
     "lammps-plugin": "ace_lin.cli.lammps_plugin",

@@ -160,15 +160,26 @@ def output_paths(model_path: str):
     return stem + ".errors.txt", stem + ".parity.png"
 
 
-def fit(config, progress: Optional[bool] = None):
-    """Fit a model. config: FitConfig, dict or YAML path. Returns (model, FitReport);
-    on MPI ranks other than 0 the report is None (only rank 0 evaluates and writes)."""
-    from ace_lin.calculator import ACECalculator
-    from ace_lin.fit.assemble import assemble, core_provider
-    from ace_lin.model import LinearACEModel
+@dataclass
+class FitProblem:
+    """Everything a fit needs before assembly: data, basis, E0 handling, weights, prior."""
+    cfg: FitConfig
+    elements: List[str]
+    train: list             # training configurations without the E0-defining isolated atoms
+    test: Optional[list]
+    spec: object            # BasisSpec
+    basis: object           # its tables (n_basis, degree, ...)
+    e0_fixed: Dict[str, float]
+    e0_fit: List[str]
+    e0_source: Dict[str, str]
+    weights: WeightSettings
+    prior: SmoothnessPrior
 
+
+def prepare(config) -> FitProblem:
+    """Read and check the data and the configuration; build the basis (no assembly yet).
+    config: FitConfig, dict or YAML path."""
     cfg = config if isinstance(config, FitConfig) else load_config(config)
-    t = {"start": time.perf_counter()}
     train = _read(cfg.data.train, cfg, cfg.elements)
     elements = cfg.elements or infer_elements(train)
     if isinstance(cfg.e0, dict):
@@ -181,42 +192,71 @@ def fit(config, progress: Optional[bool] = None):
                                                          max(spec.r_cut.values()))
     if not train_fit:
         raise DataError(f"{cfg.data.train}: no configurations left to fit (only isolated atoms)")
-    t["read"] = time.perf_counter()
-
     found = sorted({c.config_type for c in train_fit})
     unknown = sorted(set(cfg.weights.config_types) - set(found))
     if unknown:  # a misspelt group would silently keep weight 1
         raise ConfigError(f"weights.config_types: {unknown} not config_type(s) of the training "
                           f"data (found: {found})")
-    basis = spec.basis()
     weights = WeightSettings(cfg.weights.energy, cfg.weights.forces, cfg.weights.stress,
                              cfg.weights.config_types)
+    return FitProblem(cfg=cfg, elements=list(elements), train=train_fit, test=test, spec=spec,
+                      basis=spec.basis(), e0_fixed=e0_fixed, e0_fit=list(e0_fit),
+                      e0_source=e0_source, weights=weights,
+                      prior=SmoothnessPrior(**vars(cfg.solver.prior)))
+
+
+def assemble_problem(problem: FitProblem, configs, progress: bool = False, comm=None):
+    """The LinearSystem of `configs` (a subset of problem.train, or all of it)."""
+    from ace_lin.fit.assemble import assemble, core_provider
+
+    cfg = problem.cfg
+    return assemble(configs, problem.basis.n_basis, core_provider(problem.spec, cfg.assembly.n_threads),
+                    problem.weights, problem.elements, problem.e0_fixed, problem.e0_fit,
+                    block_rows=cfg.assembly.block_rows, progress=progress, comm=comm)
+
+
+def solve_problem(problem: FitProblem, system):
+    """Solve the regularized system; returns (LinearACEModel without metadata, Solution)."""
+    from ace_lin.model import LinearACEModel
+
+    nb = problem.basis.n_basis
+    gamma = problem.prior.gamma(np.concatenate([problem.basis.degree, np.zeros(len(problem.e0_fit))]))
+    # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
+    free = np.r_[np.zeros(nb, dtype=bool), np.ones(len(problem.e0_fit), dtype=bool)]
+    solution = _solver(problem.cfg).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
+                                          rss0=system.rss0, unpenalized=free)
+    coef = solution.coefficients
+    e0 = dict(problem.e0_fixed)
+    e0.update({el: float(v) for el, v in zip(problem.e0_fit, coef[nb:])})
+    return LinearACEModel(problem.spec, coef[:nb], e0=e0), solution
+
+
+def fit(config, progress: Optional[bool] = None):
+    """Fit a model. config: FitConfig, dict or YAML path. Returns (model, FitReport);
+    on MPI ranks other than 0 the report is None (only rank 0 evaluates and writes)."""
+    from ace_lin.calculator import ACECalculator
+    from ace_lin.model import LinearACEModel
+
+    t = {"start": time.perf_counter()}
+    problem = prepare(config)
+    cfg, train_fit, test = problem.cfg, problem.train, problem.test
+    t["read"] = time.perf_counter()
+
     comm = _mpi_comm(cfg.assembly.mpi)
-    system = assemble(train_fit, basis.n_basis, core_provider(spec, cfg.assembly.n_threads),
-                      weights, elements, e0_fixed, e0_fit, block_rows=cfg.assembly.block_rows,
-                      progress=cfg.assembly.progress if progress is None else progress, comm=comm)
+    system = assemble_problem(problem, train_fit, comm=comm,
+                              progress=cfg.assembly.progress if progress is None else progress)
     t["assemble"] = time.perf_counter()
 
-    prior = SmoothnessPrior(**vars(cfg.solver.prior))
-    gamma = prior.gamma(np.concatenate([basis.degree, np.zeros(len(e0_fit))]))
     rank = comm.Get_rank() if comm is not None else 0
-    solution = None
-    if rank == 0:
-        # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
-        free = np.r_[np.zeros(basis.n_basis, dtype=bool), np.ones(len(e0_fit), dtype=bool)]
-        solution = _solver(cfg).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
-                                      rss0=system.rss0, unpenalized=free)
+    result = solve_problem(problem, system) if rank == 0 else None
     if comm is not None:
-        solution = comm.bcast(solution, root=0)
+        result = comm.bcast(result, root=0)
+    model, solution = result
     t["solve"] = time.perf_counter()
-
-    coef = solution.coefficients
-    e0 = dict(e0_fixed)
-    e0.update({el: float(v) for el, v in zip(e0_fit, coef[basis.n_basis:])})
-    model = LinearACEModel(spec, coef[:basis.n_basis], e0=e0)
     if rank != 0:
         return model, None
 
+    e0 = model.e0
     calc = ACECalculator(model, n_threads=cfg.assembly.n_threads or 0)
     train_pred = predict(train_fit, calc)
     train_err = error_table(train_fit, train_pred)
@@ -230,12 +270,12 @@ def fit(config, progress: Optional[bool] = None):
     seconds = {k: round(t[k] - t[p], 3) for p, k in
                zip(["start", "read", "assemble", "solve"], ["read", "assemble", "solve", "errors"])}
     report = FitReport(model_path=out, errors_path=errors_path, plot_path=plot_path,
-                       n_basis=basis.n_basis, e0=e0, e0_source=e0_source, lam=solution.lam,
-                       solver_info=solution.info, assembly=dict(system.counts),
+                       n_basis=problem.basis.n_basis, e0=e0, e0_source=problem.e0_source,
+                       lam=solution.lam, solver_info=solution.info, assembly=dict(system.counts),
                        train_errors=train_err, test_errors=test_err, seconds=seconds)
     # the returned model carries the same fit metadata as the file
-    model = LinearACEModel(spec, model.coefficients, e0=e0,
-                           metadata=_metadata(cfg, report, weights, prior))
+    model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
+                           metadata=_metadata(cfg, report, problem.weights, problem.prior))
     model.save(out)
     with open(errors_path, "w") as fh:
         fh.write(report.text() + "\n")
