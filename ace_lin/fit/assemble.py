@@ -45,6 +45,14 @@ class StreamingQR:
         self._r = np.zeros((self.p + 1, self.p + 1), order="F")
         self.n_rows = 0
 
+    @classmethod
+    def from_factor(cls, factor: np.ndarray, n_rows: int) -> "StreamingQR":
+        """An accumulator holding an existing (p+1) x (p+1) triangular factor of n_rows rows."""
+        acc = cls(factor.shape[0] - 1)
+        acc._r = np.asfortranarray(np.array(factor, dtype=float))
+        acc.n_rows = int(n_rows)
+        return acc
+
     def add(self, A: np.ndarray, y: np.ndarray) -> None:
         """Fold rows A [m, p] with targets y [m] into the factor."""
         A = np.asarray(A, dtype=float)
@@ -100,6 +108,13 @@ class LinearSystem:
         return cls(R=factor[:p, :p].copy(), qty=factor[:p, p].copy(),
                    rss0=float(factor[p, p] ** 2), n_rows=int(n_rows), n_basis=int(n_basis),
                    e0_elements=list(e0_elements), counts=dict(counts or {}))
+
+    def factor(self) -> np.ndarray:
+        """The (p+1) x (p+1) triangular factor of [W A | W y] (inverse of from_factor)."""
+        p = self.R.shape[0]
+        out = np.zeros((p + 1, p + 1))
+        out[:p, :p], out[:p, p], out[p, p] = self.R, self.qty, np.sqrt(max(self.rss0, 0.0))
+        return out
 
 
 def config_rows(config, design, reference, settings: WeightSettings,
@@ -239,15 +254,11 @@ def _reduce_ranks(comm, acc: StreamingQR, counts: dict):
         total = StreamingQR(acc.p)
         merged = {k: 0 for k in counts}
         for r, n_rows, c in parts:  # rank order: deterministic reduction
-            other = StreamingQR(acc.p)
-            other._r, other.n_rows = np.asfortranarray(r), n_rows
-            total.merge(other)
+            total.merge(StreamingQR.from_factor(r, n_rows))
             for k in merged:
                 merged[k] += c[k]
         result = (total._r, total.n_rows, merged)
     else:
         result = None
     r, n_rows, merged = comm.bcast(result, root=0)
-    out = StreamingQR(acc.p)
-    out._r, out.n_rows = np.asfortranarray(r), n_rows
-    return out, merged
+    return StreamingQR.from_factor(r, n_rows), merged

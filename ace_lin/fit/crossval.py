@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
-from scipy.linalg import lapack
 
-from ace_lin.fit.assemble import LinearSystem
+from ace_lin.fit.assemble import LinearSystem, StreamingQR
 
 
 def fold_labels(config_types: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
@@ -45,30 +44,20 @@ def fold_labels(config_types: Sequence[str], k: int, seed: int = 0) -> np.ndarra
 
 
 def merge_systems(systems: Sequence[LinearSystem]) -> LinearSystem:
-    """The LinearSystem of the union of the rows of `systems` (same columns): the QR of
-    the stacked [R qty; 0 sqrt(rss0)] blocks."""
+    """The LinearSystem of the union of the rows of `systems` (same columns): their
+    factors folded into one, as the MPI reduction of the assembly does."""
     first = systems[0]
-    p = first.R.shape[0]
-    stacked = []
-    for s in systems:
-        if s.R.shape != (p, p) or s.e0_elements != first.e0_elements:
-            raise ValueError("systems with different columns cannot be merged")
-        block = np.zeros((p + 1, p + 1))
-        block[:p, :p], block[:p, p], block[p, p] = s.R, s.qty, np.sqrt(max(s.rss0, 0.0))
-        stacked.append(block)
-    a = np.asfortranarray(np.vstack(stacked))
-    qr, _tau, _work, info = lapack.dgeqrf(a, overwrite_a=1)
-    if info != 0:
-        raise RuntimeError(f"dgeqrf failed with info = {info}")
-    r = np.triu(qr[:p + 1, :p + 1])
-    r *= np.where(np.diag(r) < 0, -1.0, 1.0)[:, None]
+    acc = StreamingQR(first.R.shape[0])
     counts = {}
     for s in systems:
+        if s.R.shape != first.R.shape or s.e0_elements != first.e0_elements:
+            raise ValueError("systems with different columns cannot be merged")
+        acc.merge(StreamingQR.from_factor(s.factor(), s.n_rows))
         for key, v in s.counts.items():
             if key != "seconds":
                 counts[key] = counts.get(key, 0) + v
-    return LinearSystem.from_factor(r, sum(s.n_rows for s in systems), first.n_basis,
-                                    first.e0_elements, counts)
+    return LinearSystem.from_factor(acc.factor(), acc.n_rows, first.n_basis, first.e0_elements,
+                                    counts)
 
 
 @dataclass
