@@ -7,9 +7,9 @@ the same assembly and solver as `ace-lin fit`, and leaves the test set untouched
 
 How: the configurations are dealt to k folds, per config_type (shuffled with a fixed
 seed, so every group is spread over all folds and the split is reproducible). Each fold is
-assembled once into its own triangular factor; the system of "all folds but f" is the QR
-of the stacked factors of the other folds (exact: stacking factors is stacking rows), so
-k fits cost one assembly plus k small (k (p+1)) x (p+1) factorizations and k solves.
+assembled once into its own triangular factor; the system of "all folds but f" is the
+other folds' factors folded together (exact: a factor stands for its rows; the same fold as
+the MPI reduction of the assembly), so k fits cost one assembly plus k small folds and k solves.
 The held-out predictions go through the same evaluator as any model (ACECalculator), and
 the result is an error table like `ace-lin errors` (energy meV/atom, forces eV/A, stress GPa).
 """
@@ -87,8 +87,13 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     from ace_lin.fit.driver import assemble_problem, prepare, solve_problem
     from ace_lin.fit.metrics import error_table, predict
 
+    from ace_lin.data.read import DataError
+
     problem = prepare(config)
     configs = problem.train
+    if len(configs) < k:
+        raise DataError(f"{problem.cfg.data.train}: {len(configs)} training configurations "
+                        f"cannot be split into {k} folds")
     labels = fold_labels([c.config_type for c in configs], k, seed)
     bar = None
     if progress:
