@@ -20,7 +20,7 @@ def _pair_key(a: str, b: str) -> str:
     return "-".join(sorted((a, b)))
 
 
-def _pair_map(name: str, value: PairValue, elements: Sequence[str], default) -> Dict[str, float]:
+def pair_map(name: str, value: PairValue, elements: Sequence[str], default) -> Dict[str, float]:
     """Expand a scalar / named map / None into a full {"A-B": value} map over all pairs."""
     pairs = {_pair_key(a, b): (a, b) for a in elements for b in elements}
     if value is None:
@@ -119,10 +119,10 @@ class BasisSpec:
         if any(not (0 <= x <= 8) for x in lm):
             raise ValueError(f"lmax must be 0..8 (generated kernel limit), got {list(lm)}")
         object.__setattr__(self, "lmax", lm)
-        rc = _pair_map("r_cut", self.r_cut, els, lambda a, b: 5.0)
-        rin = _pair_map("r_in", self.r_in, els, lambda a, b: 0.5 * _covalent_sum(a, b))
-        rcore = _pair_map("r_core", self.r_core, els, lambda a, b: 0.7 * _covalent_sum(a, b))
-        rscale = _pair_map("r_scale", self.r_scale, els, _covalent_sum)
+        rc = pair_map("r_cut", self.r_cut, els, lambda a, b: 5.0)
+        rin = pair_map("r_in", self.r_in, els, lambda a, b: 0.5 * _covalent_sum(a, b))
+        rcore = pair_map("r_core", self.r_core, els, lambda a, b: 0.7 * _covalent_sum(a, b))
+        rscale = pair_map("r_scale", self.r_scale, els, _covalent_sum)
         for k in rc:
             if not (0 <= rin[k] < rc[k]):
                 raise ValueError(f"pair {k}: need 0 <= r_in ({rin[k]}) < r_cut ({rc[k]}) A")

@@ -17,6 +17,7 @@ from ace_lin.data.read import (DataError, ReadOptions, infer_elements, read_conf
 from ace_lin.fit.config import ConfigError, FitConfig, load_config
 from ace_lin.fit.metrics import error_table, format_table, predict
 from ace_lin.fit.prior import SmoothnessPrior
+from ace_lin.fit.radii import data_radii
 from ace_lin.fit.solvers import make_solver
 from ace_lin.fit.weights import WeightSettings
 
@@ -102,45 +103,12 @@ def _resolve_e0(cfg: FitConfig, train, elements, r_cut_max):
     return fixed, fit_els, source, rest
 
 
-def closest_pairs(configs, elements, reach=4.0) -> Dict[str, float]:
-    """Smallest distance (A) of every element pair in the data, within `reach` A."""
-    from ace_lin.neighbours import neighbour_list_from_atoms
-
-    out = {}
-    for c in configs:
-        nl = neighbour_list_from_atoms(c.atoms, reach)
-        if nl.n_bonds == 0:
-            continue
-        sym = np.array(c.atoms.get_chemical_symbols())
-        d = nl.distances()
-        a, b = sym[nl.i()], sym[nl.j]
-        for pair in set(zip(a, b)):
-            key = "-".join(sorted(pair))
-            m = float(d[(a == pair[0]) & (b == pair[1])].min())
-            out[key] = min(out.get(key, np.inf), m)
-    return out
-
-
-def data_inner_radii(configs, elements, fields: dict) -> dict:
-    """r_in / r_core from the data where the config leaves them open: the ZBL core is
-    switched fully off at the closest pair seen in training (so it never competes with
-    the fit) and the ACE radial basis starts at 0.8 x that distance (so its resolution
-    is spent where the data are). Pairs absent from the data keep the BasisSpec default."""
-    closest = closest_pairs(configs, elements)
-    out = {}
-    if "r_core" not in fields and closest:
-        out["r_core"] = {k: round(0.999 * v, 3) for k, v in closest.items()}
-    if "r_in" not in fields and closest:
-        out["r_in"] = {k: round(0.8 * v, 3) for k, v in closest.items()}
-    return out
-
-
 def _make_spec(cfg: FitConfig, elements, train=()):
     from ace_lin.basis.spec import BasisSpec
 
     fields = cfg.basis.spec_fields(len(elements))
-    fields.update(data_inner_radii(train, elements, fields))
     try:
+        fields.update(data_radii(train, elements, fields, explicit=cfg.basis.overrides))
         return BasisSpec(elements=tuple(elements), **fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"section 'basis': {exc}") from None

@@ -12,7 +12,8 @@ may override any field. Measured n_basis (order 4):
 Degrees D_nu are per correlation order nu = 1..4: high D_1, D_2 give a rich radial
 (2- and 3-body) part cheaply; high orders are the expensive ones. w_l = 1 (instead of
 1.5) buys angular resolution, which the mlearn Si/Mo benchmarks reward. The inner radii
-(r_in, r_core) are left open: the fit derives them from the closest pairs in the data.
+(r_in, r_core) are left open and the 5 A cutoff is a floor: the fit derives them from the
+data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep their neighbour shells.
 """
 from typing import Dict
 
