@@ -30,6 +30,9 @@ def run(args) -> int:
     print(report.text())
     print(f"\nn_basis {report.n_basis}, solver {cfg.solver.kind}, lambda {report.lam:.3e}, "
           f"E0 " + ", ".join(f"{k} {v:.6f} eV ({report.e0_source[k]})" for k, v in report.e0.items()))
+    sp = model.spec  # the radii the fit derived from the data are worth seeing
+    print("radii (A): " + "; ".join(f"{k} r_cut {sp.r_cut[k]:.2f} r_in {sp.r_in[k]:.2f} "
+                                    f"r_core {sp.r_core[k]:.2f}" for k in sp.r_cut))
     print(f"model:        {report.model_path}\nerror table:  {report.errors_path}\n"
           f"parity plot:  {report.plot_path}")
     return 0
