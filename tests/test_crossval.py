@@ -77,3 +77,29 @@ def test_held_out_predictions_equal_a_fit_without_that_fold():
         np.testing.assert_allclose(cv.predictions[i].forces, d.forces, atol=1e-5)    # eV/A
     # held-out errors are larger than the training errors of a fit on everything
     assert cv.errors["energy_mae"] > 0.1 and cv.errors["force_mae"] > 0.01
+
+
+@pytest.mark.mpi
+def test_cv_under_mpirun_equals_serial():
+    """2 ranks share every fold's assembly and the solves; the errors must not change."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("ace_lin._core")
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun not found")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, "-m", "ace_lin.cli.main", "cv", os.path.join(root, "examples", "fit_si.yaml"),
+           "--folds", "3", "--json", "--no-progress"]
+    serial = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert serial.returncode == 0, serial.stderr
+    par = subprocess.run(["mpirun", "-n", "2"] + cmd, capture_output=True, text=True, timeout=300)
+    assert par.returncode == 0, par.stderr
+    a, b = json.loads(serial.stdout), json.loads(par.stdout)  # one JSON object: rank 0 only
+    for key in ("energy_mae", "energy_rmse", "force_mae", "force_rmse"):
+        assert b["errors"][key] == pytest.approx(a["errors"][key], rel=1e-8)
+    assert [f["n_configs"] for f in b["folds"]] == [f["n_configs"] for f in a["folds"]]

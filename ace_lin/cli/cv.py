@@ -20,6 +20,8 @@ def run(args) -> int:
     if args.folds < 2:
         raise UsageError(f"--folds must be at least 2, got {args.folds}")
     cv = cross_validate(args.config, k=args.folds, seed=args.seed, progress=not args.no_progress)
+    if cv.rank != 0:  # under mpirun rank 0 prints
+        return 0
     if args.json:
         print(json.dumps(cv.to_dict(), indent=1))
     else:

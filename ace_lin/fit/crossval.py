@@ -72,6 +72,7 @@ class CrossValidation:
     folds: List[dict] = field(default_factory=list)
     labels: Optional[np.ndarray] = None
     predictions: list = field(default_factory=list)
+    rank: int = 0           # MPI rank that computed this (all ranks get the same result)
 
     def to_dict(self) -> dict:
         return {"folds_k": self.k, "seed": self.seed, "n_basis": self.n_basis,
@@ -84,7 +85,7 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     """k-fold cross-validation of a fit configuration (FitConfig, dict or YAML path) on
     its training data. The configuration's output path is not written."""
     from ace_lin.calculator import ACECalculator
-    from ace_lin.fit.driver import assemble_problem, prepare, solve_problem
+    from ace_lin.fit.driver import mpi_comm, assemble_problem, prepare, solve_problem
     from ace_lin.fit.metrics import error_table, predict
 
     from ace_lin.data.read import DataError
@@ -95,32 +96,42 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
         raise DataError(f"{problem.cfg.data.train}: {len(configs)} training configurations "
                         f"cannot be split into {k} folds")
     labels = fold_labels([c.config_type for c in configs], k, seed)
+    # under mpirun: every fold's assembly is spread over the ranks (as in `ace-lin fit`),
+    # then the k solves are dealt round-robin to the ranks and their predictions shared
+    comm = mpi_comm(problem.cfg.assembly.mpi)
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     bar = None
-    if progress:
+    if progress and rank == 0:
         from tqdm import tqdm
 
         bar = tqdm(total=2 * k, desc="cross-validation", unit="step")
     systems = []
     for f in range(k):
-        systems.append(assemble_problem(problem, [configs[i] for i in np.flatnonzero(labels == f)]))
+        systems.append(assemble_problem(problem, [configs[i] for i in np.flatnonzero(labels == f)],
+                                        comm=comm))
         if bar is not None:
             bar.update(1)
     threads = problem.cfg.assembly.n_threads if n_threads is None else n_threads
-    preds = [None] * len(configs)
-    folds = []
-    for f in range(k):
+    mine = []
+    for f in range(rank, k, size):
         system = merge_systems([s for g, s in enumerate(systems) if g != f])
         model, solution = solve_problem(problem, system)
         held = np.flatnonzero(labels == f)
         calc = ACECalculator(model, n_threads=threads or 0)
-        for i, pred in zip(held, predict([configs[i] for i in held], calc)):
-            preds[i] = pred
-        folds.append({"n_configs": int(held.size), "lambda": float(solution.lam),
-                      "effective_parameters": solution.info.get("effective_parameters")})
+        mine.append((f, held, predict([configs[i] for i in held], calc),
+                     {"n_configs": int(held.size), "lambda": float(solution.lam),
+                      "effective_parameters": solution.info.get("effective_parameters")}))
         if bar is not None:
-            bar.update(1)
+            bar.update(min(size, k - f))
+    done = [r for part in comm.allgather(mine) for r in part] if comm is not None else mine
+    preds = [None] * len(configs)
+    folds = [None] * k
+    for f, held, fold_preds, info in done:
+        for i, pred in zip(held, fold_preds):
+            preds[i] = pred
+        folds[f] = info
     if bar is not None:
         bar.close()
     return CrossValidation(k=k, seed=seed, n_basis=problem.basis.n_basis,
                            errors=error_table(configs, preds), folds=folds, labels=labels,
-                           predictions=preds)
+                           predictions=preds, rank=rank)

@@ -56,7 +56,7 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _mpi_comm(mode: str):
+def mpi_comm(mode: str):
     """mpi4py COMM_WORLD when asked for (or, for 'auto', when launched by mpirun)."""
     if mode == "off" or (mode == "auto" and not any(k in os.environ for k in _MPI_ENV)):
         return None
@@ -210,7 +210,7 @@ def fit(config, progress: Optional[bool] = None):
     cfg, train_fit, test = problem.cfg, problem.train, problem.test
     t["read"] = time.perf_counter()
 
-    comm = _mpi_comm(cfg.assembly.mpi)
+    comm = mpi_comm(cfg.assembly.mpi)
     system = assemble_problem(problem, train_fit, comm=comm,
                               progress=cfg.assembly.progress if progress is None else progress)
     t["assemble"] = time.perf_counter()
