@@ -158,3 +158,39 @@ def test_stress_of_non_periodic_frame_is_dropped(tmp_path):
     write(tmp_path / "slab.xyz", a, format="extxyz")
     (c,) = read_configs(str(tmp_path / "slab.xyz"))
     assert c.stress is None
+
+
+def test_free_energy_is_preferred_and_energy_key_may_name_a_calculator_result(tmp_path):
+    """With smearing, forces are the gradient of the free energy: by default the fit must
+    see that one; energy_key="energy" picks the sigma -> 0 energy instead."""
+    a = Atoms("Si2", positions=[[0, 0, 0], [1.4, 1.3, 1.5]], cell=np.diag([5.4, 5.5, 5.6]), pbc=True)
+    a.calc = SinglePointCalculator(a, energy=-10.0, free_energy=-10.25, forces=np.zeros((2, 3)))
+    write(tmp_path / "fe.xyz", a, format="extxyz")
+    (c,) = read_configs(str(tmp_path / "fe.xyz"))
+    assert c.energy == pytest.approx(-10.25)
+    (c,) = read_configs(str(tmp_path / "fe.xyz"), options=ReadOptions(energy_key="energy"))
+    assert c.energy == pytest.approx(-10.0)
+    with pytest.raises(DataError, match=r"fe.xyz:0.*'dft'.*neither an info key.*calculator result"):
+        read_configs(str(tmp_path / "fe.xyz"), options=ReadOptions(energy_key="dft"))
+
+
+def test_reads_a_vasp_outcar():
+    """A real OUTCAR (ASE's own test file, used in place) goes through ase.io.read:
+    free energy (TOTEN), forces and stress (ASE sign, Voigt) as ASE reports them."""
+    import os
+
+    import ase
+    import ase.io
+
+    path = os.path.join(os.path.dirname(ase.__file__), "test", "testdata", "vasp", "OUTCAR_example_1")
+    if not os.path.isfile(path):
+        pytest.skip("this ASE installation has no OUTCAR test file")
+    ref = ase.io.read(path, ":")
+    cs = read_configs(path)
+    assert len(cs) == len(ref) >= 1
+    for c, a in zip(cs, ref):
+        assert c.energy == pytest.approx(a.get_potential_energy(force_consistent=True), abs=1e-10)
+        np.testing.assert_allclose(c.forces, a.get_forces(), atol=1e-12)
+        np.testing.assert_allclose(c.stress, a.get_stress(), atol=1e-12)
+    (sigma0,) = read_configs(path, options=ReadOptions(energy_key="energy"))[-1:]
+    assert sigma0.energy == pytest.approx(ref[-1].get_potential_energy(), abs=1e-10)

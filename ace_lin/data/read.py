@@ -7,8 +7,11 @@ stress eV/A^3 in ASE sign (positive under tension) and Voigt order xx yy zz yz x
 Where the numbers come from, per quantity:
 - default: the SinglePointCalculator that ASE attaches when it reads a file
   (extxyz `energy=`, `stress=`, the `forces` column; OUTCAR; vasprun);
+  where a reader gives both a free energy and a sigma -> 0 energy (VASP with smearing),
+  the free energy is taken, because the forces are its gradient;
 - `energy_key`, `forces_key`, `stress_key`: a key of `atoms.info` (energy, stress) or
-  `atoms.arrays` (forces), e.g. `energy_key="dft_energy"`;
+  `atoms.arrays` (forces), e.g. `energy_key="dft_energy"`; `energy_key` may also name a
+  calculator result ("energy" for VASP's sigma -> 0 energy);
 - `virial_key`: an `atoms.info` key holding the virial W in eV (3x3 or 6 Voigt numbers,
   W = -V * stress), converted here to stress = -W / V.
 
@@ -88,14 +91,19 @@ def _calc_results(atoms) -> dict:
 
 
 def _read_energy(atoms, res: dict, opts: ReadOptions, where: str) -> float:
-    if opts.energy_key is not None:
-        if opts.energy_key not in atoms.info:
-            raise DataError(f"{where}: no energy: info key {opts.energy_key!r} missing "
-                            f"(info keys: {sorted(atoms.info)})")
-        value = atoms.info[opts.energy_key]
+    key = opts.energy_key
+    if key is not None:
+        if key in atoms.info:
+            value = atoms.info[key]
+        elif key in res:  # a calculator result, e.g. VASP's "free_energy" or "energy"
+            value = res[key]
+        else:
+            raise DataError(f"{where}: no energy: key {key!r} is neither an info key "
+                            f"{sorted(atoms.info)} nor a calculator result {sorted(res)}")
     else:
-        # "free_energy" is what VASP readers attach besides "energy"; prefer "energy"
-        value = res.get("energy", res.get("free_energy"))
+        # forces are the gradient of the free energy (VASP's TOTEN, with electronic
+        # smearing), not of the sigma -> 0 "energy": prefer it where a reader gives both
+        value = res.get("free_energy", res.get("energy"))
         if value is None:
             raise DataError(f"{where}: no energy (no calculator energy; set energy_key to an "
                             f"info key, info keys: {sorted(atoms.info)})")

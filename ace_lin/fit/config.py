@@ -86,8 +86,10 @@ class DataSection:
     train: str = _doc("training data: extended XYZ or anything ase.io.read reads (required)", _str)
     test: Optional[str] = _doc("held-out test data (optional; errors reported, not fitted)",
                                _optional(_str), default=None)
-    energy_key: Optional[str] = _doc("atoms.info key of the total energy (eV); "
-                                     "null = the attached calculator", _optional(_str), default=None)
+    energy_key: Optional[str] = _doc("atoms.info key (or calculator result, e.g. 'energy') of the "
+                                     "total energy (eV); null = the attached calculator's free "
+                                     "energy if it has one, else its energy", _optional(_str),
+                                     default=None)
     forces_key: Optional[str] = _doc("atoms.arrays key of the forces (eV/A); null = calculator",
                                      _optional(_str), default=None)
     stress_key: Optional[str] = _doc("atoms.info key of the stress (eV/A^3, ASE sign, 6 or 3x3); "
