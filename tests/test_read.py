@@ -194,3 +194,13 @@ def test_reads_a_vasp_outcar():
         np.testing.assert_allclose(c.stress, a.get_stress(), atol=1e-12)
     (sigma0,) = read_configs(path, options=ReadOptions(energy_key="energy"))[-1:]
     assert sigma0.energy == pytest.approx(ref[-1].get_potential_energy(), abs=1e-10)
+
+
+def test_reads_an_ase_trajectory(tmp_path):
+    a, res = crystal()
+    b, _ = crystal(-12.0, seed=1)
+    write(tmp_path / "d.traj", [a, b])
+    cs = read_configs(str(tmp_path / "d.traj"), elements=["Si"])
+    assert [c.energy for c in cs] == [-10.0, -12.0]
+    np.testing.assert_allclose(cs[0].forces, res["forces"])
+    np.testing.assert_allclose(cs[0].stress, res["stress"])
