@@ -21,6 +21,7 @@ from machine import machine_info  # noqa: E402
 # overrides of the `large` preset (basis / weights / solver sections of a fit config)
 VARIANTS = {
     "default": {},
+    "r_scale_covalent": {"basis": {"r_scale": "covalent"}},
     "energy_w10": {"weights": {"energy": 10.0}},
     "energy_w100": {"weights": {"energy": 100.0}},
     "transform_p1": {"basis": {"transform_power": 1}},

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from ace_lin.fit.assemble import LinearSystem, StreamingQR
-from ace_lin.fit.crossval import fold_labels, merge_systems
+from ace_lin.fit.assemble import merge_systems
+from ace_lin.fit.crossval import fold_labels
 
 
 def test_fold_labels_are_stratified_deterministic_and_cover_all():

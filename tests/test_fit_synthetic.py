@@ -6,60 +6,18 @@ reference terms and fit E0 correctly to recover the coefficients.
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk
 
 pytest.importorskip("ace_lin._core")
 
 from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
 from ace_lin.fit.driver import fit  # noqa: E402
 
+from helpers import synthetic_structures as structures, write_exact_extxyz  # noqa: E402
+
 E0_TRUE = -3.25
 # r_in and r_core are given: otherwise the fit would derive them from the data and
 # fit a different basis than the one that generated the data
 SPEC = dict(order=3, degree=7, r_cut=4.0, r_in=1.11, r_core=1.554)
-
-
-def structures(rng):
-    """Strained, rattled diamond cells (some with close pairs inside the ZBL range) and
-    one open cluster."""
-    out = []
-    for k in range(10):
-        a = bulk("Si", "diamond", a=5.43, cubic=True)
-        if k % 4 == 3:
-            a = a.repeat((2, 1, 1))
-        strain = np.eye(3) + rng.uniform(-0.03, 0.03, size=(3, 3))
-        a.set_cell(a.cell.array @ strain, scale_atoms=True)
-        a.positions += rng.normal(scale=0.15, size=a.positions.shape)
-        if k % 5 == 1:  # a close pair: the ZBL reference part is non-zero
-            a.positions[1] = a.positions[0] + [0.9, 0.7, 0.6]
-        a.info["config_type"] = "bulk" if k % 2 else "strained"
-        out.append(a)
-    cluster = bulk("Si", "diamond", a=5.43, cubic=True)[:5]
-    cluster.pbc = False
-    cluster.cell = [0, 0, 0]
-    cluster.positions += rng.normal(scale=0.1, size=(5, 3))
-    cluster.info["config_type"] = "cluster"
-    out.append(cluster)
-    return out
-
-
-def write_exact_extxyz(path, frames, results):
-    """Extended XYZ with 17 significant digits everywhere (ASE writes %16.8f columns,
-    whose rounding would limit the recovery test to ~1e-5)."""
-    f = lambda x: "%.17g" % x  # noqa: E731
-    with open(path, "w") as fh:
-        for a, r in zip(frames, results):
-            head = [f'Properties=species:S:1:pos:R:3:forces:R:3 energy={f(r["energy"])}',
-                    f'config_type={a.info["config_type"]}',
-                    'pbc="%s"' % " ".join("T" if p else "F" for p in a.pbc)]
-            if all(a.pbc):
-                head.insert(0, 'Lattice="%s"' % " ".join(map(f, a.cell.array.ravel())))
-                s = r["stress"]  # Voigt xx yy zz yz xz xy -> full 3x3
-                m = [s[0], s[5], s[4], s[5], s[1], s[3], s[4], s[3], s[2]]
-                head.append('stress="%s"' % " ".join(map(f, m)))
-            fh.write(f"{len(a)}\n{' '.join(head)}\n")
-            for sym, x, fr in zip(a.get_chemical_symbols(), a.positions, r["forces"]):
-                fh.write(" ".join([sym] + [f(v) for v in (*x, *fr)]) + "\n")
 
 
 @pytest.fixture(scope="module")

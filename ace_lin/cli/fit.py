@@ -32,7 +32,15 @@ def run(args) -> int:
           f"E0 " + ", ".join(f"{k} {v:.6f} eV ({report.e0_source[k]})" for k, v in report.e0.items()))
     sp = model.spec  # the radii the fit derived from the data are worth seeing
     print("radii (A): " + "; ".join(f"{k} r_cut {sp.r_cut[k]:.2f} r_in {sp.r_in[k]:.2f} "
-                                    f"r_core {sp.r_core[k]:.2f}" for k in sp.r_cut))
+                                    f"r_core {sp.r_core[k]:.2f} r_scale {sp.r_scale[k]:.2f}"
+                                    for k in sp.r_cut))
+    if report.transform:  # the evidence behind the chosen distance transform
+        tr = report.transform
+        stages = {}
+        for t in tr["tried"]:
+            stages.setdefault(t["stage"], []).append(f"{t['factor']:.3g}x {t['log_evidence']:.1f}")
+        print(f"r_scale {tr['factor']:.3g} x default, the largest log evidence (training "
+              f"part " + "; part ".join(f"{k}: " + ", ".join(v) for k, v in stages.items()) + ")")
     print(f"model:        {report.model_path}\nerror table:  {report.errors_path}\n"
           f"parity plot:  {report.plot_path}")
     return 0

@@ -66,9 +66,12 @@ class StreamingQR:
         self._fold(block)
         self.n_rows += A.shape[0]
 
-    def _fold(self, block: np.ndarray) -> None:
+    def _fold(self, block: np.ndarray, triangular: bool = False) -> None:
+        """triangular: block is an upper-triangular (p+1)-square factor, which LAPACK folds
+        in a third of the work of a full block of as many rows."""
         n = self.p + 1
-        r, _, _, info = lapack.dtpqrt(0, min(64, n), self._r, block, overwrite_a=1, overwrite_b=1)
+        r, _, _, info = lapack.dtpqrt(n if triangular else 0, min(64, n), self._r, block,
+                                      overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise RuntimeError(f"dtpqrt failed with info = {info}")
         self._r = np.asfortranarray(np.triu(r))
@@ -77,7 +80,10 @@ class StreamingQR:
         """Fold another accumulator's factor into this one (rank reduction)."""
         if other.p != self.p:
             raise ValueError("cannot merge factors with different column counts")
-        self._fold(np.asfortranarray(other._r.copy()))
+        if self.n_rows == 0:  # nothing to fold into: take the other factor as it is
+            self._r = np.asfortranarray(other._r.copy())
+        else:
+            self._fold(np.asfortranarray(np.triu(other._r)), triangular=True)
         self.n_rows += other.n_rows
 
     def factor(self) -> np.ndarray:
@@ -262,3 +268,20 @@ def _reduce_ranks(comm, acc: StreamingQR, counts: dict):
         result = None
     r, n_rows, merged = comm.bcast(result, root=0)
     return StreamingQR.from_factor(r, n_rows), merged
+
+
+def merge_systems(systems: Sequence[LinearSystem]) -> LinearSystem:
+    """The LinearSystem of the union of the rows of `systems` (same columns): their
+    factors folded into one, as the MPI reduction of the assembly does."""
+    first = systems[0]
+    acc = StreamingQR(first.R.shape[0])
+    counts = {}
+    for s in systems:
+        if s.R.shape != first.R.shape or s.e0_elements != first.e0_elements:
+            raise ValueError("systems with different columns cannot be merged")
+        acc.merge(StreamingQR.from_factor(s.factor(), s.n_rows))
+        for key, v in s.counts.items():
+            if key != "seconds":
+                counts[key] = counts.get(key, 0) + v
+    return LinearSystem.from_factor(acc.factor(), acc.n_rows, first.n_basis, first.e0_elements,
+                                    counts)

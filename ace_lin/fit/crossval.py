@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ace_lin.fit.assemble import LinearSystem, StreamingQR
+from ace_lin.fit.assemble import merge_systems
 
 
 def fold_labels(config_types: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
@@ -41,23 +41,6 @@ def fold_labels(config_types: Sequence[str], k: int, seed: int = 0) -> np.ndarra
         labels[idx] = (start + np.arange(idx.size)) % k
         start = (start + idx.size) % k
     return labels
-
-
-def merge_systems(systems: Sequence[LinearSystem]) -> LinearSystem:
-    """The LinearSystem of the union of the rows of `systems` (same columns): their
-    factors folded into one, as the MPI reduction of the assembly does."""
-    first = systems[0]
-    acc = StreamingQR(first.R.shape[0])
-    counts = {}
-    for s in systems:
-        if s.R.shape != first.R.shape or s.e0_elements != first.e0_elements:
-            raise ValueError("systems with different columns cannot be merged")
-        acc.merge(StreamingQR.from_factor(s.factor(), s.n_rows))
-        for key, v in s.counts.items():
-            if key != "seconds":
-                counts[key] = counts.get(key, 0) + v
-    return LinearSystem.from_factor(acc.factor(), acc.n_rows, first.n_basis, first.e0_elements,
-                                    counts)
 
 
 @dataclass
@@ -85,7 +68,8 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     """k-fold cross-validation of a fit configuration (FitConfig, dict or YAML path) on
     its training data. The configuration's output path is not written."""
     from ace_lin.calculator import ACECalculator
-    from ace_lin.fit.driver import mpi_comm, assemble_problem, prepare, solve_problem
+    from ace_lin.fit.driver import (assemble_problem, mpi_comm, prepare, settle_transform,
+                                    solve_problem)
     from ace_lin.fit.metrics import error_table, predict
 
     from ace_lin.data.read import DataError
@@ -99,6 +83,10 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     # under mpirun: every fold's assembly is spread over the ranks (as in `ace-lin fit`),
     # then the k solves are dealt round-robin to the ranks and their predictions shared
     comm = mpi_comm(problem.cfg.assembly.mpi)
+    # r_scale, if left open, is chosen once on all training data (evidence, no held-out
+    # errors involved) and then kept for every fold
+    problem, _ = settle_transform(problem, comm)
+    configs = problem.train
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     bar = None
     if progress and rank == 0:

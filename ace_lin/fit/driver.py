@@ -7,7 +7,7 @@ tables, train and test) and `<stem>.parity.png` (energies and forces, train and 
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -19,6 +19,7 @@ from ace_lin.fit.metrics import error_table, format_table, predict
 from ace_lin.fit.prior import SmoothnessPrior
 from ace_lin.fit.radii import data_radii
 from ace_lin.fit.solvers import make_solver
+from ace_lin.fit.transform import choose_r_scale, spec_r_scale, wants_search
 from ace_lin.fit.weights import WeightSettings
 
 # environment variables set by MPI launchers (Open MPI, MPICH/Hydra, PMIx, Intel MPI)
@@ -40,6 +41,7 @@ class FitReport:
     train_errors: dict
     test_errors: Optional[dict] = None
     seconds: Dict[str, float] = field(default_factory=dict)
+    transform: Optional[dict] = None  # the r_scale search (fit/transform.py), if one ran
 
     def text(self) -> str:
         parts = [format_table(self.train_errors, "training set")]
@@ -106,8 +108,9 @@ def _resolve_e0(cfg: FitConfig, train, elements, r_cut_max):
 def _make_spec(cfg: FitConfig, elements, train=()):
     from ace_lin.basis.spec import BasisSpec
 
-    fields = cfg.basis.spec_fields(len(elements))
     try:
+        # r_scale 'auto': the covalent default for now; settle_transform picks the value
+        fields = spec_r_scale(cfg.basis.spec_fields(len(elements)))
         fields.update(data_radii(train, elements, fields, explicit=cfg.basis.overrides))
         return BasisSpec(elements=tuple(elements), **fields)
     except (TypeError, ValueError) as exc:
@@ -142,6 +145,8 @@ class FitProblem:
     e0_source: Dict[str, str]
     weights: WeightSettings
     prior: SmoothnessPrior
+    r_scale_open: bool = False        # r_scale left to the data: settle_transform chooses it
+    transform: Optional[dict] = None  # the record of that choice (fit/transform.py)
 
 
 def prepare(config) -> FitProblem:
@@ -170,7 +175,18 @@ def prepare(config) -> FitProblem:
     return FitProblem(cfg=cfg, elements=list(elements), train=train_fit, test=test, spec=spec,
                       basis=spec.basis(), e0_fixed=e0_fixed, e0_fit=list(e0_fit),
                       e0_source=e0_source, weights=weights,
-                      prior=SmoothnessPrior(**vars(cfg.solver.prior)))
+                      prior=SmoothnessPrior(**vars(cfg.solver.prior)),
+                      r_scale_open=wants_search(cfg.basis.spec_fields(len(elements))))
+
+
+def settle_transform(problem: FitProblem, comm=None, progress: bool = False):
+    """(problem, system): the problem with r_scale chosen by evidence if it was left open
+    (fit/transform.py) and the full training system the search assembled on the way; else
+    (problem, None). Collective under MPI."""
+    if not problem.r_scale_open:
+        return problem, None
+    chosen, system, record = choose_r_scale(problem, comm=comm, progress=progress)
+    return replace(chosen, r_scale_open=False, transform=record), system
 
 
 def assemble_problem(problem: FitProblem, configs, progress: bool = False, comm=None):
@@ -183,15 +199,16 @@ def assemble_problem(problem: FitProblem, configs, progress: bool = False, comm=
                     block_rows=cfg.assembly.block_rows, progress=progress, comm=comm)
 
 
-def solve_problem(problem: FitProblem, system):
-    """Solve the regularized system; returns (LinearACEModel without metadata, Solution)."""
+def solve_problem(problem: FitProblem, system, solver=None):
+    """Solve the regularized system with the configured solver (or `solver`); returns
+    (LinearACEModel without metadata, Solution)."""
     from ace_lin.model import LinearACEModel
 
     nb = problem.basis.n_basis
     gamma = problem.prior.gamma(np.concatenate([problem.basis.degree, np.zeros(len(problem.e0_fit))]))
     # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
     free = np.r_[np.zeros(nb, dtype=bool), np.ones(len(problem.e0_fit), dtype=bool)]
-    solution = _solver(problem.cfg).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
+    solution = (solver or _solver(problem.cfg)).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
                                           rss0=system.rss0, unpenalized=free)
     coef = solution.coefficients
     e0 = dict(problem.e0_fixed)
@@ -211,8 +228,11 @@ def fit(config, progress: Optional[bool] = None):
     t["read"] = time.perf_counter()
 
     comm = mpi_comm(cfg.assembly.mpi)
-    system = assemble_problem(problem, train_fit, comm=comm,
-                              progress=cfg.assembly.progress if progress is None else progress)
+    show = cfg.assembly.progress if progress is None else progress
+    problem, system = settle_transform(problem, comm, progress=show)
+    t["transform"] = time.perf_counter()
+    if system is None:
+        system = assemble_problem(problem, train_fit, comm=comm, progress=show)
     t["assemble"] = time.perf_counter()
 
     rank = comm.Get_rank() if comm is not None else 0
@@ -236,14 +256,16 @@ def fit(config, progress: Optional[bool] = None):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     errors_path, plot_path = output_paths(out)
     seconds = {k: round(t[k] - t[p], 3) for p, k in
-               zip(["start", "read", "assemble", "solve"], ["read", "assemble", "solve", "errors"])}
+               zip(["start", "read", "transform", "assemble", "solve"],
+                   ["read", "transform", "assemble", "solve", "errors"])}
     report = FitReport(model_path=out, errors_path=errors_path, plot_path=plot_path,
                        n_basis=problem.basis.n_basis, e0=e0, e0_source=problem.e0_source,
                        lam=solution.lam, solver_info=solution.info, assembly=dict(system.counts),
-                       train_errors=train_err, test_errors=test_err, seconds=seconds)
+                       train_errors=train_err, test_errors=test_err, seconds=seconds,
+                       transform=problem.transform)
     # the returned model carries the same fit metadata as the file
     model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
-                           metadata=_metadata(cfg, report, problem.weights, problem.prior))
+                           metadata=_metadata(cfg, report, problem))
     model.save(out)
     with open(errors_path, "w") as fh:
         fh.write(report.text() + "\n")
@@ -252,7 +274,7 @@ def fit(config, progress: Optional[bool] = None):
     return model, report
 
 
-def _metadata(cfg: FitConfig, report: FitReport, weights, prior) -> dict:
+def _metadata(cfg: FitConfig, report: FitReport, problem: FitProblem) -> dict:
     from ace_lin import __version__
 
     data = {"train": {"path": cfg.data.train, "sha256": file_sha256(cfg.data.train)}}
@@ -262,8 +284,9 @@ def _metadata(cfg: FitConfig, report: FitReport, weights, prior) -> dict:
         "ace_lin_version": __version__,
         "data": data,
         "config": cfg.to_dict(),
-        "weights": weights.to_dict(),
-        "prior": prior.to_dict(),
+        "weights": problem.weights.to_dict(),
+        "prior": problem.prior.to_dict(),
+        "r_scale_search": problem.transform,
         "solver": dict(report.solver_info, kind=cfg.solver.kind),
         "lambda": report.lam,
         "e0_source": report.e0_source,

@@ -1,0 +1,135 @@
+"""The r_scale search (fit/transform.py): parts, when it runs, and that the evidence finds
+the transform that generated the data (needs the core)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("ace_lin._core")
+
+from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
+from ace_lin.fit.transform import COARSE, parts, wants_search  # noqa: E402
+
+from helpers import synthetic_structures as structures, write_exact_extxyz  # noqa: E402
+
+SPEC = dict(order=3, degree=7, r_cut=4.0, r_in=1.11, r_core=1.554)
+
+
+def test_parts_interleave_and_cover():
+    configs = list(range(40))
+    a, b, c = parts(configs)
+    assert sorted(a + b + c) == configs
+    assert (len(a), len(b), len(c)) == (5, 10, 25)
+    assert a[:3] == [0, 8, 16] and b[:3] == [1, 2, 9]  # every part spans the whole file
+    assert parts(configs[:11]) == [configs[:11], [], []]  # small sets: all data at every stage
+
+
+@pytest.mark.parametrize("fields, expected", [({}, True), ({"r_scale": None}, True),
+                                              ({"r_scale": "auto"}, True), ({"r_scale": " Auto "}, True),
+                                              ({"r_scale": 3.0}, False),
+                                              ({"r_scale": {"Si-Si": 3.0}}, False)])
+def test_wants_search(fields, expected):
+    assert wants_search(fields) is expected
+
+
+@pytest.fixture(scope="module")
+def made_with_wide_transform(tmp_path_factory):
+    """Data of a random model whose r_scale is 2.83 x the covalent default."""
+    tmp = tmp_path_factory.mktemp("transform")
+    rng = np.random.default_rng(7)
+    default = BasisSpec(elements=["Si"], **SPEC).r_scale["Si-Si"]
+    spec = BasisSpec(elements=["Si"], r_scale=COARSE[2] * default, **SPEC)
+    c_true = rng.normal(size=spec.n_basis) * 0.2
+    calc = ACECalculator(LinearACEModel(spec, c_true, e0={"Si": -3.0}))
+    frames = structures(rng) + structures(rng)[:4]
+    results = []
+    for a in frames:
+        a.calc = calc
+        results.append({"energy": a.get_potential_energy(), "forces": a.get_forces()})
+        if all(a.pbc):
+            results[-1]["stress"] = a.get_stress()
+    write_exact_extxyz(tmp / "train.xyz", frames, results)
+    cfg = {"data": {"train": str(tmp / "train.xyz")}, "elements": ["Si"], "e0": "fit",
+           "basis": dict(SPEC), "output": str(tmp / "model.json")}
+    return c_true, spec, cfg
+
+
+def test_search_finds_the_generating_transform(made_with_wide_transform):
+    from ace_lin.fit.driver import fit
+
+    c_true, spec, cfg = made_with_wide_transform
+    model, report = fit(cfg)
+    assert report.transform["factor"] == pytest.approx(COARSE[2])
+    assert model.spec.r_scale["Si-Si"] == pytest.approx(spec.r_scale["Si-Si"], rel=1e-12)
+    # in the model space: the coefficients come back (test_fit_synthetic holds 1e-6 for
+    # the default transform; this wider one is a little worse conditioned)
+    assert np.linalg.norm(model.coefficients - c_true) / np.linalg.norm(c_true) < 1e-5
+    stages = [t["stage"] for t in report.transform["tried"]]
+    assert stages == ["A"] * 4 + ["A+B"] * 2  # 14 configurations: all three stages ran
+    assert model.metadata["fit"]["r_scale_search"]["factor"] == report.transform["factor"]
+
+
+def test_search_system_equals_one_shot_assembly(made_with_wide_transform):
+    """The winner's full system is folded from its three part systems; it must be the
+    system a plain assembly of all training data gives."""
+    from ace_lin.fit.driver import assemble_problem, prepare, settle_transform
+
+    *_, cfg = made_with_wide_transform
+    problem, system = settle_transform(prepare(cfg))
+    direct = assemble_problem(problem, problem.train)
+    assert system.n_rows == direct.n_rows
+    gram, gram_direct = system.R.T @ system.R, direct.R.T @ direct.R
+    assert np.allclose(gram, gram_direct, rtol=1e-10, atol=1e-10 * np.abs(gram_direct).max())
+    assert np.allclose(system.R.T @ system.qty, direct.R.T @ direct.qty, rtol=1e-10,
+                       atol=1e-10 * np.abs(direct.R.T @ direct.qty).max())
+
+
+def test_given_r_scale_is_final(made_with_wide_transform):
+    from ace_lin.fit.driver import fit
+
+    _, _, cfg = made_with_wide_transform
+    cfg = dict(cfg, basis=dict(cfg["basis"], r_scale=1.7), output=cfg["output"] + ".given.json")
+    model, report = fit(cfg)
+    assert report.transform is None and model.spec.r_scale["Si-Si"] == 1.7
+    assert model.metadata["fit"]["r_scale_search"] is None
+
+
+def test_unknown_r_scale_word_is_a_clear_error(made_with_wide_transform):
+    from ace_lin.fit.config import ConfigError
+    from ace_lin.fit.driver import prepare
+
+    *_, cfg = made_with_wide_transform
+    with pytest.raises(ConfigError, match=r"section 'basis'.*r_scale.*'wide'"):
+        prepare(dict(cfg, basis=dict(cfg["basis"], r_scale="wide")))
+    covalent = prepare(dict(cfg, basis=dict(cfg["basis"], r_scale="covalent")))
+    assert not covalent.r_scale_open
+    assert covalent.spec.r_scale == BasisSpec(elements=["Si"], **SPEC).r_scale
+
+
+@pytest.mark.mpi
+def test_fit_under_mpirun_equals_serial(tmp_path):
+    """2 ranks share every assembly of the search and of the fit: same transform, same
+    coefficients as one process."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun not found")
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "data")
+    models = {}
+    for name, launcher in (("serial", []), ("mpi", ["mpirun", "-n", "2"])):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(json.dumps({"data": {"train": f"{data}/Si_train.xyz"},
+                                   "basis": {"size": "small", "degree": [10, 10, 8, 6]},
+                                   "output": str(tmp_path / f"{name}.json")}))
+        run = subprocess.run(launcher + [sys.executable, "-m", "ace_lin.cli.main", "fit", str(cfg),
+                                         "--no-progress"], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        with open(tmp_path / f"{name}.json") as fh:
+            models[name] = json.load(fh)
+    s, m = models["serial"], models["mpi"]
+    assert m["metadata"]["fit"]["r_scale_search"]["factor"] == s["metadata"]["fit"]["r_scale_search"]["factor"]
+    np.testing.assert_allclose(m["coefficients"], s["coefficients"], rtol=1e-8,
+                               atol=1e-8 * np.abs(s["coefficients"]).max())
