@@ -75,6 +75,10 @@ def test_errors_text_and_info(fitted, capsys):
     assert main(["info", model, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["elements"] == ["Si"] and sum(info["n_basis_by_order"].values()) == info["n_basis"]
+    # the example leaves r_scale open: the fit searched it, info shows the choice
+    factor = info["training"]["r_scale_factor"]
+    assert factor is not None and info["r_scale_A"]["Si-Si"] == pytest.approx(factor * 2 * 1.11)
+    assert "chosen by evidence" in out
 
 
 def test_template_prints_a_valid_config(capsys):

@@ -13,12 +13,14 @@ def summary(model) -> dict:
     out = {"elements": list(model.elements), "e0_eV": model.e0, "n_basis": model.basis.n_basis,
            "n_basis_by_order": model.basis.size_by_order(), "order": spec.order,
            "degree": list(spec.degree), "r_cut_A": dict(spec.r_cut), "r_in_A": dict(spec.r_in),
-           "r_core_A": dict(spec.r_core)}
+           "r_core_A": dict(spec.r_core), "r_scale_A": dict(spec.r_scale),
+           "transform_power": spec.transform_power}
     if fit:
         out["training"] = {
             "data": fit.get("data"), "solver": fit.get("solver", {}).get("kind"),
             "lambda": fit.get("lambda"), "e0_source": fit.get("e0_source"),
             "rows": fit.get("rows"),
+            "r_scale_factor": (fit.get("r_scale_search") or {}).get("factor"),
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
     return out
 
@@ -52,8 +54,12 @@ def run(args) -> int:
     print("E0 (eV)         " + ", ".join(f"{k} {v:.6f}" for k, v in s["e0_eV"].items()))
     print(f"basis           {s['n_basis']} functions, order {s['order']}, degree {s['degree']}")
     print("  per order     " + ", ".join(f"nu={k}: {v}" for k, v in s["n_basis_by_order"].items()))
-    for key, label in (("r_cut_A", "r_cut (A)"), ("r_in_A", "r_in (A)"), ("r_core_A", "r_core (A)")):
+    for key, label in (("r_cut_A", "r_cut (A)"), ("r_in_A", "r_in (A)"), ("r_core_A", "r_core (A)"),
+                       ("r_scale_A", "r_scale (A)")):
         print(f"{label:<16}" + ", ".join(f"{k} {v:.3f}" for k, v in s[key].items()))
+    factor = (s.get("training") or {}).get("r_scale_factor")
+    print(f"transform       t = (1 + r/r_scale)^-{s['transform_power']}"
+          + (f", r_scale {factor:.3g} x covalent sum, chosen by evidence" if factor else ""))
     tr = s.get("training")
     if tr:
         for name, d in (tr.get("data") or {}).items():
