@@ -108,3 +108,15 @@ def write_exact_extxyz(path, frames, results):
             fh.write(f"{len(a)}\n{' '.join(head)}\n")
             for sym, x, fr in zip(a.get_chemical_symbols(), a.positions, r["forces"]):
                 fh.write(" ".join([sym] + [f(v) for v in (*x, *fr)]) + "\n")
+
+
+def labels(frames, calc):
+    """Energy, forces (and stress of periodic cells) of each frame from calc, in the form
+    write_exact_extxyz takes."""
+    out = []
+    for a in frames:
+        a.calc = calc
+        out.append({"energy": a.get_potential_energy(), "forces": a.get_forces()})
+        if all(a.pbc):
+            out[-1]["stress"] = a.get_stress()
+    return out

@@ -12,7 +12,7 @@ pytest.importorskip("ace_lin._core")
 from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
 from ace_lin.fit.driver import fit  # noqa: E402
 
-from helpers import synthetic_structures as structures, write_exact_extxyz  # noqa: E402
+from helpers import labels, synthetic_structures as structures, write_exact_extxyz  # noqa: E402
 
 E0_TRUE = -3.25
 # r_in and r_core are given: otherwise the fit would derive them from the data and
@@ -29,12 +29,7 @@ def synthetic(tmp_path_factory):
     model = LinearACEModel(spec, c_true, e0={"Si": E0_TRUE})
     calc = ACECalculator(model)
     frames = structures(rng)
-    results = []
-    for a in frames:
-        a.calc = calc
-        results.append({"energy": a.get_potential_energy(), "forces": a.get_forces()})
-        if all(a.pbc):
-            results[-1]["stress"] = a.get_stress()
+    results = labels(frames, calc)
     write_exact_extxyz(tmp / "train.xyz", frames[:8] + frames[10:], results[:8] + results[10:])
     write_exact_extxyz(tmp / "test.xyz", frames[8:10], results[8:10])
     # the same training data plus an isolated atom, whose energy is E0

@@ -8,7 +8,7 @@ pytest.importorskip("ace_lin._core")
 from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
 from ace_lin.fit.transform import COARSE, parts, wants_search  # noqa: E402
 
-from helpers import synthetic_structures as structures, write_exact_extxyz  # noqa: E402
+from helpers import labels, synthetic_structures as structures, write_exact_extxyz  # noqa: E402
 
 SPEC = dict(order=3, degree=7, r_cut=4.0, r_in=1.11, r_core=1.554)
 
@@ -40,12 +40,7 @@ def made_with_wide_transform(tmp_path_factory):
     c_true = rng.normal(size=spec.n_basis) * 0.2
     calc = ACECalculator(LinearACEModel(spec, c_true, e0={"Si": -3.0}))
     frames = structures(rng) + structures(rng)[:4]
-    results = []
-    for a in frames:
-        a.calc = calc
-        results.append({"energy": a.get_potential_energy(), "forces": a.get_forces()})
-        if all(a.pbc):
-            results[-1]["stress"] = a.get_stress()
+    results = labels(frames, calc)
     write_exact_extxyz(tmp / "train.xyz", frames, results)
     cfg = {"data": {"train": str(tmp / "train.xyz")}, "elements": ["Si"], "e0": "fit",
            "basis": dict(SPEC), "output": str(tmp / "model.json")}
