@@ -38,7 +38,9 @@ def plugin():
 
 @pytest.fixture(scope="module")
 def sio_model(tmp_path_factory):
-    spec = BasisSpec(elements=["Si", "O"], order=3, degree=8, r_cut=4.5)
+    # per-pair transform scales as a fit's r_scale search leaves them (not the defaults)
+    spec = BasisSpec(elements=["Si", "O"], order=3, degree=8, r_cut=4.5,
+                     r_scale={"Si-Si": 3.7, "Si-O": 1.1, "O-O": 0.6})
     path = str(tmp_path_factory.mktemp("model") / "SiO.json")
     random_model(spec, seed=7, e0={"Si": -1.3, "O": -2.1}).save(path)
     return path
