@@ -229,6 +229,8 @@ def fit(config, progress: Optional[bool] = None):
 
     comm = mpi_comm(cfg.assembly.mpi)
     show = cfg.assembly.progress if progress is None else progress
+    # with an r_scale search, "transform" holds the whole assembly (the winner's part
+    # systems are the training system) and "assemble" stays ~0
     problem, system = settle_transform(problem, comm, progress=show)
     t["transform"] = time.perf_counter()
     if system is None:
