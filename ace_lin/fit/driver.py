@@ -208,8 +208,9 @@ def solve_problem(problem: FitProblem, system, solver=None):
     gamma = problem.prior.gamma(np.concatenate([problem.basis.degree, np.zeros(len(problem.e0_fit))]))
     # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
     free = np.r_[np.zeros(nb, dtype=bool), np.ones(len(problem.e0_fit), dtype=bool)]
-    solution = (solver or _solver(problem.cfg)).solve(system.R, system.qty, gamma=gamma, n_rows=system.n_rows,
-                                          rss0=system.rss0, unpenalized=free)
+    solution = (solver or _solver(problem.cfg)).solve(system.R, system.qty, gamma=gamma,
+                                                      n_rows=system.n_rows, rss0=system.rss0,
+                                                      unpenalized=free)
     coef = solution.coefficients
     e0 = dict(problem.e0_fixed)
     e0.update({el: float(v) for el, v in zip(problem.e0_fit, coef[nb:])})

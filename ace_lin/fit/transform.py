@@ -76,10 +76,12 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
                 bar.update(len(part))
 
     def evidence(factor, stage):
+        # the merged factor replaces its parts: a later stage folds only its new part in
+        systems[factor] = [merge_systems(systems[factor])]
         value = None
         if rank == 0:
-            system = merge_systems(systems[factor])
-            value = float(solve_problem(cands[factor], system, solver=blr)[1].info["log_evidence"])
+            solution = solve_problem(cands[factor], systems[factor][0], solver=blr)[1]
+            value = float(solution.info["log_evidence"])
         if comm is not None:
             value = comm.bcast(value, root=0)
         tried.append({"factor": float(factor), "stage": stage, "log_evidence": value})
@@ -98,6 +100,8 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
     add(f, part_a)
     scores[f] = evidence(f, "A")
     finalists = sorted(scores, key=scores.get, reverse=True)[:2]
+    for f in set(cands) - set(finalists):  # free the losers' factors (p x p each)
+        del cands[f], systems[f]
     if part_b:
         for f in finalists:
             add(f, part_b)
