@@ -45,6 +45,9 @@ cdef extern from "acelin.h":
         const double *term_coupling
         const int *term_factors
         const double *coefficients
+        int n_radial_long
+        const double *r_cut_long
+        const double *r_scale_long
     ctypedef struct acelin_model:
         pass
     acelin_status acelin_model_create(const acelin_tables *tables, acelin_model **out, char *err, size_t errlen) nogil
@@ -154,6 +157,8 @@ cdef class CoreModel:
             Z=_i32(tables.atomic_numbers, ns, "atomic_numbers"), e0=_f64(e0, ns, "e0"),
             rc=_f64(tables.r_cut, ns * ns, "r_cut"), ri=_f64(tables.r_in, ns * ns, "r_in"),
             rco=_f64(tables.r_core, ns * ns, "r_core"), rs=_f64(tables.r_scale, ns * ns, "r_scale"),
+            rcl=_f64(tables.r_cut_long, ns * ns, "r_cut_long"),
+            rsl=_f64(tables.r_scale_long, ns * ns, "r_scale_long"),
             nln=_i32(tables.nl_n), nll=_i32(tables.nl_l),
             sp=_i32(tables.species, nb, "species"), nu=_i32(tables.nu, nb, "nu"),
             ts=_i64(tables.term_start, nb + 1, "term_start"),
@@ -169,6 +174,7 @@ cdef class CoreModel:
             el[k] = names[k]
         cdef const int[::1] Z = keep["Z"], nln = keep["nln"], nll = keep["nll"], sp = keep["sp"], nu = keep["nu"], tf = keep["tf"]
         cdef const double[::1] e0v = keep["e0"], rc = keep["rc"], ri = keep["ri"], rco = keep["rco"], rs = keep["rs"], tc = keep["tc"], c = keep["c"]
+        cdef const double[::1] rcl = keep["rcl"], rsl = keep["rsl"]
         cdef const int64_t[::1] ts = keep["ts"]
         t.n_species = ns
         t.elements = el
@@ -192,6 +198,9 @@ cdef class CoreModel:
         t.term_coupling = &tc[0] if tc.shape[0] else NULL
         t.term_factors = &tf[0] if tf.shape[0] else NULL
         t.coefficients = &c[0] if nb else NULL
+        t.n_radial_long = tables.n_radial_long
+        t.r_cut_long = &rcl[0]
+        t.r_scale_long = &rsl[0]
         with nogil:
             st = acelin_model_create(&t, &self.ptr, err, sizeof(err))
         free(el)

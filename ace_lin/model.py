@@ -63,7 +63,7 @@ class LinearACEModel:
 
     @property
     def cutoff(self) -> float:
-        return float(max(self._spec.r_cut.values()))
+        return self._spec.max_reach
 
     def to_document(self) -> dict:
         from ace_lin import __version__

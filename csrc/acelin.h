@@ -15,8 +15,8 @@
 extern "C" {
 #endif
 
-#define ACELIN_API_VERSION 1
-#define ACELIN_FORMAT_VERSION 1 /* model-file format version this core reads */
+#define ACELIN_API_VERSION 2
+#define ACELIN_FORMAT_VERSION 2 /* model-file format version this core reads (and 1) */
 #define ACELIN_NU_MAX 5         /* largest correlation order (body order 6) */
 
 typedef enum {
@@ -57,6 +57,12 @@ typedef struct {
     const int *term_factors;        /* [n_terms*ACELIN_NU_MAX] atomic-base indices, -1 padded;
                                        index = (species_j * n_nlm) + nlm, nlm = nl_offset[nl] + l + m */
     const double *coefficients;     /* [n_basis] linear coefficients, eV */
+    /* optional long-range channel: a second radial set with its own cutoff and scale
+       (same r_in and transform power); its functions have the one-particle index
+       n = n_radial+1 .. n_radial+n_radial_long. 0: none, and the two arrays may be NULL */
+    int n_radial_long;
+    const double *r_cut_long;       /* [ns*ns] outer cutoff of the long-range channel, A */
+    const double *r_scale_long;     /* [ns*ns] its distance-transform scale, A */
 } acelin_tables;
 
 typedef struct acelin_model acelin_model; /* immutable after creation; share between threads */
@@ -71,6 +77,7 @@ int acelin_model_n_species(const acelin_model *model);
 int acelin_model_n_basis(const acelin_model *model);
 const char *acelin_model_element(const acelin_model *model, int species); /* NULL if unknown */
 int acelin_model_species_index(const acelin_model *model, const char *element); /* -1 if absent */
+/* the pair's interaction range, A: the larger of the ACE cutoff and the long-range channel's */
 double acelin_model_cutoff(const acelin_model *model, int centre, int neighbour);
 double acelin_model_max_cutoff(const acelin_model *model);
 

@@ -39,11 +39,12 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
                     for (int a = 0; a < 3; ++a) dE_dr[3 * b + a] += 0.5 * dV * d[a] / r;
             }
         }
-        if (r <= m->r_in[pair] || r >= m->r_cut[pair]) continue;
+        if (r <= m->r_in[pair] || r >= m->r_reach[pair]) continue;
         if (na >= w->cap)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "internal: neighbour capacity exceeded");
         w->nb_bond[na] = b;
         w->nb_species[na] = zj;
+        w->nb_far[na] = r >= m->r_cut[pair]; /* only the long-range channel reaches it */
         w->nb_r[na] = r;
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
@@ -65,12 +66,13 @@ void acelin_density(const acelin_model *m, acelin_ws *w, int na)
         double *A = w->A + (size_t)w->nb_species[j] * m->n_int;
         const double *restrict R = w->R + (size_t)j * m->n_rpad;
         const double *Y = w->Y + (size_t)j * m->n_lm;
+        const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short-channel R are zero there */
         for (int l = 0; l <= m->lmax; ++l) {
             const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 double *restrict Ai = A + m->loff[l] + i * N;
                 const double y = Y[l * l + i];
-                for (int n = 0; n < N; ++n) Ai[n] += y * R[n];
+                for (int n = n0; n < N; ++n) Ai[n] += y * R[n];
             }
         }
     }
@@ -134,7 +136,7 @@ void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *
         const double *R = w->R + (size_t)j * N0, *dR = w->dR + (size_t)j * N0;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         v4d S1 = {0, 0, 0, 0}, H0 = S1, H1 = S1, H2 = S1;
-        for (int c = 0; c < N0; c += 4) {
+        for (int c = w->nb_far[j] ? m->n_spad : 0; c < N0; c += 4) {
             v4d t0 = {0, 0, 0, 0}, t1 = t0, t2 = t0, t3 = t0;
             for (int l = 0; l <= m->lmax; ++l) {
                 const int N = m->Nl[l];

@@ -26,7 +26,12 @@ static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *o
     for (int s = 0; s < m->ns; ++s) cnt[s + 1] += cnt[s];
     int fill[64];
     for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
-    for (int j = 0; j < na; ++j) order[fill[w->nb_species[j]]++] = j;
+    for (int far = 0; far <= 1; ++far) { /* per species: near neighbours first */
+        for (int j = 0; j < na; ++j)
+            if (w->nb_far[j] == far) order[fill[w->nb_species[j]]++] = j;
+        if (!far)
+            for (int s = 0; s < m->ns; ++s) w->sp_near[s] = fill[s];
+    }
     const size_t stride = 3 * (size_t)w->cap;
     const int nlm = m->n_lm;
     for (int jj = 0; jj < na; ++jj) {
@@ -34,13 +39,14 @@ static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *o
         const double *R = w->R + (size_t)j * m->n_rpad, *dR = w->dR + (size_t)j * m->n_rpad;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         const double *u = w->nb_u + 3 * j, r = w->nb_r[j];
+        const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short entries of far ones are never read */
         for (int l = 0; l <= m->lmax; ++l) {
             const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;
                 const double dy[3] = {dY[k], dY[nlm + k], dY[2 * nlm + k]};
                 const double ud = u[0] * dy[0] + u[1] * dy[1] + u[2] * dy[2];
-                for (int n = 0; n < N; ++n) {
+                for (int n = n0; n < N; ++n) {
                     double *Dk = w->D + (size_t)(m->loff[l] + i * N + n) * stride + 3 * jj;
                     for (int a = 0; a < 3; ++a)
                         Dk[a] = dR[n] * u[a] * Y[k] + R[n] * (dy[a] - u[a] * ud) / r;
@@ -88,7 +94,8 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na
             const double gs = w->g[s - s0];
             if (gs == 0.0) continue;
             const int a = m->sup_a[s], z = a / m->n_int, nlm = a % m->n_int;
-            const int lo = 3 * w->sp_start[z], hi = 3 * w->sp_start[z + 1];
+            /* a short-channel entry has no derivative for neighbours beyond the short cutoff */
+            const int lo = 3 * w->sp_start[z], hi = 3 * (m->a_long[nlm] ? w->sp_start[z + 1] : w->sp_near[z]);
             const double *Da = w->D + (size_t)nlm * stride;
             for (int q = lo; q < hi; ++q) out[q] += gs * Da[q];
         }
@@ -100,7 +107,8 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na
         const int aj = neigh_atom[bond];
         const double *d = dr + 3 * bond;
         double *fi = fr + (size_t)i * 3 * nb, *fj = fr + (size_t)aj * 3 * nb;
-        for (int b = b0; b < b1; ++b) {
+        /* a far neighbour only moves the long-range invariants (the block's suffix) */
+        for (int b = w->nb_far[j] ? m->species_long_start[zc] : b0; b < b1; ++b) {
             const double *o = w->out + (size_t)(b - b0) * stride + 3 * jj;
             for (int a = 0; a < 3; ++a) {
                 fi[(size_t)a * nb + b] += o[a];

@@ -14,10 +14,18 @@ struct acelin_model {
     double *r_cut, *r_in, *r_core, *r_scale; /* [ns*ns] A */
     double *t_in, *t_span;  /* [ns*ns] distance transform at r_in and t(r_in) - t(r_cut) */
     double *zbl_a;          /* [ns*ns] ZBL screening length, A */
+    int n_long;             /* radial functions of the long-range channel (0: none) */
+    double *r_cut_long, *r_scale_long, *t_in_long, *t_span_long; /* [ns*ns], as above */
+    double *r_reach;        /* [ns*ns] max(r_cut, r_cut_long): the pair's ACE range, A */
     int p;                  /* transform power */
     double max_cut;         /* largest pair cutoff (ACE and core), A */
-    int n_radial, lmax, n_lm; /* n_lm = (lmax+1)^2 */
-    int n_rpad;             /* n_radial rounded up to a multiple of 4 (zero padded; whole SIMD lanes) */
+    int n_radial, lmax, n_lm; /* n_radial: short channel only; n_lm = (lmax+1)^2 */
+    int n_spad;             /* internal radial index where the long channel starts (n_radial,
+                               rounded up to a multiple of 4 when there is a long channel) */
+    signed char *a_long;    /* [n_int] 1 where an atomic-base entry is a long-channel one */
+    int *species_long_start;/* [ns] first long-channel invariant of each species' block; the
+                               long invariants of a species follow its short ones */
+    int n_rpad;             /* n_spad + n_long rounded up to a multiple of 4 (zero padded; whole SIMD lanes) */
     int n_nl;
     int *nl_n, *nl_l, *nl_offset; /* [n_nl] */
     int n_nlm;              /* file layout: sum over channels of 2l+1 */

@@ -21,7 +21,8 @@ void acelin_model_free(acelin_model *m)
     if (m->elements)
         for (int s = 0; s < m->ns; ++s) free(m->elements[s]);
     void *ptrs[] = {m->elements, m->Z, m->e0, m->r_cut, m->r_in, m->r_core, m->r_scale,
-                    m->t_in, m->t_span, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
+                    m->t_in, m->t_span, m->r_cut_long, m->r_scale_long, m->t_in_long,
+                    m->t_span_long, m->r_reach, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_a, m->term_slot, m->species_basis_start,
@@ -56,8 +57,18 @@ static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "transform_power = %d", t->transform_power);
     if (t->n_radial < 1 || t->n_radial > 1000 || t->lmax < 0 || t->lmax > 8 || t->n_nl < 0)
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_radial = %d, lmax = %d (need lmax <= 8)", t->n_radial, t->lmax);
+    if (t->n_radial_long < 0 || t->n_radial_long > 1000)
+        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_radial_long = %d (need 0..1000)", t->n_radial_long);
+    if (t->n_radial_long) {
+        if (!t->r_cut_long || !t->r_scale_long)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_radial_long > 0 needs r_cut_long and r_scale_long");
+        for (int k = 0; k < ns * ns; ++k)
+            if (!(isfinite(t->r_cut_long[k]) && isfinite(t->r_scale_long[k])) || !(t->r_cut_long[k] > t->r_in[k]) ||
+                !(t->r_scale_long[k] > 0))
+                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: need r_cut_long > r_in and r_scale_long > 0", k);
+    }
     for (int k = 0; k < t->n_nl; ++k)
-        if (t->nl_n[k] < 1 || t->nl_n[k] > t->n_radial || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
+        if (t->nl_n[k] < 1 || t->nl_n[k] > t->n_radial + t->n_radial_long || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "channel %d: (n, l) = (%d, %d) outside the basis", k, t->nl_n[k], t->nl_l[k]);
     if (t->n_basis < 0 || t->n_terms < 0 || (t->n_terms && (!t->term_coupling || !t->term_factors)))
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "negative sizes or missing term tables");
@@ -184,6 +195,36 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
     return ACELIN_OK;
 }
 
+/* Which atomic-base entries and invariants belong to the long-range channel. A species'
+ * long invariants must follow its short ones (the generator appends them); evaluation
+ * then skips, for neighbours beyond the short cutoff, everything of the short channel. */
+static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
+{
+    m->a_long = calloc((size_t)(m->n_int ? m->n_int : 1), 1);
+    m->species_long_start = malloc((size_t)m->ns * sizeof(int));
+    if (!m->a_long || !m->species_long_start) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    for (int l = 0; l <= 8; ++l)
+        for (int i = 0; i <= 2 * l; ++i)
+            for (int n = m->n_spad; n < m->Nl[l]; ++n) m->a_long[m->loff[l] + i * m->Nl[l] + n] = 1;
+    for (int s = 0; s < m->ns; ++s) {
+        const int b0 = m->species_basis_start[s], b1 = m->species_basis_start[s + 1];
+        int first = b1;
+        for (int b = b0; b < b1; ++b) {
+            const int *f = m->term_factors + m->term_start[b] * NU;
+            const int is_long = m->term_start[b + 1] > m->term_start[b] && m->a_long[f[0] % m->n_int];
+            for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t)
+                for (int k = 0; k < m->basis_nu[b]; ++k)
+                    if (m->a_long[m->term_factors[t * NU + k] % m->n_int] != is_long)
+                        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d mixes the short and long-range channels", b);
+            if (is_long && first == b1) first = b;
+            if (!is_long && first < b1)
+                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d: a species' long-range invariants must follow its short ones", b);
+        }
+        m->species_long_start[s] = first;
+    }
+    return ACELIN_OK;
+}
+
 acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, char *err, size_t errlen)
 {
     if (!t || !out) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "NULL argument");
@@ -206,6 +247,12 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->t_in = malloc(np * sizeof(double));
     m->t_span = malloc(np * sizeof(double));
     m->zbl_a = malloc(np * sizeof(double));
+    m->n_long = t->n_radial_long;
+    m->r_cut_long = xcopy(m->n_long ? t->r_cut_long : t->r_cut, np * sizeof(double));
+    m->r_scale_long = xcopy(m->n_long ? t->r_scale_long : t->r_scale, np * sizeof(double));
+    m->t_in_long = malloc(np * sizeof(double));
+    m->t_span_long = malloc(np * sizeof(double));
+    m->r_reach = malloc(np * sizeof(double));
     m->p = t->transform_power;
     m->n_radial = t->n_radial;
     m->lmax = t->lmax;
@@ -224,7 +271,8 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->coef = xcopy(t->coefficients, t->n_basis * sizeof(double));
     m->species_basis_start = calloc((size_t)ns + 1, sizeof(int));
     if (!m->elements || !m->Z || !m->e0 || !m->r_cut || !m->r_in || !m->r_core || !m->r_scale ||
-        !m->t_in || !m->t_span || !m->zbl_a || !m->nl_n || !m->nl_l || !m->nl_offset ||
+        !m->t_in || !m->t_span || !m->zbl_a || !m->r_cut_long || !m->r_scale_long ||
+        !m->t_in_long || !m->t_span_long || !m->r_reach || !m->nl_n || !m->nl_l || !m->nl_offset ||
         !m->basis_species || !m->basis_nu || !m->term_start || !m->term_coupling ||
         !m->term_factors || !m->coef || !m->species_basis_start) {
         acelin_model_free(m);
@@ -237,23 +285,30 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         double t_cut = acelin_transform_t(m->r_cut[k], m->r_scale[k], m->p, NULL);
         m->t_in[k] = acelin_transform_t(m->r_in[k], m->r_scale[k], m->p, NULL);
         m->t_span[k] = m->t_in[k] - t_cut;
+        t_cut = acelin_transform_t(m->r_cut_long[k], m->r_scale_long[k], m->p, NULL);
+        m->t_in_long[k] = acelin_transform_t(m->r_in[k], m->r_scale_long[k], m->p, NULL);
+        m->t_span_long[k] = m->t_in_long[k] - t_cut;
+        m->r_reach[k] = (m->n_long && m->r_cut_long[k] > m->r_cut[k]) ? m->r_cut_long[k] : m->r_cut[k];
         int zi = (int)(k / ns), zj = (int)(k % ns);
         m->zbl_a[k] = 0.46850 / (pow(m->Z[zi], 0.23) + pow(m->Z[zj], 0.23));
-        if (m->r_cut[k] > m->max_cut) m->max_cut = m->r_cut[k];
+        if (m->r_reach[k] > m->max_cut) m->max_cut = m->r_reach[k];
     }
     int off = 0;
     for (int k = 0; k < m->n_nl; ++k) { m->nl_offset[k] = off; off += 2 * m->nl_l[k] + 1; }
     m->n_nlm = off;
     const int n_file = ns * off; /* atomic-base size in the file's indexing */
+    /* internal radial index of each channel: short n-1, long n_spad + (n-1-n_radial) */
+    m->n_spad = m->n_long ? (m->n_radial + 3) / 4 * 4 : m->n_radial;
+#define INTERNAL_N(n) ((n) <= m->n_radial ? (n) - 1 : m->n_spad + (n) - 1 - m->n_radial)
     for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
     for (int k = 0; k < m->n_nl; ++k)
-        if (m->nl_n[k] > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = m->nl_n[k];
+        if (INTERNAL_N(m->nl_n[k]) + 1 > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = INTERNAL_N(m->nl_n[k]) + 1;
     /* harmonics only up to the largest l a channel uses (the table's lmax is a bound) */
     m->lmax = 0;
     for (int k = 0; k < m->n_nl; ++k)
         if (m->nl_l[k] > m->lmax) m->lmax = m->nl_l[k];
     m->n_lm = (m->lmax + 1) * (m->lmax + 1);
-    m->n_rpad = (m->n_radial + 3) / 4 * 4;
+    m->n_rpad = (m->n_spad + m->n_long + 3) / 4 * 4;
     for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + 3) / 4 * 4; /* padded entries are never used by a product */
     m->loff[0] = 0;
     for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
@@ -273,7 +328,7 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
             int z = f[k] / off, rem = f[k] % off, ch = 0;
             while (ch + 1 < m->n_nl && m->nl_offset[ch + 1] <= rem) ++ch;
             int l = m->nl_l[ch], i = rem - m->nl_offset[ch];
-            f[k] = z * m->n_int + m->loff[l] + i * m->Nl[l] + (m->nl_n[ch] - 1);
+            f[k] = z * m->n_int + m->loff[l] + i * m->Nl[l] + INTERNAL_N(m->nl_n[ch]);
         }
         for (int k = 1; k < NU && f[k] >= 0; ++k)
             for (int q = k; q > 0 && f[q - 1] > f[q]; --q) { int tmp = f[q]; f[q] = f[q - 1]; f[q - 1] = tmp; }
@@ -289,6 +344,11 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     }
     for (int s = 1; s <= ns; ++s)
         if (m->species_basis_start[s] < m->species_basis_start[s - 1]) m->species_basis_start[s] = m->species_basis_start[s - 1];
+#undef INTERNAL_N
+    if ((st = mark_long(m, err, errlen))) {
+        acelin_model_free(m);
+        return st;
+    }
     if ((st = build_ctilde(m, err, errlen)) || (st = build_tree(m, err, errlen)) ||
         (st = build_support(m, err, errlen))) {
         acelin_model_free(m);
@@ -309,6 +369,6 @@ int acelin_model_species_index(const acelin_model *m, const char *el)
 }
 double acelin_model_cutoff(const acelin_model *m, int i, int j)
 {
-    return (i >= 0 && j >= 0 && i < m->ns && j < m->ns) ? m->r_cut[i * m->ns + j] : 0.0;
+    return (i >= 0 && j >= 0 && i < m->ns && j < m->ns) ? m->r_reach[i * m->ns + j] : 0.0;
 }
 double acelin_model_max_cutoff(const acelin_model *m) { return m->max_cut; }

@@ -1,4 +1,5 @@
-/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1)
+/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1 or 2;
+ * version 2 adds the long-range channel: tables.n_radial_long, r_cut_long, r_scale_long)
  * without Python, as the LAMMPS plugin must.
  *
  * Order of checks (each failure names the file): readable (ACELIN_ERR_IO), JSON
@@ -140,7 +141,7 @@ static acelin_status check_units(const loader *L, const acelin_json *units)
 typedef struct {
     const char **elements;
     int *Z, *nl_n, *nl_l, *species, *nu, *factors;
-    double *e0, *r_cut, *r_in, *r_core, *r_scale, *coupling, *coef;
+    double *e0, *r_cut, *r_in, *r_core, *r_scale, *coupling, *coef, *r_cut_long, *r_scale_long;
     int64_t *term_start;
 } scratch;
 
@@ -148,7 +149,8 @@ static void scratch_free(scratch *s)
 {
     free((void *)s->elements);
     void *p[] = {s->Z, s->nl_n, s->nl_l, s->species, s->nu, s->factors, s->e0, s->r_cut,
-                 s->r_in, s->r_core, s->r_scale, s->coupling, s->coef, s->term_start};
+                 s->r_in, s->r_core, s->r_scale, s->coupling, s->coef, s->term_start,
+                 s->r_cut_long, s->r_scale_long};
     for (size_t k = 0; k < sizeof(p) / sizeof(p[0]); ++k) free(p[k]);
 }
 
@@ -169,7 +171,7 @@ static acelin_status shape(const loader *L, int rc, const char *msg)
     return rc ? fail_file(L, ACELIN_ERR_FORMAT, "%s", msg) : ACELIN_OK;
 }
 
-static acelin_status fill_tables(const loader *L, const acelin_json *root, acelin_tables *t, scratch *s)
+static acelin_status fill_tables(const loader *L, const acelin_json *root, int version, acelin_tables *t, scratch *s)
 {
     acelin_status st = ACELIN_OK;
     char msg[400];
@@ -243,6 +245,19 @@ static acelin_status fill_tables(const loader *L, const acelin_json *root, aceli
     SHAPE(acelin_json_to_int(v, "tables.n_radial", &t->n_radial, msg, sizeof(msg)));
     NEED("lmax");
     SHAPE(acelin_json_to_int(v, "tables.lmax", &t->lmax, msg, sizeof(msg)));
+    if (version >= 2) { /* the long-range channel (n_radial_long = 0: none) */
+        NEED("n_radial_long");
+        SHAPE(acelin_json_to_int(v, "tables.n_radial_long", &t->n_radial_long, msg, sizeof(msg)));
+        s->r_cut_long = alloc_n(np, sizeof(double));
+        s->r_scale_long = alloc_n(np, sizeof(double));
+        if (!s->r_cut_long || !s->r_scale_long) return fail_file(L, ACELIN_ERR_ALLOC, "out of memory");
+        NEED("r_cut_long");
+        SHAPE(acelin_json_double_array(v, "tables.r_cut_long (ns*ns)", np, s->r_cut_long, msg, sizeof(msg)));
+        NEED("r_scale_long");
+        SHAPE(acelin_json_double_array(v, "tables.r_scale_long (ns*ns)", np, s->r_scale_long, msg, sizeof(msg)));
+        t->r_cut_long = s->r_cut_long;
+        t->r_scale_long = s->r_scale_long;
+    }
     t->atomic_numbers = s->Z;
     t->r_cut = s->r_cut;
     t->r_in = s->r_in;
@@ -361,7 +376,7 @@ static acelin_status load(const loader *L, char *buf, size_t n, acelin_model **o
         goto done;
     }
     if ((st = check_units(L, acelin_json_get(root, "units")))) goto done;
-    if ((st = fill_tables(L, root, &t, &s))) goto done;
+    if ((st = fill_tables(L, root, version, &t, &s))) goto done;
     st = acelin_model_create(&t, out, msg, sizeof(msg));
     if (st) fail_file(L, st, "invalid model: %s", msg);
 done:

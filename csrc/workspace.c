@@ -8,7 +8,7 @@ void acelin_ws_free(acelin_ws *w)
     if (!w) return;
     free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_species); free(w->nb_u);
     free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->D);
-    free(w->out); free(w->g); free(w->sp_start);
+    free(w->out); free(w->g); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
 }
 
@@ -23,13 +23,14 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->dEdA = malloc(nA * sizeof(double));
     w->nb_bond = malloc(c * sizeof(int64_t));
     w->nb_species = malloc(c * sizeof(int));
+    w->nb_far = malloc(c * sizeof(int));
     w->nb_u = malloc(3 * c * sizeof(double));
     w->nb_r = malloc(c * sizeof(double));
     w->R = malloc(c * m->n_rpad * sizeof(double));
     w->dR = malloc(c * m->n_rpad * sizeof(double));
     w->Y = malloc(c * m->n_lm * sizeof(double));
     w->dY = malloc(3 * c * m->n_lm * sizeof(double));
-    int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_u && w->nb_r && w->R &&
+    int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_far && w->nb_u && w->nb_r && w->R &&
              w->dR && w->Y && w->dY;
     if (ok && design) {
         int nb_max = 1;
@@ -41,7 +42,8 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
         w->out = malloc((size_t)nb_max * 3 * c * sizeof(double));
         w->g = malloc((size_t)(m->max_support ? m->max_support : 1) * sizeof(double));
         w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
-        ok = w->D && w->out && w->g && w->sp_start;
+        w->sp_near = malloc((size_t)m->ns * sizeof(int));
+        ok = w->D && w->out && w->g && w->sp_start && w->sp_near;
     }
     if (!ok) { acelin_ws_free(w); return NULL; }
     return w;

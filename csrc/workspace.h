@@ -10,6 +10,7 @@ typedef struct {
     double *A, *dEdA;          /* [n_A] atomic base and dE/dA */
     int64_t *nb_bond;          /* [cap] caller's bond index of each active neighbour */
     int *nb_species;           /* [cap] */
+    int *nb_far;               /* [cap] 1: beyond the short cutoff (long-range channel only) */
     double *nb_u, *nb_r;       /* [cap*3] unit vectors, [cap] distances (A) */
     double *R, *dR;            /* [cap*n_radial] radial values, d/dr */
     double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
@@ -18,6 +19,7 @@ typedef struct {
     double *out;               /* [n_basis_species_max*cap*3] dB/d dr */
     double *g;                 /* [max_support] dB/dA over the support of one invariant */
     int *sp_start;             /* [ns+1] neighbour range of each species in D */
+    int *sp_near;              /* [ns] end of the species' near neighbours (they come first) */
 } acelin_ws;
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);

@@ -109,3 +109,44 @@ def test_spec_round_trip():
     assert again == spec and again.spec_hash() == spec.spec_hash()
     with pytest.raises(ValueError, match="unknown basis spec key"):
         BasisSpec.from_dict(dict(spec.to_dict(), colour="red"))
+
+
+def test_long_range_channel_is_the_union_of_two_bases():
+    """A long-range channel adds exactly the functions of a second basis built with its
+    cutoff, scale, order and degrees (same rows for energy, forces and virial), after the
+    short channel's in each centre species' block, with the degree counted inside the
+    channel."""
+    kw = dict(elements=["Si", "C"], order=3, degree=(8, 8, 6), w_l=1.5, r_cut=4.0, r_in=1.0, r_core=0)
+    long = dict(long_r_cut={"Si-Si": 6.0, "C-Si": 5.0, "C-C": 3.5},
+                long_r_scale={"Si-Si": 4.0, "C-Si": 2.0, "C-C": 1.5}, long_degree=(6, 6))
+    both = BasisSpec(**kw, **long)
+    short = BasisSpec(**kw)
+    second = BasisSpec(**dict(kw, order=2, degree=(6, 6), w_l=1.0, r_cut=long["long_r_cut"],
+                              r_scale=long["long_r_scale"]))
+    assert both.n_radial_long == 6 and both.max_reach == 6.0
+    assert both.n_basis == short.n_basis + second.n_basis
+    sp_s, sp_l = short.basis().species, second.basis().species
+    # columns of [short | second] in the order of `both`: per centre species, short then long
+    order = np.concatenate([np.r_[np.flatnonzero(sp_s == z), short.n_basis + np.flatnonzero(sp_l == z)]
+                            for z in range(2)])
+    np.testing.assert_array_equal(both.basis().degree,
+                                  np.r_[short.basis().degree, second.basis().degree][order])
+    at = random_structure(["Si", "C"], 12, 4, periodic=True, triclinic=True, density=0.06)
+    rows = [design_rows(s, at) for s in (both, short, second)]
+    for part in ("energy", "forces", "virial"):
+        a, b, c = (np.asarray(getattr(r, part)) for r in rows)
+        joined = np.concatenate([b, c], axis=-1)[..., order]
+        assert np.abs(c).max() > 1e-3  # the long functions see something
+        np.testing.assert_allclose(a, joined, rtol=0, atol=1e-12 * np.abs(joined).max())
+
+
+def test_long_range_spec_round_trip_and_errors():
+    spec = BasisSpec(elements=["W", "Be"], order=2, degree=6, long_r_cut=7.0, long_degree=(8, 6))
+    again = BasisSpec.from_dict(spec.to_dict())
+    assert again == spec and again.long_r_cut == {"Be-Be": 7.0, "Be-W": 7.0, "W-W": 7.0}
+    plain = BasisSpec(elements=["Si"], order=2, degree=6)
+    assert not any(k.startswith("long_") for k in plain.to_dict())  # earlier specs keep their hash
+    for bad in (dict(long_r_cut=0.1), dict(long_r_cut=6.0, long_degree=(6,)),
+                dict(long_r_cut=6.0, long_order=0), dict(long_r_cut=6.0, long_r_scale=-1.0)):
+        with pytest.raises(ValueError, match="long"):
+            BasisSpec(elements=["Si"], order=2, degree=6, **bad)

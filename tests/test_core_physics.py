@@ -9,11 +9,18 @@ from helpers import numerical_forces, numerical_stress, random_model, random_str
 
 SPEC2 = BasisSpec(elements=["Si", "O"], order=4, degree=(8, 8, 7, 6), r_cut={"Si-Si": 4.6, "Si-O": 4.2, "O-O": 3.9},
                   r_in=0.9, r_core=1.5)
+def _spec2_long():
+    """SPEC2 with a long-range channel: per-pair reach and scale, O-O shorter than its r_cut."""
+    fields = {k: v for k, v in SPEC2.to_dict().items() if k not in ("spec_version",)}
+    fields.update(long_r_cut={"Si-Si": 6.3, "Si-O": 5.4, "O-O": 3.4},
+                  long_r_scale={"Si-Si": 5.0, "Si-O": 2.0, "O-O": 1.0}, long_degree=(7, 6))
+    return BasisSpec(**fields)
 
 
-@pytest.fixture(scope="module")
-def model2():
-    return random_model(SPEC2, seed=3)
+@pytest.fixture(scope="module", params=["short", "long"])
+def model2(request):
+    spec = SPEC2 if request.param == "short" else _spec2_long()
+    return random_model(spec, seed=3)
 
 
 def _calc(model, atoms):
@@ -86,9 +93,12 @@ def test_small_cell_many_images():
     assert np.abs(prim.get_forces()).max() > 1e-3
 
 
-def test_smooth_at_cutoff():
-    """Energy and force go continuously (C2 energy) to zero as a neighbour leaves r_cut."""
-    spec = BasisSpec(elements=["Si"], order=3, degree=8, r_cut=4.0, r_core=0)
+@pytest.mark.parametrize("extra", [{}, {"r_cut": 3.0, "long_r_cut": 4.0, "long_degree": (8, 8)}],
+                         ids=["r_cut", "long_r_cut"])
+def test_smooth_at_cutoff(extra):
+    """Energy and force go continuously (C2 energy) to zero as a neighbour leaves the
+    interaction range (r_cut, or the long-range channel's cutoff beyond it)."""
+    spec = BasisSpec(**dict(dict(elements=["Si"], order=3, degree=8, r_cut=4.0, r_core=0), **extra))
     model = random_model(spec, seed=2)
     from ase import Atoms
 

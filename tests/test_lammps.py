@@ -22,6 +22,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from ace_lin import ACECalculator, BasisSpec
+from ace_lin.io.model_file import FORMAT_VERSION
 from ace_lin.lammps.plugin import (build_plugin, lammps_commands, mpirun_path, open_lammps,
                                    runtime_env)
 from helpers import random_model
@@ -38,9 +39,12 @@ def plugin():
 
 @pytest.fixture(scope="module")
 def sio_model(tmp_path_factory):
-    # per-pair transform scales as a fit's r_scale search leaves them (not the defaults)
+    # per-pair transform scales as a fit's r_scale search leaves them (not the defaults),
+    # and a long-range channel with per-pair reach (O-O shorter than its r_cut)
     spec = BasisSpec(elements=["Si", "O"], order=3, degree=8, r_cut=4.5,
-                     r_scale={"Si-Si": 3.7, "Si-O": 1.1, "O-O": 0.6})
+                     r_scale={"Si-Si": 3.7, "Si-O": 1.1, "O-O": 0.6},
+                     long_r_cut={"Si-Si": 6.2, "Si-O": 5.5, "O-O": 4.0}, long_degree=(7, 6),
+                     long_r_scale={"Si-Si": 7.4, "Si-O": 2.2, "O-O": 1.2})
     path = str(tmp_path_factory.mktemp("model") / "SiO.json")
     random_model(spec, seed=7, e0={"Si": -1.3, "O": -2.1}).save(path)
     return path
@@ -326,7 +330,7 @@ def test_newer_format_version(plugin, sio_model, tmp_path):
     text = open(sio_model).read()
     newer = str(tmp_path / "newer.json")
     with open(newer, "w") as fh:
-        fh.write(text.replace('"format_version": 1', '"format_version": 99', 1))
+        fh.write(text.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99', 1))
     _expect_error(_box_lines() + lammps_commands(newer, ["Si", "O"], library=plugin), "format version")
 
 

@@ -35,8 +35,10 @@ SPECIAL = [5e-324, -0.0, 0.1, 1.0 / 3.0, 1.7976931348623157e308, 2.2250738585072
            -1.5e-300, 123456789.12345678]
 
 
-def make_model(extreme=True, seed=0):
-    spec = BasisSpec(elements=("Mo", "Si"), order=2, degree=6)
+def make_model(extreme=True, seed=0, long=False):
+    spec = BasisSpec(elements=("Mo", "Si"), order=2, degree=6,
+                     **(dict(long_r_cut={"Mo-Mo": 6.5, "Mo-Si": 6.0, "Si-Si": 5.5}, long_degree=(5, 5))
+                        if long else {}))
     rng = np.random.default_rng(seed)
     c = rng.normal(size=spec.n_basis)
     if extreme:  # every exponent range, and values whose text is delicate
@@ -129,19 +131,24 @@ def test_linear_model_save_and_load(tmp_path):
     assert back.metadata["fit"] == {"rmse_e": 0.001}
 
 
-def test_migration_hook_upgrades_old_versions(model_path, monkeypatch):
-    assert MIGRATIONS == {}  # no older format exists yet
-    seen = []
+def _as_version_1(doc):
+    """Format 1: no long-range channel keys."""
+    for key in ("n_radial_long", "r_cut_long", "r_scale_long"):
+        doc["tables"].pop(key)
+    doc["format_version"] = 1
 
-    def v1_to_v2(doc):
-        seen.append(doc["format_version"])
-        doc["metadata"]["migrated"] = True
-        return doc
 
-    monkeypatch.setattr(mf, "FORMAT_VERSION", 2)
-    monkeypatch.setitem(mf.MIGRATIONS, 1, v1_to_v2)
-    doc = read_model_file(model_path)
-    assert seen == [1] and doc["format_version"] == 2 and doc["metadata"]["migrated"] is True
+def test_version_1_files_are_upgraded(model_path, tmp_path):
+    """A file of format 1 (before the long-range channel) reads as version 2 without one,
+    and the model it gives is the one that was saved."""
+    assert sorted(MIGRATIONS) == list(range(1, FORMAT_VERSION))
+    old = _edit(_as_version_1)(model_path.read_bytes(), tmp_path)
+    doc = read_model_file(old)
+    t = doc["tables"]
+    assert doc["format_version"] == FORMAT_VERSION and t["n_radial_long"] == 0
+    assert np.array_equal(t["r_cut_long"], t["r_cut"]) and np.array_equal(t["r_scale_long"], t["r_scale"])
+    a, b = load_model(old), load_model(model_path)
+    assert np.array_equal(a.coefficients, b.coefficients) and a.spec == b.spec
 
 
 # -- Python: writer ------------------------------------------------------------------------
@@ -179,7 +186,7 @@ def test_writer_refuses_non_finite_numbers(tmp_path, document, where, value, fra
     (lambda d: d.pop("metadata"), "missing required key 'metadata'"),
     (lambda d: d["tables"].pop("lmax"), "missing required key 'tables.lmax'"),
     (lambda d: d["e0"].pop("Mo"), "missing required key 'e0.Mo'"),
-    (lambda d: d.update(format_version=2), "'format_version' is set by the writer"),
+    (lambda d: d.update(format_version=FORMAT_VERSION + 1), "'format_version' is set by the writer"),
     (lambda d: d.update(extra=1), "unknown top-level key(s) ['extra']"),
     (lambda d: d["tables"].update(zbl=[1.0]), "unknown table(s) ['zbl']"),
     (lambda d: d["tables"].update(nl_n=np.array(d["tables"]["nl_n"], dtype=float)),
@@ -306,8 +313,9 @@ CASES = [
     ("wrong_format", _edit(_set(None, "format", lambda v: "other-model")), "not an ace_lin model file",
      FORMAT, "not an ace_lin model file"),
     ("no_format", _edit(lambda d: d.pop("format")), "missing required key 'format'", FORMAT, "'format'"),
-    ("newer_version", _edit(_set(None, "format_version", lambda v: 2)), "written by a newer ace_lin",
-     VERSION, "format_version 2 was written by a newer ace_lin; this core reads format_version <= 1"),
+    ("newer_version", _edit(_set(None, "format_version", lambda v: FORMAT_VERSION + 1)), "written by a newer ace_lin",
+     VERSION, f"format_version {FORMAT_VERSION + 1} was written by a newer ace_lin; this core reads "
+     f"format_version <= {FORMAT_VERSION}"),
     ("older_version", _edit(_set(None, "format_version", lambda v: 0)), "not supported", FORMAT,
      "format_version 0 is not valid"),
     ("version_float", _edit(_set(None, "format_version", lambda v: 1.0)), "format_version: expected an integer",
@@ -386,7 +394,8 @@ TABLE_FIELDS = [("n_species", ctypes.c_int), ("elements", _P(ctypes.c_char_p)), 
     + [(k, _P(ctypes.c_int)) for k in ("nl_n", "nl_l")] + [("n_basis", ctypes.c_int)] \
     + [(k, _P(ctypes.c_int)) for k in ("basis_species", "basis_nu")] \
     + [("basis_term_start", _P(ctypes.c_int64)), ("n_terms", ctypes.c_int64), ("term_coupling", _P(ctypes.c_double)),
-       ("term_factors", _P(ctypes.c_int)), ("coefficients", _P(ctypes.c_double))]
+       ("term_factors", _P(ctypes.c_int)), ("coefficients", _P(ctypes.c_double)),
+       ("n_radial_long", ctypes.c_int), ("r_cut_long", _P(ctypes.c_double)), ("r_scale_long", _P(ctypes.c_double))]
 
 
 class Tables(ctypes.Structure):
@@ -478,7 +487,8 @@ def _energies(core, model, species, pos):
 def test_c_reader_reproduces_the_in_memory_model_exactly(core, tmp_path):
     """Energies and gradients of the loaded model equal, bit for bit, those of the model
     created from the in-memory tables: every number was parsed exactly."""
-    m = make_model(extreme=False, seed=3)
+    m = make_model(extreme=False, seed=3, long=True)
+    assert m.spec.n_radial_long == 5
     m.save(tmp_path / "m.json")
     doc = m.to_document()
     t = doc["tables"]
@@ -489,7 +499,7 @@ def test_c_reader_reproduces_the_in_memory_model_exactly(core, tmp_path):
     keep["coefficients"] = np.ascontiguousarray(doc["coefficients"], dtype=np.float64)
     tab = Tables(n_species=2, elements=(ctypes.c_char_p * 2)(b"Mo", b"Si"), n_nl=keep["nl_n"].size,
                  n_basis=keep["coefficients"].size, n_terms=keep["term_coupling"].size,
-                 **{k: t[k] for k in ("transform_power", "n_radial", "lmax")})
+                 **{k: t[k] for k in ("transform_power", "n_radial", "lmax", "n_radial_long")})
     for key, arr in keep.items():
         setattr(tab, key, arr.ctypes.data_as(dict(TABLE_FIELDS)[key]))
     direct, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)

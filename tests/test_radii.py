@@ -107,3 +107,15 @@ def test_default_fit_of_large_atoms_sees_their_neighbours(tmp_path):
     f_default, f_fixed = report.test_errors["force_rmse"], report5.test_errors["force_rmse"]
     print("test force RMSE eV/A: data-derived cutoff", f_default, "fixed 5 A", f_fixed)
     assert f_default < 0.2 * f_fixed
+
+
+def test_long_range_cutoff_follows_the_raised_cutoff():
+    """The long-range channel keeps its reach beyond r_cut when r_cut grows for large
+    atoms; for small atoms the preset value stays, and a user's value is final."""
+    fields = dict(SMALL, long_r_cut=7.0)
+    si = frames(bulk("Si", "diamond", a=5.43, cubic=True))
+    assert "long_r_cut" not in data_radii(si, ["Si"], dict(fields))
+    cs = frames(bulk("Cs", "bcc", a=6.05, cubic=True).repeat(2), rattle=0.02)
+    out = data_radii(cs, ["Cs"], dict(fields))
+    assert out["long_r_cut"]["Cs-Cs"] == pytest.approx(1.4 * out["r_cut"]["Cs-Cs"], abs=0.01)
+    assert "long_r_cut" not in data_radii(cs, ["Cs"], dict(fields), explicit={"long_r_cut": 7.0})

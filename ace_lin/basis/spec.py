@@ -42,6 +42,11 @@ def pair_map(name: str, value: PairValue, elements: Sequence[str], default) -> D
     return {k: float(value) for k in sorted(pairs)}
 
 
+def _lmax_allowed(order: int, degree, w_l: float) -> int:
+    """Largest l a product of order >= 2 can carry within the degree (two factors of l)."""
+    return max(int((max(degree) - 2) // (2 * w_l)), 0) if order >= 2 and w_l > 0 else 0
+
+
 def _covalent_sum(a: str, b: str) -> float:
     return float(covalent_radii[atomic_numbers[a]] + covalent_radii[atomic_numbers[b]])
 
@@ -67,6 +72,12 @@ class BasisSpec:
     r_scale      length scale of the distance transform t(r) = (1 + r/r_scale)^-p, A
                  (default: sum of covalent radii)
     transform_power   p of the distance transform
+    long_r_cut   cutoff of an optional long-range channel, A (None: no such channel): a
+                 second radial set, reaching further than r_cut, used only by products of
+                 its own (low) orders. Two- and three-body terms decay more slowly than the
+                 many-body ones, so they get the longer range at a fraction of the cost
+    long_order, long_degree, long_w_l   its correlation order, degrees and w_l (as above)
+    long_r_scale  its distance-transform scale, A (default: 2 x sum of covalent radii)
     """
     elements: Tuple[str, ...]
     order: int = 3
@@ -79,6 +90,11 @@ class BasisSpec:
     r_core: PairValue = None
     r_scale: PairValue = None
     transform_power: int = 2
+    long_r_cut: PairValue = None
+    long_order: int = 2
+    long_degree: Union[float, Tuple[float, ...]] = 16
+    long_w_l: float = 1.0
+    long_r_scale: PairValue = None
 
     def __post_init__(self):
         els = tuple(str(e) for e in self.elements)
@@ -107,7 +123,7 @@ class BasisSpec:
         if n_radial < 1:
             raise ValueError("n_radial must be >= 1")
         object.__setattr__(self, "n_radial", n_radial)
-        lmax_allowed = int((max(deg) - 2) // (2 * self.w_l)) if self.order >= 2 and self.w_l > 0 else 0
+        lmax_allowed = _lmax_allowed(self.order, deg, self.w_l)
         lm = self.lmax
         if lm is None:
             lm = (min(8, max(lmax_allowed, 0)),) * self.order
@@ -137,6 +153,52 @@ class BasisSpec:
             raise ValueError("transform_power must be >= 1")
         object.__setattr__(self, "transform_power", int(self.transform_power))
         object.__setattr__(self, "w_l", float(self.w_l))
+        self._check_long(els, rin)
+
+    def _check_long(self, els, rin):
+        """Normalise the long-range channel fields (all left as given when it is off)."""
+        if self.long_r_cut is None:
+            return
+        order = int(self.long_order)
+        if not (1 <= order <= NU_MAX):
+            raise ValueError(f"long_order must be 1..{NU_MAX}, got {self.long_order}")
+        deg = self.long_degree
+        deg = (float(deg),) * order if isinstance(deg, (int, float)) else tuple(float(d) for d in deg)
+        if len(deg) != order:
+            raise ValueError(f"long_degree needs {order} values (one per long order), got {len(deg)}")
+        if any(d < nu for nu, d in enumerate(deg, 1)):
+            raise ValueError(f"long_degree {list(deg)}: D_nu must be >= nu")
+        w_l = float(self.long_w_l)
+        if not w_l > 0:
+            raise ValueError("long_w_l must be > 0")
+        rc = pair_map("long_r_cut", self.long_r_cut, els, lambda a, b: 0.0)
+        rs = pair_map("long_r_scale", self.long_r_scale, els, lambda a, b: 2.0 * _covalent_sum(a, b))
+        for k in rc:
+            if not rc[k] > rin[k]:
+                raise ValueError(f"pair {k}: need long_r_cut ({rc[k]}) > r_in ({rin[k]}) A")
+            if not rs[k] > 0:
+                raise ValueError(f"pair {k}: long_r_scale must be > 0")
+        for name, value in (("long_order", order), ("long_degree", deg), ("long_w_l", w_l),
+                            ("long_r_cut", rc), ("long_r_scale", rs)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def has_long(self) -> bool:
+        return self.long_r_cut is not None
+
+    @property
+    def n_radial_long(self) -> int:
+        return int(self.long_degree[0]) if self.has_long else 0
+
+    @property
+    def max_reach(self) -> float:
+        """Largest distance (A) at which two atoms interact through the ACE part."""
+        reach = list(self.r_cut.values()) + (list(self.long_r_cut.values()) if self.has_long else [])
+        return float(max(reach))
+
+    @property
+    def long_lmax(self) -> int:
+        return min(8, _lmax_allowed(self.long_order, self.long_degree, self.long_w_l)) if self.has_long else 0
 
     # -- plain data --------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -144,6 +206,11 @@ class BasisSpec:
         d["elements"] = list(self.elements)
         d["degree"] = list(self.degree)
         d["lmax"] = list(self.lmax)
+        if self.has_long:
+            d["long_degree"] = list(self.long_degree)
+        else:  # no long-range channel: the spec (and its hash) is that of earlier versions
+            for k in [k for k in d if k.startswith("long_")]:
+                del d[k]
         d["spec_version"] = SPEC_VERSION
         return d
 
@@ -157,7 +224,7 @@ class BasisSpec:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown basis spec key(s): {unknown}")
-        for key in ("degree", "lmax"):
+        for key in ("degree", "lmax", "long_degree"):
             if key in d and isinstance(d[key], list):
                 d[key] = tuple(d[key])
         return cls(**d)

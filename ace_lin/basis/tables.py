@@ -7,6 +7,11 @@ with the used (n, l) channels sorted by (n, l). An invariant of order nu is
     B = sum_terms coupling * prod_k A_{a_k}
 over sorted index tuples (a_1 <= ... <= a_nu); identical one-particle functions are
 merged, so each distinct product appears once per invariant.
+
+With a long-range channel (BasisSpec.long_r_cut) its radial functions take the indices
+n = n_radial + 1 .. n_radial + n_radial_long, and its invariants (appended after the
+short channel's) are products of long-channel functions only; their degree counts the
+channel's own n (1..n_radial_long) with long_w_l.
 """
 import hashlib
 import os
@@ -46,6 +51,9 @@ class BasisTables:
     term_coupling: np.ndarray       # [n_terms]
     term_factors: np.ndarray        # [n_terms, NU_MAX] int32, -1 padded
     tables_hash: str
+    n_radial_long: int = 0          # long-range channel (0: none)
+    r_cut_long: np.ndarray = None   # [ns*ns] A (= r_cut when there is no such channel)
+    r_scale_long: np.ndarray = None # [ns*ns] A (= r_scale when there is none)
 
     @property
     def n_basis(self) -> int:
@@ -64,6 +72,8 @@ class BasisTables:
             "basis_species": self.species, "basis_nu": self.nu,
             "basis_term_start": self.term_start, "term_coupling": self.term_coupling,
             "term_factors": self.term_factors.ravel(),
+            "n_radial_long": self.n_radial_long, "r_cut_long": self.r_cut_long,
+            "r_scale_long": self.r_scale_long,
         }
 
 
@@ -72,15 +82,23 @@ def _pair_array(spec: BasisSpec, name: str) -> np.ndarray:
     return np.array([spec.pair_value(name, a, b) for a in els for b in els], dtype=float)
 
 
-def _labels(spec: BasisSpec):
-    """One-particle labels (z, n, l) sorted, with their degree n + w_l l."""
-    dmax = max(spec.degree)
+def _labels(ns: int, n_radial: int, lmax: int, w_l: float, dmax: float):
+    """One-particle labels (z, n, l) of one channel (n counted within it), sorted."""
     out = []
-    for z in range(len(spec.elements)):
-        for n in range(1, spec.n_radial + 1):
-            for l in range(0, max(spec.lmax) + 1):
-                if n + spec.w_l * l <= dmax + 1e-9:
+    for z in range(ns):
+        for n in range(1, n_radial + 1):
+            for l in range(0, lmax + 1):
+                if n + w_l * l <= dmax + 1e-9:
                     out.append((z, n, l))
+    return out
+
+
+def _channels(spec: BasisSpec):
+    """(order, degrees, w_l, lmax per order, n offset, n_radial) of each radial channel."""
+    out = [(spec.order, spec.degree, spec.w_l, spec.lmax, 0, spec.n_radial)]
+    if spec.has_long:
+        out.append((spec.long_order, spec.long_degree, spec.long_w_l,
+                    (spec.long_lmax,) * spec.long_order, spec.n_radial, spec.n_radial_long))
     return out
 
 
@@ -136,19 +154,22 @@ def _merged_terms(ls: Tuple[int, ...], groups: Tuple[int, ...]):
 
 
 def _build(spec: BasisSpec) -> dict:
-    labels = _labels(spec)
     ns = len(spec.elements)
-    chosen = []  # (nu, label tuple)
-    for nu in range(1, spec.order + 1):
-        for ms in _multisets(labels, nu, spec.degree[nu - 1], spec.w_l):
-            ls = tuple(labels[k][2] for k in ms)
-            if nu == 1 and ls[0] != 0:
-                continue
-            if sum(ls) % 2 or max(ls) > spec.lmax[nu - 1]:
-                continue
-            chosen.append((nu, tuple(labels[k] for k in ms)))
+    chosen = []  # (nu, label tuple with the global n, degree)
+    for order, degree, w_l, lmax, n0, n_radial in _channels(spec):
+        labels = _labels(ns, n_radial, max(lmax), w_l, max(degree))
+        for nu in range(1, order + 1):
+            for ms in _multisets(labels, nu, degree[nu - 1], w_l):
+                ls = tuple(labels[k][2] for k in ms)
+                if nu == 1 and ls[0] != 0:
+                    continue
+                if sum(ls) % 2 or max(ls) > lmax[nu - 1]:
+                    continue
+                lab = tuple(labels[k] for k in ms)
+                chosen.append((nu, tuple((z, n0 + n, l) for (z, n, l) in lab),
+                               sum(n + w_l * l for (_, n, l) in lab)))
     # one-particle channels actually used
-    nl = sorted({(n, l) for _, lab in chosen for (_, n, l) in lab})
+    nl = sorted({(n, l) for _, lab, _ in chosen for (_, n, l) in lab})
     nl_offset, off = {}, 0
     for n, l in nl:
         nl_offset[(n, l)] = off
@@ -156,7 +177,7 @@ def _build(spec: BasisSpec) -> dict:
     n_nlm = off
     species, nus, degree, blabels, starts, coups, facs = [], [], [], [], [0], [], []
     for zc in range(ns):
-        for nu, lab in chosen:
+        for nu, lab, deg in chosen:
             if nu == 1 and lab[0][0] < zc:
                 # the pair sum of (centre zc, neighbour z) equals that of (centre z,
                 # neighbour zc) in every total property: keep one of the two
@@ -172,7 +193,7 @@ def _build(spec: BasisSpec) -> dict:
                     continue
                 species.append(zc)
                 nus.append(nu)
-                degree.append(sum(n + spec.w_l * l for (_, n, l) in lab))
+                degree.append(deg)
                 lb = -np.ones((NU_MAX, 3), dtype=np.int32)
                 lb[:nu] = np.array(lab)
                 blabels.append(lb)
@@ -245,5 +266,7 @@ def _make_tables(spec: BasisSpec) -> BasisTables:
         nl_n=arr["nl_n"], nl_l=arr["nl_l"], species=arr["species"], nu=arr["nu"],
         degree=arr["degree"], labels=arr["labels"], term_start=arr["term_start"],
         term_coupling=arr["term_coupling"], term_factors=arr["term_factors"],
-        tables_hash=h.hexdigest(),
+        tables_hash=h.hexdigest(), n_radial_long=spec.n_radial_long,
+        r_cut_long=_pair_array(spec, "long_r_cut" if spec.has_long else "r_cut"),
+        r_scale_long=_pair_array(spec, "long_r_scale" if spec.has_long else "r_scale"),
     )

@@ -161,8 +161,7 @@ def prepare(config) -> FitProblem:
             raise ConfigError(f"e0: element(s) {extra} are not in the data/elements {elements}")
     test = _read(cfg.data.test, cfg, elements) if cfg.data.test else None
     spec = _make_spec(cfg, elements, train)
-    e0_fixed, e0_fit, e0_source, train_fit = _resolve_e0(cfg, train, elements,
-                                                         max(spec.r_cut.values()))
+    e0_fixed, e0_fit, e0_source, train_fit = _resolve_e0(cfg, train, elements, spec.max_reach)
     if not train_fit:
         raise DataError(f"{cfg.data.train}: no configurations left to fit (only isolated atoms)")
     found = sorted({c.config_type for c in train_fit})

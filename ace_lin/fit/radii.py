@@ -18,6 +18,10 @@ All lengths in Angstrom, per element pair ("A-B", symmetric).
 of the distance to the nearest atom (any species). Per element, not per pair, so that two
 dilute atoms that never meet (typical A-A distance 10 A) do not get a huge A-A cutoff.
 Pairs whose closest approach is beyond their cutoff keep the BasisSpec r_in / r_core.
+
+- long_r_cut (long-range channel, when the basis has one) = at least LONG_PER_CUT x the
+  pair's r_cut, so that it keeps its reach beyond r_cut when r_cut grows for large atoms
+  (the presets' 7 A over 5 A); a user's long_r_cut is final.
 """
 from dataclasses import dataclass
 from typing import Dict, Iterable, Sequence
@@ -29,6 +33,7 @@ NN_REACH = 8.0      # A: far enough to find the nearest neighbour of any element
 FIRST_REACH = 4.5   # A: enough for most elements; NN_REACH only where it is not
 INNER_PER_CLOSEST = 0.8
 CORE_PER_CLOSEST = 0.999
+LONG_PER_CUT = 1.4
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ def data_radii(configs, elements: Sequence[str], fields: dict, explicit: Iterabl
                 raised[key] = max(cut[key], floor)
         if raised != cut:
             out["r_cut"] = cut = raised
+    if fields.get("long_r_cut") is not None and "long_r_cut" not in set(explicit):
+        long = pair_map("long_r_cut", fields["long_r_cut"], list(elements), lambda a, b: 0.0)
+        raised = {k: max(v, round(LONG_PER_CUT * cut[k], 2)) for k, v in long.items()}
+        if raised != long:
+            out["long_r_cut"] = raised
     # only pairs that come within their cutoff: the others never see the core or r_in
     near = {k: v for k, v in dist.closest.items() if k in cut and v < cut[k]}
     if "r_core" not in fields and near:

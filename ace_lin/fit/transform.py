@@ -12,7 +12,7 @@ much better where the default is poor (Ta: compressed volumes).
 How: the Bayesian linear regression of fit/solvers.py gives the log evidence log p(y | model)
 of a basis; bases that differ only in r_scale span different function spaces, and the
 evidence compares them without held-out data. One factor multiplies the default r_scale of
-every element pair. The search is a successive halving over three interleaved parts of the
+every element pair (and the long-range channel's scale, unless the user fixed it). The search is a successive halving over three interleaved parts of the
 training set (1/8, 2/8, 5/8 of the configurations, every part a mix of all groups):
   1. part A: factors 1/2.83, 1, 2.83, then one more between the best and the better of its
      neighbours (x or / 1.68; inwards when the best is at an end);
@@ -23,7 +23,7 @@ Cost: about 1.6 assemblies of the training set instead of one. Deterministic: fi
 candidates, fixed parts, the fit's own assembly and BLR solver.
 """
 from dataclasses import replace
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 COARSE = (2.83 ** -1, 1.0, 2.83)
 REFINE = 1.68
@@ -40,9 +40,14 @@ def parts(configs) -> List[list]:
     return [pick({0}), pick({1, 2}), pick(set(range(3, N_SLICES)))]
 
 
-def with_factor(problem, factor: float, base: dict):
-    """A copy of the FitProblem whose spec has r_scale = factor * base (per pair, A)."""
-    spec = replace(problem.spec, r_scale={k: float(factor * v) for k, v in base.items()})
+def with_factor(problem, factor: float, base: dict, base_long: Optional[dict] = None):
+    """A copy of the FitProblem whose spec has r_scale = factor * base (per pair, A), and
+    long_r_scale = factor * base_long when that is given (the long-range channel's scale
+    follows the short one's unless the user fixed it)."""
+    scaled = {"r_scale": {k: float(factor * v) for k, v in base.items()}}
+    if base_long:
+        scaled["long_r_scale"] = {k: float(factor * v) for k, v in base_long.items()}
+    spec = replace(problem.spec, **scaled)
     return replace(problem, spec=spec, basis=spec.basis())
 
 
@@ -54,6 +59,8 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
     from ace_lin.fit.solvers import make_solver
 
     base = dict(problem.spec.r_scale)
+    fixed_long = "long_r_scale" in problem.cfg.basis.overrides
+    base_long = dict(problem.spec.long_r_scale) if problem.spec.has_long and not fixed_long else None
     part_a, part_b, part_c = parts(problem.train)
     blr = make_solver("blr", column_scaling=problem.cfg.solver.column_scaling)
     rank = comm.Get_rank() if comm is not None else 0
@@ -69,7 +76,7 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
 
     def add(factor, part):
         if factor not in cands:
-            cands[factor], systems[factor] = with_factor(problem, factor, base), []
+            cands[factor], systems[factor] = with_factor(problem, factor, base, base_long), []
         if part:
             systems[factor].append(assemble_problem(cands[factor], part, comm=comm))
             if bar is not None:
@@ -114,6 +121,8 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
     record = {"factor": float(best),
               "r_scale": {k: float(best * v) for k, v in base.items()},
               "default_r_scale": base,
+              "long_r_scale": ({k: float(best * v) for k, v in base_long.items()}
+                               if base_long else None),
               "n_configs": [len(part_a), len(part_b), len(part_c)],
               "tried": tried}
     return cands[best], system, record

@@ -1,10 +1,11 @@
 """The ace_lin model file: one JSON document, versioned and checksummed.
 
 Written here, read here and by the C core (csrc/model_file.c, used by the LAMMPS plugin
-without Python). Layout of format_version 1, one top-level key per line:
+without Python). Layout of format_version 2, one top-level key per line:
 
     format          "ace_lin-model"
-    format_version  1
+    format_version  2 (version 2 added the long-range channel: tables.n_radial_long,
+                    r_cut_long, r_scale_long; version-1 files are upgraded on reading)
     units           {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom",
                      "stress": "eV/Angstrom^3"}
     ace_lin_version version of the writer (informational)
@@ -27,8 +28,8 @@ know; a change of meaning must bump FORMAT_VERSION. Files written by a newer for
 are refused with a request to upgrade. Older formats are upgraded on reading through
 MIGRATIONS: MIGRATIONS[v] is a function taking the parsed (checksum-verified) document
 of format_version v and returning the equivalent document of version v + 1; the chain
-is applied until FORMAT_VERSION is reached. There is no older format yet, so it is
-empty; a version below FORMAT_VERSION without a migration is refused.
+is applied until FORMAT_VERSION is reached; a version below FORMAT_VERSION without a
+migration is refused.
 """
 import hashlib
 import json
@@ -40,9 +41,22 @@ from collections.abc import Mapping
 import numpy as np
 
 FORMAT_NAME = "ace_lin-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 UNITS = {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"}
-MIGRATIONS = {}
+
+
+def _v1_to_v2(doc):
+    """Version 1 had no long-range channel: n_radial_long = 0 (its arrays are then unused)."""
+    tables = dict(doc.get("tables") or {})
+    if isinstance(doc.get("tables"), Mapping):
+        tables.setdefault("n_radial_long", 0)
+        tables.setdefault("r_cut_long", tables.get("r_cut"))
+        tables.setdefault("r_scale_long", tables.get("r_scale"))
+        doc = dict(doc, tables=tables)
+    return doc
+
+
+MIGRATIONS = {1: _v1_to_v2}
 
 NU_MAX = 5  # ACELIN_NU_MAX in csrc/acelin.h: term_factors has NU_MAX entries per term
 
@@ -53,7 +67,8 @@ _TABLES = (("atomic_numbers", "int32"), ("r_cut", "float"), ("r_in", "float"),
            ("r_core", "float"), ("r_scale", "float"), ("transform_power", "scalar"),
            ("n_radial", "scalar"), ("lmax", "scalar"), ("nl_n", "int32"), ("nl_l", "int32"),
            ("basis_species", "int32"), ("basis_nu", "int32"), ("basis_term_start", "int64"),
-           ("term_coupling", "float"), ("term_factors", "int32"))
+           ("term_coupling", "float"), ("term_factors", "int32"), ("n_radial_long", "scalar"),
+           ("r_cut_long", "float"), ("r_scale_long", "float"))
 _INT_LIMITS = {"int32": 2**31 - 1, "int64": 2**53}  # 2^53: the integers a double holds exactly
 _MAX_DEPTH = 64  # the C parser refuses nesting deeper than 128
 _VALUE_RE = re.compile(rb'"value": "([0-9a-f]{64})"')
@@ -169,7 +184,7 @@ def _check_document(doc, fail):
     out["coefficients"] = coef
     nb, nt = coef.size, t["term_coupling"].size
     _length(t["atomic_numbers"], ns, "tables.atomic_numbers", "one per element", fail)
-    for key in ("r_cut", "r_in", "r_core", "r_scale"):
+    for key in ("r_cut", "r_in", "r_core", "r_scale", "r_cut_long", "r_scale_long"):
         _length(t[key], ns * ns, f"tables.{key}", "ns*ns", fail)
     _length(t["nl_l"], t["nl_n"].size, "tables.nl_l", "same length as nl_n", fail)
     for key in ("basis_species", "basis_nu"):
