@@ -81,6 +81,21 @@ def test_errors_text_and_info(fitted, capsys):
     assert "chosen by evidence" in out
 
 
+def test_info_shows_the_long_range_channel(tmp_path, capsys):
+    from ace_lin import BasisSpec
+    from helpers import random_model
+
+    spec = BasisSpec(elements=["Si"], order=3, degree=8, r_cut=4.5, long_r_cut=6.5, long_degree=(7, 7))
+    path = str(tmp_path / "long.json")
+    random_model(spec, seed=1).save(path)
+    assert main(["info", path, "--json"]) == 0
+    lr = json.loads(capsys.readouterr().out)["long_range"]
+    short = BasisSpec(elements=["Si"], order=3, degree=8, r_cut=4.5).n_basis
+    assert lr["n_basis"] == spec.n_basis - short > 0 and lr["r_cut_A"] == {"Si-Si": 6.5}
+    assert main(["info", path]) == 0
+    assert "long range" in capsys.readouterr().out
+
+
 def test_template_prints_a_valid_config(capsys):
     from ace_lin.fit.config import load_config
 

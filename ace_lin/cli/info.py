@@ -15,6 +15,12 @@ def summary(model) -> dict:
            "degree": list(spec.degree), "r_cut_A": dict(spec.r_cut), "r_in_A": dict(spec.r_in),
            "r_core_A": dict(spec.r_core), "r_scale_A": dict(spec.r_scale),
            "transform_power": spec.transform_power}
+    if spec.has_long:
+        out["long_range"] = {"order": spec.long_order, "degree": list(spec.long_degree),
+                             "w_l": spec.long_w_l, "r_cut_A": dict(spec.long_r_cut),
+                             "r_scale_A": dict(spec.long_r_scale),
+                             "n_basis": int((model.basis.degree.size
+                                             - _short_count(spec)))}
     if fit:
         out["training"] = {
             "data": fit.get("data"), "solver": fit.get("solver", {}).get("kind"),
@@ -23,6 +29,12 @@ def summary(model) -> dict:
             "r_scale_factor": (fit.get("r_scale_search") or {}).get("factor"),
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
     return out
+
+
+def _short_count(spec) -> int:
+    from dataclasses import replace
+
+    return replace(spec, long_r_cut=None).basis().n_basis
 
 
 def _overall(table):
@@ -57,6 +69,12 @@ def run(args) -> int:
     for key, label in (("r_cut_A", "r_cut (A)"), ("r_in_A", "r_in (A)"), ("r_core_A", "r_core (A)"),
                        ("r_scale_A", "r_scale (A)")):
         print(f"{label:<16}" + ", ".join(f"{k} {v:.3f}" for k, v in s[key].items()))
+    lr = s.get("long_range")
+    if lr:
+        print(f"long range      {lr['n_basis']} functions, order {lr['order']}, degree {lr['degree']}, "
+              f"w_l {lr['w_l']:g}")
+        for key, label in (("r_cut_A", "  r_cut (A)"), ("r_scale_A", "  r_scale (A)")):
+            print(f"{label:<16}" + ", ".join(f"{k} {v:.3f}" for k, v in lr[key].items()))
     factor = (s.get("training") or {}).get("r_scale_factor")
     print(f"transform       t = (1 + r/r_scale)^-{s['transform_power']}"
           + (f", r_scale {factor:.3g} x covalent sum, chosen by evidence" if factor else ""))
