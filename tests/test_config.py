@@ -105,3 +105,14 @@ def test_presets_build_and_have_the_documented_sizes():
     # more elements: lower degrees keep the basis from exploding (~k^order)
     two = {name: BasisSpec(elements=["W", "Be"], **preset(name, 2)).n_basis for name in BASIS_PRESETS}
     assert two["small"] < two["medium"] < two["large"] <= 2500
+
+
+def test_large_preset_long_range_channel_can_be_switched_off():
+    from ace_lin.basis.spec import BasisSpec
+
+    on = load_config({"data": {"train": "t.xyz"}, "basis": {"size": "large"}}).basis.spec_fields(1)
+    off = load_config({"data": {"train": "t.xyz"},
+                       "basis": {"size": "large", "long_r_cut": None}}).basis.spec_fields(1)
+    assert BasisSpec(elements=("Si",), **on).has_long
+    spec = BasisSpec(elements=("Si",), **off)
+    assert not spec.has_long and spec.n_basis == 1040
