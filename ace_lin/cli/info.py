@@ -19,8 +19,8 @@ def summary(model) -> dict:
         out["long_range"] = {"order": spec.long_order, "degree": list(spec.long_degree),
                              "w_l": spec.long_w_l, "r_cut_A": dict(spec.long_r_cut),
                              "r_scale_A": dict(spec.long_r_scale),
-                             "n_basis": int((model.basis.degree.size
-                                             - _short_count(spec)))}
+                             # long invariants: their first factor's n is past the short set
+                             "n_basis": int((model.basis.labels[:, 0, 1] > spec.n_radial).sum())}
     if fit:
         out["training"] = {
             "data": fit.get("data"), "solver": fit.get("solver", {}).get("kind"),
@@ -29,12 +29,6 @@ def summary(model) -> dict:
             "r_scale_factor": (fit.get("r_scale_search") or {}).get("factor"),
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
     return out
-
-
-def _short_count(spec) -> int:
-    from dataclasses import replace
-
-    return replace(spec, long_r_cut=None).basis().n_basis
 
 
 def _overall(table):
