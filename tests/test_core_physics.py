@@ -1,4 +1,6 @@
 """Physics of the evaluator: derivatives, symmetries, locality, smoothness."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -9,17 +11,14 @@ from helpers import numerical_forces, numerical_stress, random_model, random_str
 
 SPEC2 = BasisSpec(elements=["Si", "O"], order=4, degree=(8, 8, 7, 6), r_cut={"Si-Si": 4.6, "Si-O": 4.2, "O-O": 3.9},
                   r_in=0.9, r_core=1.5)
-def _spec2_long():
-    """SPEC2 with a long-range channel: per-pair reach and scale, O-O shorter than its r_cut."""
-    fields = {k: v for k, v in SPEC2.to_dict().items() if k not in ("spec_version",)}
-    fields.update(long_r_cut={"Si-Si": 6.3, "Si-O": 5.4, "O-O": 3.4},
-                  long_r_scale={"Si-Si": 5.0, "Si-O": 2.0, "O-O": 1.0}, long_degree=(7, 6))
-    return BasisSpec(**fields)
+# SPEC2 with a long-range channel: per-pair reach and scale, O-O shorter than its r_cut
+SPEC2_LONG = replace(SPEC2, long_r_cut={"Si-Si": 6.3, "Si-O": 5.4, "O-O": 3.4},
+                     long_r_scale={"Si-Si": 5.0, "Si-O": 2.0, "O-O": 1.0}, long_degree=(7, 6))
 
 
 @pytest.fixture(scope="module", params=["short", "long"])
 def model2(request):
-    spec = SPEC2 if request.param == "short" else _spec2_long()
+    spec = SPEC2 if request.param == "short" else SPEC2_LONG
     return random_model(spec, seed=3)
 
 
