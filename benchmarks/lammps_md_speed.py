@@ -71,11 +71,17 @@ def worker(spec_path):
 
 # -- driver ------------------------------------------------------------------------------
 def fitted_model(element, size, workdir):
-    path = os.path.join(workdir, f"{element}_{size}.json")
-    if os.path.isfile(path):
-        return path
+    import hashlib
+
     from ace_lin.fit.config import load_config
     from ace_lin.fit.driver import fit
+    from ace_lin.fit.presets import preset
+
+    # the preset's content is in the name, so a cached model of an older preset is not reused
+    tag = hashlib.sha256(json.dumps(preset(size, 1), sort_keys=True).encode()).hexdigest()[:10]
+    path = os.path.join(workdir, f"{element}_{size}_{tag}.json")
+    if os.path.isfile(path):
+        return path
 
     train = os.path.join(SHARED, "data", f"mlearn_{element}_train.xyz")
     print(f"fitting {element} ({size}) to {train} ...", flush=True)
@@ -219,6 +225,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
+    known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in ("small", "large", "snap")} | {"Si-pod"}
+    unknown = sorted(set(args.only or ()) - known)
+    if unknown:
+        p.error(f"--only: unknown case(s) {unknown}; known: {sorted(known)} (separate with spaces)")
 
     from ace_lin.lammps.plugin import build_plugin
 

@@ -49,7 +49,16 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
         acelin_radial(m, pair, r, w->R + (size_t)na * m->n_rpad, w->dR + (size_t)na * m->n_rpad);
-        acelin_ylm(m->lmax, u, w->Y + (size_t)na * m->n_lm, w->dY + (size_t)na * 3 * m->n_lm);
+        double *Y = w->Y + (size_t)na * m->n_lm, *dY = w->dY + (size_t)na * 3 * m->n_lm;
+        if (w->nb_far[na] && m->lmax_far < m->lmax) {
+            /* only the long channel's harmonics; acelin_ylm strides dY by its own (l+1)^2 */
+            double dYf[3 * 81];
+            const int nf = (m->lmax_far + 1) * (m->lmax_far + 1);
+            acelin_ylm(m->lmax_far, u, Y, dYf);
+            for (int a = 0; a < 3; ++a) memcpy(dY + (size_t)a * m->n_lm, dYf + a * nf, (size_t)nf * sizeof(double));
+        } else {
+            acelin_ylm(m->lmax, u, Y, dY);
+        }
         ++na;
     }
     *e_core = ec;
@@ -67,7 +76,8 @@ void acelin_density(const acelin_model *m, acelin_ws *w, int na)
         const double *restrict R = w->R + (size_t)j * m->n_rpad;
         const double *Y = w->Y + (size_t)j * m->n_lm;
         const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short-channel R are zero there */
-        for (int l = 0; l <= m->lmax; ++l) {
+        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax;
+        for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 double *restrict Ai = A + m->loff[l] + i * N;
@@ -136,9 +146,10 @@ void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *
         const double *R = w->R + (size_t)j * N0, *dR = w->dR + (size_t)j * N0;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         v4d S1 = {0, 0, 0, 0}, H0 = S1, H1 = S1, H2 = S1;
+        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax; /* harmonics filled up to here */
         for (int c = w->nb_far[j] ? m->n_spad : 0; c < N0; c += 4) {
             v4d t0 = {0, 0, 0, 0}, t1 = t0, t2 = t0, t3 = t0;
-            for (int l = 0; l <= m->lmax; ++l) {
+            for (int l = 0; l <= lmax; ++l) {
                 const int N = m->Nl[l];
                 if (N <= c) continue;
                 const double *gl = gz + m->loff[l] + c;

@@ -40,7 +40,8 @@ static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *o
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         const double *u = w->nb_u + 3 * j, r = w->nb_r[j];
         const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short entries of far ones are never read */
-        for (int l = 0; l <= m->lmax; ++l) {
+        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax;
+        for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;

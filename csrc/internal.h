@@ -17,9 +17,13 @@ struct acelin_model {
     int n_long;             /* radial functions of the long-range channel (0: none) */
     double *r_cut_long, *r_scale_long, *t_in_long, *t_span_long; /* [ns*ns], as above */
     double *r_reach;        /* [ns*ns] max(r_cut, r_cut_long): the pair's ACE range, A */
+    double *leg;            /* [2*(max(n_radial, n_long)+1)]: Legendre recurrence factors
+                               (2k+1)/(k+1), k/(k+1) interleaved (no division per call) */
     int p;                  /* transform power */
     double max_cut;         /* largest pair cutoff (ACE and core), A */
     int n_radial, lmax, n_lm; /* n_radial: short channel only; n_lm = (lmax+1)^2 */
+    int lmax_far;           /* largest l of the long-range channel: neighbours beyond the
+                               short cutoff need harmonics only up to it */
     int n_spad;             /* internal radial index where the long channel starts (n_radial,
                                rounded up to a multiple of 4 when there is a long channel) */
     signed char *a_long;    /* [n_int] 1 where an atomic-base entry is a long-channel one */

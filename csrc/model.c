@@ -22,7 +22,7 @@ void acelin_model_free(acelin_model *m)
         for (int s = 0; s < m->ns; ++s) free(m->elements[s]);
     void *ptrs[] = {m->elements, m->Z, m->e0, m->r_cut, m->r_in, m->r_core, m->r_scale,
                     m->t_in, m->t_span, m->r_cut_long, m->r_scale_long, m->t_in_long,
-                    m->t_span_long, m->r_reach, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
+                    m->t_span_long, m->r_reach, m->leg, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_a, m->term_slot, m->species_basis_start,
@@ -253,6 +253,13 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->t_in_long = malloc(np * sizeof(double));
     m->t_span_long = malloc(np * sizeof(double));
     m->r_reach = malloc(np * sizeof(double));
+    const int n_leg = (t->n_radial > t->n_radial_long ? t->n_radial : t->n_radial_long) + 1;
+    m->leg = malloc(2 * (size_t)n_leg * sizeof(double));
+    if (m->leg)
+        for (int k = 0; k < n_leg; ++k) {
+            m->leg[2 * k] = (2.0 * k + 1.0) / (k + 1.0);
+            m->leg[2 * k + 1] = (double)k / (k + 1.0);
+        }
     m->p = t->transform_power;
     m->n_radial = t->n_radial;
     m->lmax = t->lmax;
@@ -272,7 +279,7 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->species_basis_start = calloc((size_t)ns + 1, sizeof(int));
     if (!m->elements || !m->Z || !m->e0 || !m->r_cut || !m->r_in || !m->r_core || !m->r_scale ||
         !m->t_in || !m->t_span || !m->zbl_a || !m->r_cut_long || !m->r_scale_long ||
-        !m->t_in_long || !m->t_span_long || !m->r_reach || !m->nl_n || !m->nl_l || !m->nl_offset ||
+        !m->t_in_long || !m->t_span_long || !m->r_reach || !m->leg || !m->nl_n || !m->nl_l || !m->nl_offset ||
         !m->basis_species || !m->basis_nu || !m->term_start || !m->term_coupling ||
         !m->term_factors || !m->coef || !m->species_basis_start) {
         acelin_model_free(m);
@@ -305,8 +312,11 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         if (INTERNAL_N(m->nl_n[k]) + 1 > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = INTERNAL_N(m->nl_n[k]) + 1;
     /* harmonics only up to the largest l a channel uses (the table's lmax is a bound) */
     m->lmax = 0;
-    for (int k = 0; k < m->n_nl; ++k)
+    m->lmax_far = 0;
+    for (int k = 0; k < m->n_nl; ++k) {
         if (m->nl_l[k] > m->lmax) m->lmax = m->nl_l[k];
+        if (m->nl_n[k] > m->n_radial && m->nl_l[k] > m->lmax_far) m->lmax_far = m->nl_l[k];
+    }
     m->n_lm = (m->lmax + 1) * (m->lmax + 1);
     m->n_rpad = (m->n_spad + m->n_long + 3) / 4 * 4;
     for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + 3) / 4 * 4; /* padded entries are never used by a product */

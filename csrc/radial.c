@@ -33,7 +33,7 @@ double acelin_transform_t(double r, double scale, int p, double *dt_dr)
 
 /* N functions P_{n-1}(x) (1 - x^2)^3 of one channel at r, zero outside (r_in, r_cut). */
 static void channel(double r, double r_in, double r_cut, double scale, int p, double t_in,
-                    double t_span, int N, double *R, double *dR)
+                    double t_span, int N, const double *leg, double *R, double *dR)
 {
     if (r <= r_in || r >= r_cut) {
         for (int n = 0; n < N; ++n) R[n] = dR[n] = 0.0;
@@ -52,7 +52,7 @@ static void channel(double r, double r_in, double r_cut, double scale, int p, do
         else if (n == 1) { P = p1; dP = d1; }
         else {
             int k = n - 1; /* P_{k+1} from P_k, P_{k-1} */
-            P = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
+            P = leg[2 * k] * x * p1 - leg[2 * k + 1] * p0; /* ((2k+1) x P_k - k P_{k-1}) / (k+1) */
             dP = d0 + (2 * k + 1) * p1;
             p0 = p1; p1 = P; d0 = d1; d1 = dP;
         }
@@ -70,10 +70,10 @@ void acelin_radial(const acelin_model *m, int pair, double r, double *R, double 
     for (int n = N; n < S; ++n) R[n] = dR[n] = 0.0;
     for (int n = S + NL; n < m->n_rpad; ++n) R[n] = dR[n] = 0.0;
     channel(r, m->r_in[pair], m->r_cut[pair], m->r_scale[pair], m->p, m->t_in[pair],
-            m->t_span[pair], N, R, dR);
+            m->t_span[pair], N, m->leg, R, dR);
     if (NL)
         channel(r, m->r_in[pair], m->r_cut_long[pair], m->r_scale_long[pair], m->p,
-                m->t_in_long[pair], m->t_span_long[pair], NL, R + S, dR + S);
+                m->t_in_long[pair], m->t_span_long[pair], NL, m->leg, R + S, dR + S);
 }
 
 /* ZBL universal screened nuclear repulsion, switched off smoothly (C2 quintic) between

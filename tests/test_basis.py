@@ -111,18 +111,24 @@ def test_spec_round_trip():
         BasisSpec.from_dict(dict(spec.to_dict(), colour="red"))
 
 
-def test_long_range_channel_is_the_union_of_two_bases():
+@pytest.mark.parametrize("long_w_l", [1.0, 2.0], ids=["same_lmax", "lower_lmax"])
+def test_long_range_channel_is_the_union_of_two_bases(long_w_l):
     """A long-range channel adds exactly the functions of a second basis built with its
     cutoff, scale, order and degrees (same rows for energy, forces and virial), after the
     short channel's in each centre species' block, with the degree counted inside the
-    channel."""
+    channel. long_w_l 2 gives the channel l <= 1 against the short channel's l <= 2: the
+    core then evaluates far neighbours' harmonics only up to l = 1."""
     kw = dict(elements=["Si", "C"], order=3, degree=(8, 8, 6), w_l=1.5, r_cut=4.0, r_in=1.0, r_core=0)
     long = dict(long_r_cut={"Si-Si": 6.0, "C-Si": 5.0, "C-C": 3.5},
-                long_r_scale={"Si-Si": 4.0, "C-Si": 2.0, "C-C": 1.5}, long_degree=(6, 6))
+                long_r_scale={"Si-Si": 4.0, "C-Si": 2.0, "C-C": 1.5}, long_degree=(6, 6),
+                long_w_l=long_w_l)
     both = BasisSpec(**kw, **long)
     short = BasisSpec(**kw)
-    second = BasisSpec(**dict(kw, order=2, degree=(6, 6), w_l=1.0, r_cut=long["long_r_cut"],
+    second = BasisSpec(**dict(kw, order=2, degree=(6, 6), w_l=long_w_l, r_cut=long["long_r_cut"],
                               r_scale=long["long_r_scale"]))
+    lmax_of = lambda s, channel: max(l for l, n in zip(s.basis().nl_l, s.basis().nl_n) if channel(n))
+    assert lmax_of(second, lambda n: True) == (2 if long_w_l == 1.0 else 1)
+    assert lmax_of(short, lambda n: True) == 2
     assert both.n_radial_long == 6 and both.max_reach == 6.0
     assert both.n_basis == short.n_basis + second.n_basis
     sp_s, sp_l = short.basis().species, second.basis().species

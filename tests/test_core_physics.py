@@ -11,9 +11,12 @@ from helpers import numerical_forces, numerical_stress, random_model, random_str
 
 SPEC2 = BasisSpec(elements=["Si", "O"], order=4, degree=(8, 8, 7, 6), r_cut={"Si-Si": 4.6, "Si-O": 4.2, "O-O": 3.9},
                   r_in=0.9, r_core=1.5)
-# SPEC2 with a long-range channel: per-pair reach and scale, O-O shorter than its r_cut
+# SPEC2 with a long-range channel: per-pair reach and scale, O-O shorter than its r_cut;
+# long_w_l 2 gives it l <= 1 against l <= 2 of the short channel, so neighbours beyond the
+# short cutoff take the core's reduced-harmonics path
 SPEC2_LONG = replace(SPEC2, long_r_cut={"Si-Si": 6.3, "Si-O": 5.4, "O-O": 3.4},
-                     long_r_scale={"Si-Si": 5.0, "Si-O": 2.0, "O-O": 1.0}, long_degree=(7, 6))
+                     long_r_scale={"Si-Si": 5.0, "Si-O": 2.0, "O-O": 1.0}, long_degree=(7, 6),
+                     long_w_l=2.0)
 
 
 @pytest.fixture(scope="module", params=["short", "long"])

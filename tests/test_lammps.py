@@ -40,11 +40,12 @@ def plugin():
 @pytest.fixture(scope="module")
 def sio_model(tmp_path_factory):
     # per-pair transform scales as a fit's r_scale search leaves them (not the defaults),
-    # and a long-range channel with per-pair reach (O-O shorter than its r_cut)
+    # and a long-range channel with per-pair reach (O-O shorter than its r_cut) and a
+    # lower lmax than the short one (the core's reduced-harmonics path for far neighbours)
     spec = BasisSpec(elements=["Si", "O"], order=3, degree=8, r_cut=4.5,
                      r_scale={"Si-Si": 3.7, "Si-O": 1.1, "O-O": 0.6},
                      long_r_cut={"Si-Si": 6.2, "Si-O": 5.5, "O-O": 4.0}, long_degree=(7, 6),
-                     long_r_scale={"Si-Si": 7.4, "Si-O": 2.2, "O-O": 1.2})
+                     long_w_l=2.0, long_r_scale={"Si-Si": 7.4, "Si-O": 2.2, "O-O": 1.2})
     path = str(tmp_path_factory.mktemp("model") / "SiO.json")
     random_model(spec, seed=7, e0={"Si": -1.3, "O": -2.1}).save(path)
     return path
