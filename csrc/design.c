@@ -1,11 +1,13 @@
 /* design.c - design-matrix rows of one configuration: dE/dc, dF/dc and d(virial)/dc.
  *
  * Per centre atom: A once; per invariant b its value and dB/dA on its support (a few
- * dozen A's); then dB/d dr_j = sum_support dB/dA_a * dA_a/d dr_j, where dA_a/d dr_j is
- * precomputed for all neighbours of a's species as one contiguous vector, so the inner
- * loop is an axpy over 3 x neighbours. Atoms are spread over OpenMP threads, each with
- * private row accumulators that are added in thread order (deterministic for a given
- * thread count). */
+ * dozen A's), kept for all of the atom's invariants. Then the neighbours go in tiles of
+ * ACELIN_TILE (one SIMD lane each; a tile holds one species, and near or far ones only):
+ * dA_a/d dr_j of the tile, then per invariant dB/d dr_j = sum_support dB/dA_a dA_a/d dr_j
+ * for the whole tile at once, added straight into the force and virial rows. The tile's
+ * derivatives stay in cache, and the rows are written contiguously along the basis.
+ * Atoms are spread over OpenMP threads, each with private row accumulators that are
+ * added in thread order (deterministic for a given thread count). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,20 @@
 #include "workspace.h"
 
 #define NU ACELIN_NU_MAX
+#define TJ ACELIN_TILE
 
-/* D[nlm][3*jj + a] = d(R_n Y_lm)/d dr for the active neighbours regrouped by species. */
-static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *order)
+typedef double v4d __attribute__((vector_size(32)));
+static inline v4d load4(const double *p)
+{
+    v4d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline double hsum4(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+/* w->order: active neighbours grouped by species, near ones first in each group;
+ * w->sp_start[s] .. w->sp_near[s] near, .. w->sp_start[s+1] far. */
+static void group_neighbours(const acelin_model *m, acelin_ws *w, int na)
 {
     int *cnt = w->sp_start;
     memset(cnt, 0, (size_t)(m->ns + 1) * sizeof(int));
@@ -26,49 +39,55 @@ static void fill_derivatives(const acelin_model *m, acelin_ws *w, int na, int *o
     for (int s = 0; s < m->ns; ++s) cnt[s + 1] += cnt[s];
     int fill[64];
     for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
-    for (int far = 0; far <= 1; ++far) { /* per species: near neighbours first */
+    for (int far = 0; far <= 1; ++far) {
         for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) order[fill[w->nb_species[j]]++] = j;
+            if (w->nb_far[j] == far) w->order[fill[w->nb_species[j]]++] = j;
         if (!far)
             for (int s = 0; s < m->ns; ++s) w->sp_near[s] = fill[s];
     }
-    const size_t stride = 3 * (size_t)w->cap;
+}
+
+/* D[nlm][a][lane] = d(R_n Y_lm)/d dr_a for the tile's neighbours order[t0 .. t0+nt).
+ * Far neighbours fill only the long channel's entries (the only ones their invariants
+ * read); lanes >= nt are zero. */
+static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int far)
+{
     const int nlm = m->n_lm;
-    for (int jj = 0; jj < na; ++jj) {
-        const int j = order[jj];
+    if (nt < TJ) memset(w->D, 0, (size_t)m->n_int * 3 * TJ * sizeof(double));
+    for (int lane = 0; lane < nt; ++lane) {
+        const int j = w->order[t0 + lane];
         const double *R = w->R + (size_t)j * m->n_rpad, *dR = w->dR + (size_t)j * m->n_rpad;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
-        const double *u = w->nb_u + 3 * j, r = w->nb_r[j];
-        const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short entries of far ones are never read */
-        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax;
+        const double *u = w->nb_u + 3 * j, inv_r = 1.0 / w->nb_r[j];
+        const int n0 = far ? m->n_spad : 0, lmax = far ? m->lmax_far : m->lmax;
         for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;
                 const double dy[3] = {dY[k], dY[nlm + k], dY[2 * nlm + k]};
                 const double ud = u[0] * dy[0] + u[1] * dy[1] + u[2] * dy[2];
-                for (int n = n0; n < N; ++n) {
-                    double *Dk = w->D + (size_t)(m->loff[l] + i * N + n) * stride + 3 * jj;
-                    for (int a = 0; a < 3; ++a)
-                        Dk[a] = dR[n] * u[a] * Y[k] + R[n] * (dy[a] - u[a] * ud) / r;
-                }
+                const double ca[3] = {u[0] * Y[k], u[1] * Y[k], u[2] * Y[k]};
+                const double cb[3] = {(dy[0] - u[0] * ud) * inv_r, (dy[1] - u[1] * ud) * inv_r,
+                                      (dy[2] - u[2] * ud) * inv_r};
+                double *Dk = w->D + (size_t)(m->loff[l] + i * N) * 3 * TJ + lane;
+                for (int n = n0; n < N; ++n)
+                    for (int a = 0; a < 3; ++a) Dk[(3 * n + a) * TJ] = dR[n] * ca[a] + R[n] * cb[a];
             }
         }
     }
 }
 
-/* B_b and dB/dA on the support of b (into w->g). */
-static double invariant_and_gradient(const acelin_model *m, acelin_ws *w, int b)
+/* B_b, and dB/dA on the support of b into g. */
+static double invariant_and_gradient(const acelin_model *m, const double *A, int b, double *g)
 {
     const int nu = m->basis_nu[b];
-    const int64_t s0 = m->sup_start[b], ns = m->sup_start[b + 1] - s0;
-    double *g = w->g;
+    const int64_t ns = m->sup_start[b + 1] - m->sup_start[b];
     memset(g, 0, (size_t)ns * sizeof(double));
     double B = 0.0;
     for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t) {
         const int *f = m->term_factors + t * NU, *slot = m->term_slot + t * NU;
         double a[NU], pre[NU + 1], suf[NU + 1];
-        for (int k = 0; k < nu; ++k) a[k] = w->A[f[k]];
+        for (int k = 0; k < nu; ++k) a[k] = A[f[k]];
         pre[0] = 1.0;
         for (int k = 0; k < nu; ++k) pre[k + 1] = pre[k] * a[k];
         suf[nu] = 1.0;
@@ -80,49 +99,71 @@ static double invariant_and_gradient(const acelin_model *m, acelin_ws *w, int b)
     return B;
 }
 
-static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na, const int *order,
-                      const int *neigh_atom, const double *dr, double *er, double *fr, double *vr)
+/* One tile of neighbours (one species z, near or far): for every invariant that can see
+ * them, dB/d dr_j for the tile's lanes; F_i += dB/d dr_ij, F_j -= dB/d dr_ij, and the
+ * virial sum_bonds dr (x) dB/d dr. */
+static void tile_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int z, int t0, int nt,
+                      int far, const int *neigh_atom, const double *dr, double *fr, double *vr)
 {
     const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
     const int nb = m->n_basis;
-    const size_t stride = 3 * (size_t)w->cap;
-    for (int b = b0; b < b1; ++b) {
-        er[b] += invariant_and_gradient(m, w, b);
-        double *out = w->out + (size_t)(b - b0) * stride;
-        memset(out, 0, 3 * (size_t)na * sizeof(double));
-        const int64_t s0 = m->sup_start[b];
-        for (int64_t s = s0; s < m->sup_start[b + 1]; ++s) {
-            const double gs = w->g[s - s0];
-            if (gs == 0.0) continue;
-            const int a = m->sup_a[s], z = a / m->n_int, nlm = a % m->n_int;
-            /* a short-channel entry has no derivative for neighbours beyond the short cutoff */
-            const int lo = 3 * w->sp_start[z], hi = 3 * (m->a_long[nlm] ? w->sp_start[z + 1] : w->sp_near[z]);
-            const double *Da = w->D + (size_t)nlm * stride;
-            for (int q = lo; q < hi; ++q) out[q] += gs * Da[q];
-        }
+    const int64_t g0 = m->sup_start[b0];
+    int atom[TJ];
+    double dx[TJ] = {0}, dy[TJ] = {0}, dz[TJ] = {0}; /* zero on empty lanes */
+    for (int lane = 0; lane < nt; ++lane) {
+        const int64_t bond = w->nb_bond[w->order[t0 + lane]];
+        atom[lane] = neigh_atom[bond];
+        dx[lane] = dr[3 * bond];
+        dy[lane] = dr[3 * bond + 1];
+        dz[lane] = dr[3 * bond + 2];
     }
-    /* scatter: F_i += dB/d dr_ij, F_j -= dB/d dr_ij; virial sum_bonds dr (x) dB/d dr */
-    for (int jj = 0; jj < na; ++jj) {
-        const int j = order[jj];
-        const int64_t bond = w->nb_bond[j];
-        const int aj = neigh_atom[bond];
-        const double *d = dr + 3 * bond;
-        double *fi = fr + (size_t)i * 3 * nb, *fj = fr + (size_t)aj * 3 * nb;
-        /* a far neighbour only moves the long-range invariants (the block's suffix) */
-        for (int b = w->nb_far[j] ? m->species_long_start[zc] : b0; b < b1; ++b) {
-            const double *o = w->out + (size_t)(b - b0) * stride + 3 * jj;
-            for (int a = 0; a < 3; ++a) {
-                fi[(size_t)a * nb + b] += o[a];
-                fj[(size_t)a * nb + b] -= o[a];
+    const v4d vx = load4(dx), vy = load4(dy), vz = load4(dz);
+    double *fi = fr + (size_t)i * 3 * nb;
+    /* a far neighbour only moves the long-range invariants (the block's suffix) */
+    for (int b = far ? m->species_long_start[zc] : b0; b < b1; ++b) {
+        v4d ox = {0, 0, 0, 0}, oy = ox, oz = ox;
+        for (int64_t s = m->sup_start[b]; s < m->sup_start[b + 1]; ++s) {
+            if (m->sup_z[s] != z) continue; /* an entry of another neighbour species */
+            const double gs = w->g[s - g0];
+            const double *Dk = w->D + (size_t)m->sup_nlm[s] * 3 * TJ;
+            ox += gs * load4(Dk);
+            oy += gs * load4(Dk + TJ);
+            oz += gs * load4(Dk + 2 * TJ);
+        }
+        fi[b] += hsum4(ox);
+        fi[(size_t)nb + b] += hsum4(oy);
+        fi[2 * (size_t)nb + b] += hsum4(oz);
+        for (int lane = 0; lane < nt; ++lane) {
+            double *fj = fr + (size_t)atom[lane] * 3 * nb;
+            fj[b] -= ox[lane];
+            fj[(size_t)nb + b] -= oy[lane];
+            fj[2 * (size_t)nb + b] -= oz[lane];
+        }
+        vr[0 * nb + b] += hsum4(vx * ox);
+        vr[1 * nb + b] += hsum4(vy * oy);
+        vr[2 * nb + b] += hsum4(vz * oz);
+        vr[3 * nb + b] += 0.5 * hsum4(vy * oz + vz * oy);
+        vr[4 * nb + b] += 0.5 * hsum4(vx * oz + vz * ox);
+        vr[5 * nb + b] += 0.5 * hsum4(vx * oy + vy * ox);
+    }
+}
+
+static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na,
+                      const int *neigh_atom, const double *dr, double *er, double *fr, double *vr)
+{
+    const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
+    const int64_t g0 = m->sup_start[b0];
+    for (int b = b0; b < b1; ++b) er[b] += invariant_and_gradient(m, w->A, b, w->g + (m->sup_start[b] - g0));
+    group_neighbours(m, w, na);
+    for (int z = 0; z < m->ns; ++z)
+        for (int far = 0; far <= 1; ++far) {
+            const int lo = far ? w->sp_near[z] : w->sp_start[z], hi = far ? w->sp_start[z + 1] : w->sp_near[z];
+            for (int t0 = lo; t0 < hi; t0 += TJ) {
+                const int nt = hi - t0 < TJ ? hi - t0 : TJ;
+                fill_tile(m, w, t0, nt, far);
+                tile_rows(m, w, i, zc, z, t0, nt, far, neigh_atom, dr, fr, vr);
             }
-            vr[0 * nb + b] += d[0] * o[0];
-            vr[1 * nb + b] += d[1] * o[1];
-            vr[2 * nb + b] += d[2] * o[2];
-            vr[3 * nb + b] += 0.5 * (d[1] * o[2] + d[2] * o[1]);
-            vr[4 * nb + b] += 0.5 * (d[0] * o[2] + d[2] * o[0]);
-            vr[5 * nb + b] += 0.5 * (d[0] * o[1] + d[1] * o[0]);
         }
-    }
 }
 
 acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *species,
@@ -176,9 +217,8 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
             if (priv[tid]) { er = priv[tid]; vr = er + nb; fr = vr + 6 * (size_t)nb; }
         }
         acelin_ws *w = acelin_ws_new(m, (int)cap, 1);
-        int *order = malloc((size_t)(cap ? cap : 1) * sizeof(int));
         char msg[256] = "out of memory (design workspace)";
-        int ok = w && order && (tid == 0 || priv[tid]);
+        int ok = w && (tid == 0 || priv[tid]);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -190,8 +230,7 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
                 s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, msg, sizeof msg);
             if (s == ACELIN_OK) {
                 acelin_density(m, w, na);
-                fill_derivatives(m, w, na, order);
-                atom_rows(m, w, i, species[i], na, order, neigh_atom, dr, er, fr, vr);
+                atom_rows(m, w, i, species[i], na, neigh_atom, dr, er, fr, vr);
             } else {
 #ifdef _OPENMP
 #pragma omp critical(acelin_design_error)
@@ -200,7 +239,6 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
             }
         }
         acelin_ws_free(w);
-        free(order);
     }
     for (int t = 1; t < nt; ++t) { /* fixed order: deterministic sums */
         if (!priv[t]) continue;

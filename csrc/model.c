@@ -25,7 +25,7 @@ void acelin_model_free(acelin_model *m)
                     m->t_span_long, m->r_reach, m->leg, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
-                    m->sup_start, m->sup_a, m->term_slot, m->species_basis_start,
+                    m->sup_start, m->sup_a, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
                     m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
@@ -192,6 +192,13 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
         if (count > m->max_support) m->max_support = count;
     }
     free(seen);
+    m->sup_z = malloc((size_t)(ns ? ns : 1) * sizeof(int));
+    m->sup_nlm = malloc((size_t)(ns ? ns : 1) * sizeof(int));
+    if (!m->sup_z || !m->sup_nlm) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (supports)");
+    for (int64_t k = 0; k < ns; ++k) {
+        m->sup_z[k] = m->sup_a[k] / m->n_int;
+        m->sup_nlm[k] = m->sup_a[k] % m->n_int;
+    }
     return ACELIN_OK;
 }
 

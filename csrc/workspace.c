@@ -8,7 +8,7 @@ void acelin_ws_free(acelin_ws *w)
     if (!w) return;
     free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_species); free(w->nb_u);
     free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->D);
-    free(w->out); free(w->g); free(w->sp_start); free(w->sp_near); free(w->nb_far);
+    free(w->g); free(w->order); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
 }
 
@@ -33,17 +33,17 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_far && w->nb_u && w->nb_r && w->R &&
              w->dR && w->Y && w->dY;
     if (ok && design) {
-        int nb_max = 1;
+        int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {
-            int k = m->species_basis_start[s + 1] - m->species_basis_start[s];
-            if (k > nb_max) nb_max = k;
+            int64_t k = m->sup_start[m->species_basis_start[s + 1]] - m->sup_start[m->species_basis_start[s]];
+            if (k > sup_max) sup_max = k;
         }
-        w->D = malloc((size_t)(m->n_int ? m->n_int : 1) * 3 * c * sizeof(double));
-        w->out = malloc((size_t)nb_max * 3 * c * sizeof(double));
-        w->g = malloc((size_t)(m->max_support ? m->max_support : 1) * sizeof(double));
+        w->D = malloc((size_t)(m->n_int ? m->n_int : 1) * 3 * ACELIN_TILE * sizeof(double));
+        w->g = malloc((size_t)sup_max * sizeof(double));
+        w->order = malloc(c * sizeof(int));
         w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
         w->sp_near = malloc((size_t)m->ns * sizeof(int));
-        ok = w->D && w->out && w->g && w->sp_start && w->sp_near;
+        ok = w->D && w->g && w->order && w->sp_start && w->sp_near;
     }
     if (!ok) { acelin_ws_free(w); return NULL; }
     return w;

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#define ACELIN_TILE 4 /* neighbours per design tile: one lane of a 4-double vector each */
+
 typedef struct {
     int cap;
     double *A, *dEdA;          /* [n_A] atomic base and dE/dA */
@@ -15,9 +17,10 @@ typedef struct {
     double *R, *dR;            /* [cap*n_radial] radial values, d/dr */
     double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
     /* design only (NULL otherwise) */
-    double *D;                 /* [n_nlm*cap*3] d(R_n Y_lm)/d dr, neighbours grouped by species */
-    double *out;               /* [n_basis_species_max*cap*3] dB/d dr */
-    double *g;                 /* [max_support] dB/dA over the support of one invariant */
+    double *D;                 /* [n_int*3*ACELIN_TILE] d(R_n Y_lm)/d dr of one tile of neighbours,
+                                  entry-major, then component, then neighbour (one SIMD lane) */
+    double *g;                 /* [support of one species' invariants] dB/dA, per invariant */
+    int *order;                /* [cap] active neighbours grouped by species, near ones first */
     int *sp_start;             /* [ns+1] neighbour range of each species in D */
     int *sp_near;              /* [ns] end of the species' near neighbours (they come first) */
 } acelin_ws;
