@@ -21,6 +21,8 @@ from machine import machine_info  # noqa: E402
 # overrides of the `large` preset (basis / weights / solver sections of a fit config)
 VARIANTS = {
     "default": {},
+    "no_long_range": {"basis": {"long_r_cut": None}},
+    "long_16_14_w2": {"basis": {"long_degree": [16, 14], "long_w_l": 2.0}},
     "r_scale_covalent": {"basis": {"r_scale": "covalent"}},
     "energy_w10": {"weights": {"energy": 10.0}},
     "energy_w100": {"weights": {"energy": 100.0}},
@@ -33,7 +35,7 @@ VARIANTS = {
     "no_column_scaling": {"solver": {"column_scaling": False}},
     "prior_p2": {"solver": {"prior": {"kind": "algebraic", "p": 2.0}}},
 }
-DEFAULT_RUN = "default,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
+DEFAULT_RUN = "default,no_long_range,long_16_14_w2,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
 
 
 def config(data_dir, name, variant):
