@@ -14,7 +14,7 @@ The large one-element preset adds a long-range channel (BasisSpec.long_r_cut): p
 three-body functions reaching 7 A (vs 5 A for the many-body part), 220 functions. On the
 mlearn Si / Mo training data it raises the log evidence by ~2000 / ~700 and lowers the
 5-fold CV energy MAE from 2.45 to 2.29 (Si) and 2.04 to 1.90 meV/atom (Mo), forces by 2-5 %
-(Ta: 2.34 -> 3.49, all in the held-out extremes of its equation of state; README).
+(Ta: 2.34 -> 3.49, all from one held-out config compressed to 40 eV/atom; README).
 Multi-element presets do not have it yet (their pair/three-body count grows with ns^2, ns^3).
 
 Degrees D_nu are per correlation order nu = 1..4: high D_1, D_2 give a rich radial
