@@ -30,6 +30,7 @@ VARIANTS = {
     "r_cut_5.5": {"basis": {"r_cut": 5.5}},
     "w_l_0.75": {"basis": {"w_l": 0.75, "degree": [14, 14, 12, 10]}},
     "order5": {"basis": {"order": 5, "degree": [16, 16, 14, 12, 10]}},
+    "deg_16_16_15_12": {"basis": {"degree": [16, 16, 15, 12]}},
     "deg_16_16_16_12": {"basis": {"degree": [16, 16, 16, 12]}},
     "deg_20_20_16_12": {"basis": {"degree": [20, 20, 16, 12]}},
     "no_column_scaling": {"solver": {"column_scaling": False}},

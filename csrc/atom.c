@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acelin_ylm.h"
+#include "simd4.h"
 #include "workspace.h"
 
 #define NU ACELIN_NU_MAX
@@ -157,16 +158,6 @@ double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
     return E;
 }
 
-typedef double v4d __attribute__((vector_size(32)));
-
-static inline v4d load4(const double *p)
-{
-    v4d v;
-    memcpy(&v, p, sizeof v); /* unaligned load */
-    return v;
-}
-
-static inline double hsum4(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 /* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
  * R_n does not depend on l, so for each block of 4 radial indices accumulate over (l, m)

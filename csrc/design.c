@@ -15,19 +15,11 @@
 #include <omp.h>
 #endif
 
+#include "simd4.h"
 #include "workspace.h"
 
 #define NU ACELIN_NU_MAX
 #define TJ ACELIN_TILE
-
-typedef double v4d __attribute__((vector_size(32)));
-static inline v4d load4(const double *p)
-{
-    v4d v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline double hsum4(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 /* w->order: active neighbours grouped by species, near ones first in each group;
  * w->sp_start[s] .. w->sp_near[s] near, .. w->sp_start[s+1] far. */
