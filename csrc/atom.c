@@ -158,7 +158,6 @@ double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
     return E;
 }
 
-
 /* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
  * R_n does not depend on l, so for each block of 4 radial indices accumulate over (l, m)
  *   T0[n] = sum_lm g_lmn Y_lm,  T_a[n] = sum_lm g_lmn dY_lm/du_a
