@@ -61,10 +61,8 @@ struct acelin_model {
     /* design form: per invariant its distinct A indices ("support") and, per term
        factor, the slot of that index in the support */
     int64_t *sup_start;     /* [n_basis+1] */
-    int *sup_a;             /* [n_sup] */
-    int *sup_z, *sup_nlm;   /* [n_sup] sup_a split into neighbour species and (n, l, m) entry */
+    int *sup_z, *sup_nlm;   /* [n_sup] each support entry's neighbour species and (n, l, m) entry */
     int *term_slot;         /* [n_terms*ACELIN_NU_MAX] */
-    int max_support;
     int *species_basis_start; /* [ns+1]: invariants are grouped by centre species */
 };
 

@@ -25,7 +25,7 @@ void acelin_model_free(acelin_model *m)
                     m->t_span_long, m->r_reach, m->leg, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
-                    m->sup_start, m->sup_a, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
+                    m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
                     m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
@@ -169,12 +169,11 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
 {
     m->sup_start = malloc((size_t)(m->n_basis + 1) * sizeof(int64_t));
     m->term_slot = malloc((size_t)(m->n_terms ? m->n_terms : 1) * NU * sizeof(int));
-    m->sup_a = malloc((size_t)(m->n_terms ? m->n_terms : 1) * NU * sizeof(int)); /* upper bound */
+    int *sup_a = malloc((size_t)(m->n_terms ? m->n_terms : 1) * NU * sizeof(int)); /* upper bound */
     int *seen = malloc((size_t)(m->n_A ? m->n_A : 1) * sizeof(int));
-    if (!m->sup_start || !m->term_slot || !m->sup_a || !seen) { free(seen); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (supports)"); }
+    if (!m->sup_start || !m->term_slot || !sup_a || !seen) { free(seen); free(sup_a); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (supports)"); }
     for (int a = 0; a < m->n_A; ++a) seen[a] = -1;
     int64_t ns = 0;
-    m->max_support = 0;
     m->sup_start[0] = 0;
     for (int b = 0; b < m->n_basis; ++b) {
         int count = 0;
@@ -182,23 +181,25 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
             for (int k = 0; k < NU; ++k) {
                 int a = m->term_factors[t * NU + k];
                 if (k < m->basis_nu[b]) {
-                    if (seen[a] < 0) { seen[a] = count++; m->sup_a[ns + seen[a]] = a; }
+                    if (seen[a] < 0) { seen[a] = count++; sup_a[ns + seen[a]] = a; }
                     m->term_slot[t * NU + k] = seen[a];
                 } else m->term_slot[t * NU + k] = -1;
             }
-        for (int s = 0; s < count; ++s) seen[m->sup_a[ns + s]] = -1;
+        for (int s = 0; s < count; ++s) seen[sup_a[ns + s]] = -1;
         ns += count;
         m->sup_start[b + 1] = ns;
-        if (count > m->max_support) m->max_support = count;
     }
     free(seen);
+    /* kept split into neighbour species and entry: the design loop needs both */
     m->sup_z = malloc((size_t)(ns ? ns : 1) * sizeof(int));
     m->sup_nlm = malloc((size_t)(ns ? ns : 1) * sizeof(int));
+    if (m->sup_z && m->sup_nlm)
+        for (int64_t k = 0; k < ns; ++k) {
+            m->sup_z[k] = sup_a[k] / m->n_int;
+            m->sup_nlm[k] = sup_a[k] % m->n_int;
+        }
+    free(sup_a);
     if (!m->sup_z || !m->sup_nlm) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (supports)");
-    for (int64_t k = 0; k < ns; ++k) {
-        m->sup_z[k] = m->sup_a[k] / m->n_int;
-        m->sup_nlm[k] = m->sup_a[k] % m->n_int;
-    }
     return ACELIN_OK;
 }
 
