@@ -26,7 +26,6 @@ struct acelin_model {
                                short cutoff need harmonics only up to it */
     int n_spad;             /* internal radial index where the long channel starts (n_radial,
                                rounded up to a multiple of 4 when there is a long channel) */
-    signed char *a_long;    /* [n_int] 1 where an atomic-base entry is a long-channel one */
     int *species_long_start;/* [ns] first long-channel invariant of each species' block; the
                                long invariants of a species follow its short ones */
     int n_rpad;             /* n_spad + n_long rounded up to a multiple of 4 (zero padded; whole SIMD lanes) */

@@ -22,7 +22,7 @@ void acelin_model_free(acelin_model *m)
         for (int s = 0; s < m->ns; ++s) free(m->elements[s]);
     void *ptrs[] = {m->elements, m->Z, m->e0, m->r_cut, m->r_in, m->r_core, m->r_scale,
                     m->t_in, m->t_span, m->r_cut_long, m->r_scale_long, m->t_in_long,
-                    m->t_span_long, m->r_reach, m->leg, m->a_long, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
+                    m->t_span_long, m->r_reach, m->leg, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
@@ -208,29 +208,34 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
  * then skips, for neighbours beyond the short cutoff, everything of the short channel. */
 static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
 {
-    m->a_long = calloc((size_t)(m->n_int ? m->n_int : 1), 1);
+    /* a_long[e]: 1 where atomic-base entry e is a long-channel one (build time only) */
+    signed char *a_long = calloc((size_t)(m->n_int ? m->n_int : 1), 1);
     m->species_long_start = malloc((size_t)m->ns * sizeof(int));
-    if (!m->a_long || !m->species_long_start) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    if (!a_long || !m->species_long_start) { free(a_long); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory"); }
     for (int l = 0; l <= 8; ++l)
         for (int i = 0; i <= 2 * l; ++i)
-            for (int n = m->n_spad; n < m->Nl[l]; ++n) m->a_long[m->loff[l] + i * m->Nl[l] + n] = 1;
-    for (int s = 0; s < m->ns; ++s) {
+            for (int n = m->n_spad; n < m->Nl[l]; ++n) a_long[m->loff[l] + i * m->Nl[l] + n] = 1;
+    acelin_status st = ACELIN_OK;
+    for (int s = 0; s < m->ns && st == ACELIN_OK; ++s) {
         const int b0 = m->species_basis_start[s], b1 = m->species_basis_start[s + 1];
         int first = b1;
-        for (int b = b0; b < b1; ++b) {
+        for (int b = b0; b < b1 && st == ACELIN_OK; ++b) {
             const int *f = m->term_factors + m->term_start[b] * NU;
-            const int is_long = m->term_start[b + 1] > m->term_start[b] && m->a_long[f[0] % m->n_int];
-            for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t)
+            const int is_long = m->term_start[b + 1] > m->term_start[b] && a_long[f[0] % m->n_int];
+            for (int64_t t = m->term_start[b]; t < m->term_start[b + 1] && st == ACELIN_OK; ++t)
                 for (int k = 0; k < m->basis_nu[b]; ++k)
-                    if (m->a_long[m->term_factors[t * NU + k] % m->n_int] != is_long)
-                        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d mixes the short and long-range channels", b);
-            if (is_long && first == b1) first = b;
-            if (!is_long && first < b1)
-                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d: a species' long-range invariants must follow its short ones", b);
+                    if (a_long[m->term_factors[t * NU + k] % m->n_int] != is_long) {
+                        st = acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d mixes the short and long-range channels", b);
+                        break;
+                    }
+            if (st == ACELIN_OK && is_long && first == b1) first = b;
+            if (st == ACELIN_OK && !is_long && first < b1)
+                st = acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invariant %d: a species' long-range invariants must follow its short ones", b);
         }
         m->species_long_start[s] = first;
     }
-    return ACELIN_OK;
+    free(a_long);
+    return st;
 }
 
 acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, char *err, size_t errlen)
