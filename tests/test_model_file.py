@@ -515,3 +515,39 @@ def test_c_reader_reproduces_the_in_memory_model_exactly(core, tmp_path):
     finally:
         core.acelin_model_free(direct)
         core.acelin_model_free(loaded)
+
+
+def _long_entry(t, a):
+    """Whether atomic-base entry a (file indexing) belongs to the long-range channel."""
+    off = np.cumsum([0] + [2 * int(l) + 1 for l in t["nl_l"]])
+    k = int(np.searchsorted(off, int(a) % off[-1], side="right")) - 1
+    return int(t["nl_n"][k]) > int(t["n_radial"])
+
+
+@pytest.mark.parametrize("defect", ["mixed", "short_after_long"])
+def test_c_reader_refuses_misplaced_long_range_invariants(core, tmp_path, defect):
+    """An invariant must use one channel only, and a species' long-range invariants must
+    follow its short ones: the evaluator skips the short part for far neighbours."""
+    m = make_model(extreme=False, seed=3, long=True)
+    m.save(tmp_path / "m.json")
+    doc = json.loads((tmp_path / "m.json").read_bytes())
+    t = doc["tables"]
+    factors, start, nu = t["term_factors"], t["basis_term_start"], t["basis_nu"]
+    species = t["basis_species"]
+    block = sum(2 * l + 1 for l in t["nl_l"])  # atomic-base entries per neighbour species
+    # the last invariant of species 0: long (the generator appends the long ones)
+    b = max(i for i, s in enumerate(species) if s == 0)
+    assert _long_entry(t, factors[start[b] * 5])
+    short_entry = next(a for a in range(block) if not _long_entry(t, a))  # species 0's block
+    for term in range(start[b], start[b + 1]):
+        ks = [0] if defect == "mixed" else range(nu[b])
+        for k in ks:
+            factors[term * 5 + k] = short_entry
+    if defect == "mixed":
+        assert nu[b] >= 2  # some factors stay long
+    data = resign((json.dumps(doc, indent=1) + "\n").encode())
+    (tmp_path / "bad.json").write_bytes(data)
+    st, msg, _ = c_load(core, tmp_path / "bad.json")
+    assert st == INVALID, msg
+    want = "mixes the short and long-range channels" if defect == "mixed" else "must follow its short ones"
+    assert want in msg, msg
