@@ -111,23 +111,25 @@ def test_spec_round_trip():
         BasisSpec.from_dict(dict(spec.to_dict(), colour="red"))
 
 
-@pytest.mark.parametrize("long_w_l", [1.0, 2.0], ids=["same_lmax", "lower_lmax"])
-def test_long_range_channel_is_the_union_of_two_bases(long_w_l):
+@pytest.mark.parametrize("long_w_l, long_lmax, lmax_long", [(1.0, None, 2), (2.0, None, 1), (1.0, 1, 1)],
+                         ids=["same_lmax", "lower_lmax", "capped_lmax"])
+def test_long_range_channel_is_the_union_of_two_bases(long_w_l, long_lmax, lmax_long):
     """A long-range channel adds exactly the functions of a second basis built with its
     cutoff, scale, order and degrees (same rows for energy, forces and virial), after the
     short channel's in each centre species' block, with the degree counted inside the
-    channel. long_w_l 2 gives the channel l <= 1 against the short channel's l <= 2: the
-    core then evaluates far neighbours' harmonics only up to l = 1."""
+    channel. long_w_l 2 (or long_lmax 1) gives the channel l <= 1 against the short
+    channel's l <= 2: the core then evaluates far neighbours' harmonics only up to l = 1."""
     kw = dict(elements=["Si", "C"], order=3, degree=(8, 8, 6), w_l=1.5, r_cut=4.0, r_in=1.0, r_core=0)
     long = dict(long_r_cut={"Si-Si": 6.0, "C-Si": 5.0, "C-C": 3.5},
                 long_r_scale={"Si-Si": 4.0, "C-Si": 2.0, "C-C": 1.5}, long_degree=(6, 6),
-                long_w_l=long_w_l)
+                long_w_l=long_w_l, long_lmax=long_lmax)
     both = BasisSpec(**kw, **long)
     short = BasisSpec(**kw)
     second = BasisSpec(**dict(kw, order=2, degree=(6, 6), w_l=long_w_l, r_cut=long["long_r_cut"],
-                              r_scale=long["long_r_scale"]))
+                              r_scale=long["long_r_scale"], lmax=long_lmax))
     lmax_of = lambda s, channel: max(l for l, n in zip(s.basis().nl_l, s.basis().nl_n) if channel(n))
-    assert lmax_of(second, lambda n: True) == (2 if long_w_l == 1.0 else 1)
+    assert lmax_of(second, lambda n: True) == lmax_long == both.long_lmax
+    assert lmax_of(both, lambda n: n > both.n_radial) == lmax_long
     assert lmax_of(short, lambda n: True) == 2
     assert both.n_radial_long == 6 and both.max_reach == 6.0
     assert both.n_basis == short.n_basis + second.n_basis
@@ -150,9 +152,18 @@ def test_long_range_spec_round_trip_and_errors():
     spec = BasisSpec(elements=["W", "Be"], order=2, degree=6, long_r_cut=7.0, long_degree=(8, 6))
     again = BasisSpec.from_dict(spec.to_dict())
     assert again == spec and again.long_r_cut == {"Be-Be": 7.0, "Be-W": 7.0, "W-W": 7.0}
+    # a model written before long_lmax existed (no such key) reads back to the same basis
+    old = {k: v for k, v in spec.to_dict().items() if k != "long_lmax"}
+    assert BasisSpec.from_dict(old).long_lmax == spec.long_lmax == 3  # (8 - 2) // 2
+    wide = dict(elements=["Si"], order=2, degree=6, long_r_cut=7.0, long_degree=(8, 8))
+    capped = BasisSpec(**wide, long_lmax=1)
+    assert BasisSpec.from_dict(capped.to_dict()) == capped
+    assert capped.long_lmax == 1 and BasisSpec(**wide).long_lmax == 3
+    assert capped.n_basis < BasisSpec(**wide).n_basis
     plain = BasisSpec(elements=["Si"], order=2, degree=6)
     assert not any(k.startswith("long_") for k in plain.to_dict())  # earlier specs keep their hash
     for bad in (dict(long_r_cut=0.1), dict(long_r_cut=6.0, long_degree=(6,)),
+                dict(long_r_cut=6.0, long_lmax=9), dict(long_r_cut=6.0, long_lmax=-1),
                 dict(long_r_cut=6.0, long_order=0), dict(long_r_cut=6.0, long_r_scale=-1.0)):
         with pytest.raises(ValueError, match="long"):
             BasisSpec(elements=["Si"], order=2, degree=6, **bad)

@@ -77,6 +77,9 @@ class BasisSpec:
                  its own (low) orders. Two- and three-body terms decay more slowly than the
                  many-body ones, so they get the longer range at a fraction of the cost
     long_order, long_degree, long_w_l   its correlation order, degrees and w_l (as above)
+    long_lmax    its largest l (default: as its degree allows, at most 8). Its radial
+                 resolution is what the data reward; a lower lmax keeps its cost per
+                 neighbour (n_radial_long x (long_lmax + 1)^2) down
     long_r_scale  its distance-transform scale, A (default: 2 x sum of covalent radii)
     """
     elements: Tuple[str, ...]
@@ -94,6 +97,7 @@ class BasisSpec:
     long_order: int = 2
     long_degree: Union[float, Tuple[float, ...]] = 16
     long_w_l: float = 1.0
+    long_lmax: Optional[int] = None
     long_r_scale: PairValue = None
 
     def __post_init__(self):
@@ -171,6 +175,10 @@ class BasisSpec:
         w_l = float(self.long_w_l)
         if not w_l > 0:
             raise ValueError("long_w_l must be > 0")
+        allowed = min(8, _lmax_allowed(order, deg, w_l))
+        lmax = allowed if self.long_lmax is None else int(self.long_lmax)
+        if not (0 <= lmax <= 8):
+            raise ValueError(f"long_lmax must be 0..8 (generated kernel limit), got {self.long_lmax}")
         rc = pair_map("long_r_cut", self.long_r_cut, els, lambda a, b: 0.0)
         rs = pair_map("long_r_scale", self.long_r_scale, els, lambda a, b: 2.0 * _covalent_sum(a, b))
         for k in rc:
@@ -179,7 +187,8 @@ class BasisSpec:
             if not rs[k] > 0:
                 raise ValueError(f"pair {k}: long_r_scale must be > 0")
         for name, value in (("long_order", order), ("long_degree", deg), ("long_w_l", w_l),
-                            ("long_r_cut", rc), ("long_r_scale", rs)):
+                            ("long_lmax", min(lmax, allowed)), ("long_r_cut", rc),
+                            ("long_r_scale", rs)):
             object.__setattr__(self, name, value)
 
     @property
@@ -195,10 +204,6 @@ class BasisSpec:
         """Largest distance (A) at which two atoms interact through the ACE part."""
         reach = list(self.r_cut.values()) + (list(self.long_r_cut.values()) if self.has_long else [])
         return float(max(reach))
-
-    @property
-    def long_lmax(self) -> int:
-        return min(8, _lmax_allowed(self.long_order, self.long_degree, self.long_w_l)) if self.has_long else 0
 
     # -- plain data --------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -17,7 +17,8 @@ def summary(model) -> dict:
            "transform_power": spec.transform_power}
     if spec.has_long:
         out["long_range"] = {"order": spec.long_order, "degree": list(spec.long_degree),
-                             "w_l": spec.long_w_l, "r_cut_A": dict(spec.long_r_cut),
+                             "w_l": spec.long_w_l, "lmax": spec.long_lmax,
+                             "r_cut_A": dict(spec.long_r_cut),
                              "r_scale_A": dict(spec.long_r_scale),
                              # long invariants: their first factor's n is past the short set
                              "n_basis": int((model.basis.labels[:, 0, 1] > spec.n_radial).sum())}
@@ -66,7 +67,7 @@ def run(args) -> int:
     lr = s.get("long_range")
     if lr:
         print(f"long range      {lr['n_basis']} functions, order {lr['order']}, degree {lr['degree']}, "
-              f"w_l {lr['w_l']:g}")
+              f"w_l {lr['w_l']:g}, lmax {lr['lmax']}")
         for key, label in (("r_cut_A", "  r_cut (A)"), ("r_scale_A", "  r_scale (A)")):
             print(f"{label:<16}" + ", ".join(f"{k} {v:.3f}" for k, v in lr[key].items()))
     factor = (s.get("training") or {}).get("r_scale_factor")

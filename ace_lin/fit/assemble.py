@@ -63,8 +63,16 @@ class StreamingQR:
         block = np.empty((A.shape[0], self.p + 1), order="F")
         block[:, :self.p] = A
         block[:, self.p] = y
+        self.add_rows(block)
+
+    def add_rows(self, block: np.ndarray) -> None:
+        """Fold rows [A | y] (m x (p+1), Fortran order; overwritten) into the factor."""
+        if block.ndim != 2 or block.shape[1] != self.p + 1 or not block.flags.f_contiguous:
+            raise ValueError(f"row block must be a Fortran-ordered m x {self.p + 1} array")
+        if block.shape[0] == 0:
+            return
         self._fold(block)
-        self.n_rows += A.shape[0]
+        self.n_rows += block.shape[0]
 
     def _fold(self, block: np.ndarray, triangular: bool = False) -> None:
         """triangular: block is an upper-triangular (p+1)-square factor, which LAPACK folds
@@ -74,7 +82,9 @@ class StreamingQR:
                                       overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise RuntimeError(f"dtpqrt failed with info = {info}")
-        self._r = np.asfortranarray(np.triu(r))
+        # dtpqrt writes R on and above the diagonal and never touches the (zero) strict
+        # lower triangle, so the result is the factor as it is: no copy per fold
+        self._r = r if r.flags.f_contiguous else np.asfortranarray(r)
 
     def merge(self, other: "StreamingQR") -> None:
         """Fold another accumulator's factor into this one (rank reduction)."""
@@ -123,53 +133,70 @@ class LinearSystem:
         return out
 
 
-def config_rows(config, design, reference, settings: WeightSettings,
-                elements: Sequence[str], e0_fixed: Dict[str, float],
-                e0_fit: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
-    """Weighted rows and targets of one configuration.
-
-    design: .energy [p], .forces [n, 3, p], .virial [6, p] (eV, dE/d(strain));
-    reference: .energy, .forces [n, 3], .virial [6] (the fixed ZBL part).
-    Returns A [m, p + len(e0_fit)], y [m] (rows with weight 0 are left out) and row counts.
-    """
+def _config_weights(config, settings: WeightSettings):
+    """(row weights, number of rows) of one configuration (rows of weight 0 are left out)."""
     atoms = config.atoms
     n = len(atoms)
-    p = np.asarray(design.energy).shape[0]
-    ncol = p + len(e0_fit)
-    counts = config.species_counts(elements)
-    by_el = dict(zip(elements, counts))
     periodic = bool(np.all(atoms.pbc))
     volume = atoms.get_volume() if periodic else None
     has_stress = config.stress is not None and periodic
     w = config_row_weights(settings, n, volume, config.config_type, config.weight, has_stress)
-    blocks_a, blocks_y = [], []
+    m = (w.energy > 0) + (3 * n if w.forces > 0 else 0) + (6 if w.stress > 0 else 0)
+    return w, volume, int(m)
+
+
+def write_config_rows(out: np.ndarray, r0: int, config, design, reference,
+                      settings: WeightSettings, elements: Sequence[str],
+                      e0_fixed: Dict[str, float], e0_fit: Sequence[str]) -> Dict[str, int]:
+    """Write the weighted rows of one configuration into out[r0:r0 + m] (columns: the p
+    basis functions, the E0 columns, then the target) and return the row counts by kind.
+    Writing in place into the block that LAPACK folds avoids a copy per row per stage.
+
+    design: .energy [p], .forces [n, 3, p], .virial [6, p] (eV, dE/d(strain));
+    reference: .energy, .forces [n, 3], .virial [6] (the fixed ZBL part)."""
+    n = len(config.atoms)
+    p = np.asarray(design.energy).shape[0]
+    ne = len(e0_fit)
+    if out.shape[1] != p + ne + 1:
+        raise ValueError(f"row block has {out.shape[1]} columns, expected {p + ne + 1}")
+    w, volume, _ = _config_weights(config, settings)
+    by_el = dict(zip(elements, config.species_counts(elements)))
     n_by_kind = {"energy": 0, "forces": 0, "stress": 0}
+    r = r0
     if w.energy > 0:
-        a = np.zeros((1, ncol))
-        a[0, :p] = np.asarray(design.energy) / n
-        a[0, p:] = [by_el[e] / n for e in e0_fit]
         e_fixed = sum(by_el[e] * e0_fixed[e] for e in elements if e in e0_fixed and by_el[e])
-        y = (config.energy - e_fixed - float(reference.energy)) / n
-        blocks_a.append(w.energy * a)
-        blocks_y.append(np.array([w.energy * y]))
+        out[r, :p] = np.asarray(design.energy) * (w.energy / n)
+        out[r, p:p + ne] = [w.energy * by_el[e] / n for e in e0_fit]
+        out[r, p + ne] = w.energy * (config.energy - e_fixed - float(reference.energy)) / n
         n_by_kind["energy"] = 1
+        r += 1
     if w.forces > 0:
-        a = np.zeros((3 * n, ncol))
-        a[:, :p] = np.asarray(design.forces).reshape(3 * n, p)
-        y = (config.forces - np.asarray(reference.forces)).reshape(3 * n)
-        blocks_a.append(w.forces * a)
-        blocks_y.append(w.forces * y)
+        rows = slice(r, r + 3 * n)
+        np.multiply(np.asarray(design.forces).reshape(3 * n, p), w.forces, out=out[rows, :p])
+        out[rows, p:p + ne] = 0.0
+        out[rows, p + ne] = w.forces * (config.forces - np.asarray(reference.forces)).reshape(3 * n)
         n_by_kind["forces"] = 3 * n
+        r += 3 * n
     if w.stress > 0:
-        a = np.zeros((6, ncol))
-        a[:, :p] = np.asarray(design.virial) / volume
-        y = config.stress - np.asarray(reference.virial) / volume
-        blocks_a.append(w.stress * a)
-        blocks_y.append(w.stress * y)
+        rows = slice(r, r + 6)
+        np.multiply(np.asarray(design.virial), w.stress / volume, out=out[rows, :p])
+        out[rows, p:p + ne] = 0.0
+        out[rows, p + ne] = w.stress * (config.stress - np.asarray(reference.virial) / volume)
         n_by_kind["stress"] = 6
-    if not blocks_a:
-        return np.zeros((0, ncol)), np.zeros(0), n_by_kind
-    return np.vstack(blocks_a), np.concatenate(blocks_y), n_by_kind
+    return n_by_kind
+
+
+def config_rows(config, design, reference, settings: WeightSettings,
+                elements: Sequence[str], e0_fixed: Dict[str, float],
+                e0_fit: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
+    """Weighted rows A [m, p + len(e0_fit)] and targets y [m] of one configuration, with
+    row counts by kind (see write_config_rows)."""
+    p = np.asarray(design.energy).shape[0]
+    _, _, m = _config_weights(config, settings)
+    out = np.zeros((m, p + len(e0_fit) + 1))
+    counts = write_config_rows(out, 0, config, design, reference, settings, elements,
+                               e0_fixed, e0_fit)
+    return out[:, :-1], out[:, -1].copy(), counts
 
 
 def core_provider(spec, n_threads: Optional[int] = None) -> Callable:
@@ -229,21 +256,23 @@ def assemble(configs: Sequence, n_basis: int, provider: Callable, settings: Weig
 
         bar = tqdm(total=sum(len(b) for b in mine), desc="assembling", unit="config")
     for block in mine:
-        rows_a, rows_y = [], []
-        for i in block:
+        sizes = [_config_weights(configs[i], settings)[2] for i in block]
+        rows = np.empty((sum(sizes), p + 1), order="F")  # [A | y], folded as it is
+        r0 = 0
+        for i, m in zip(block, sizes):
             design, ref = provider(configs[i].atoms)
             if np.asarray(design.energy).shape != (n_basis,):
                 raise ValueError(f"design rows have {np.asarray(design.energy).shape} columns, "
                                  f"expected {n_basis}")
-            a, y, nk = config_rows(configs[i], design, ref, settings, elements, e0_fixed, e0_fit)
-            rows_a.append(a)
-            rows_y.append(y)
+            nk = write_config_rows(rows, r0, configs[i], design, ref, settings, elements,
+                                   e0_fixed, e0_fit)
+            r0 += m
             counts["configs"] += 1
             for k, v in nk.items():
                 counts[k] += v
             if bar is not None:
                 bar.update(1)
-        acc.add(np.vstack(rows_a), np.concatenate(rows_y))
+        acc.add_rows(rows)
     if bar is not None:
         bar.close()
     if comm is not None and size > 1:
