@@ -23,6 +23,7 @@ VARIANTS = {
     "default": {},
     "no_long_range": {"basis": {"long_r_cut": None}},
     "long_16_14_w2": {"basis": {"long_degree": [16, 14], "long_w_l": 2.0}},
+    "long_22_22_l6": {"basis": {"long_degree": [22, 22], "long_lmax": 6}},
     "r_scale_covalent": {"basis": {"r_scale": "covalent"}},
     "energy_w10": {"weights": {"energy": 10.0}},
     "energy_w100": {"weights": {"energy": 100.0}},
