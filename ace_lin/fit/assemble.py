@@ -134,7 +134,8 @@ class LinearSystem:
 
 
 def _config_weights(config, settings: WeightSettings):
-    """(row weights, number of rows) of one configuration (rows of weight 0 are left out)."""
+    """(row weights, cell volume in A^3 or None, number of rows) of one configuration (rows
+    of weight 0 are left out)."""
     atoms = config.atoms
     n = len(atoms)
     periodic = bool(np.all(atoms.pbc))
