@@ -261,16 +261,17 @@ def assemble(configs: Sequence, n_basis: int, provider: Callable, settings: Weig
         rows = np.empty((sum(sizes), p + 1), order="F")  # [A | y], folded as it is
         r0 = 0
         for i, m in zip(block, sizes):
-            design, ref = provider(configs[i].atoms)
-            if np.asarray(design.energy).shape != (n_basis,):
-                raise ValueError(f"design rows have {np.asarray(design.energy).shape} columns, "
-                                 f"expected {n_basis}")
-            nk = write_config_rows(rows, r0, configs[i], design, ref, settings, elements,
-                                   e0_fixed, e0_fit)
-            r0 += m
+            if m:  # a configuration whose weights are all 0 needs no design rows
+                design, ref = provider(configs[i].atoms)
+                if np.asarray(design.energy).shape != (n_basis,):
+                    raise ValueError(f"design rows have {np.asarray(design.energy).shape} "
+                                     f"columns, expected {n_basis}")
+                nk = write_config_rows(rows, r0, configs[i], design, ref, settings, elements,
+                                       e0_fixed, e0_fit)
+                r0 += m
+                for k, v in nk.items():
+                    counts[k] += v
             counts["configs"] += 1
-            for k, v in nk.items():
-                counts[k] += v
             if bar is not None:
                 bar.update(1)
         acc.add_rows(rows)
