@@ -87,6 +87,8 @@ common = dict(include_dirs=[CSRC, os.path.join(CSRC, "generated"), np.get_includ
 extensions = [
     Extension("ace_lin._core", ["ace_lin/_core.pyx"] + CORE, **common),
     Extension("ace_lin._neighbours", ["ace_lin/_neighbours.pyx", "csrc/neighbours.c"], **common),
+    # LAPACK through scipy.linalg.cython_lapack (function pointers, nothing to link)
+    Extension("ace_lin.fit._bidiag", ["ace_lin/fit/_bidiag.pyx"], extra_compile_args=["-O2"]),
 ]
 # Developer convenience: ACE_LIN_EXTENSIONS=_neighbours builds only that one.
 _only = os.environ.get("ACE_LIN_EXTENSIONS")

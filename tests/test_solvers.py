@@ -223,3 +223,49 @@ def test_collinear_e0_columns_constant_composition():
     assert np.all(np.isfinite(c)) and np.abs(c[k:]).max() < 1e4
     np.testing.assert_allclose(A @ c, y, atol=1e-6)
     assert sol.info["n_e0_not_identifiable"] == 2
+
+
+def test_singular_values_and_projection_match_the_svd():
+    """The vector-free bidiagonal route gives the SVD's singular values and U^T q, and for
+    a tall matrix the part of q outside its range."""
+    from ace_lin.fit._bidiag import singular_values_and_projection
+
+    rng = np.random.default_rng(5)
+    for m, n in ((40, 40), (60, 25), (1, 1)):
+        X = rng.normal(size=(m, n)) * np.logspace(0, -8, n)
+        q = rng.normal(size=m)
+        s, z, outside = singular_values_and_projection(X, q)
+        U, s_ref, _ = np.linalg.svd(X, full_matrices=False)
+        z_ref = U.T @ q
+        np.testing.assert_allclose(s, s_ref, rtol=1e-12)
+        # singular vectors are defined up to sign
+        np.testing.assert_allclose(np.abs(z), np.abs(z_ref), rtol=1e-9, atol=1e-12)
+        assert outside == pytest.approx(q @ q - z_ref @ z_ref, rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="rows >= columns"):
+        singular_values_and_projection(np.ones((2, 3)), np.ones(2))
+
+
+def test_log_evidence_without_coefficients_equals_the_solve():
+    """BLRSolver.log_evidence (no singular vectors) is the log evidence of solve(), also
+    with a flat-prior column, an all-zero column (inactive, X tall) and no scaling."""
+    A, _, y = random_problem(n=400, p=30, noise=0.2, seed=21)
+    A[:, -1] = 1.0
+    A[:, 3] = 0.0
+    free = np.zeros(30, dtype=bool)
+    free[-1] = True
+    gamma = np.linspace(1.0, 5.0, 30)
+    R, qty, rss0 = qr_system(A, y)
+    for scaling in (True, False):
+        s = BLRSolver(tol=1e-10, column_scaling=scaling)
+        kw = dict(gamma=gamma, n_rows=400, rss0=rss0, unpenalized=free)
+        sol = s.solve(R, qty, **kw)
+        assert sol.info["n_inactive"] == 1
+        assert s.log_evidence(R, qty, **kw) == pytest.approx(sol.info["log_evidence"], rel=1e-10)
+    # the inactive column changes nothing: the same evidence as without it
+    keep = np.arange(30) != 3
+    R2, qty2, rss02 = qr_system(A[:, keep], y)
+    ev2 = BLRSolver(tol=1e-10).log_evidence(R2, qty2, gamma=gamma[keep], n_rows=400,
+                                            rss0=rss02, unpenalized=free[keep])
+    ev = BLRSolver(tol=1e-10).log_evidence(R, qty, gamma=gamma, n_rows=400, rss0=rss0,
+                                           unpenalized=free)
+    assert ev == pytest.approx(ev2, rel=1e-10)

@@ -198,18 +198,30 @@ def assemble_problem(problem: FitProblem, configs, progress: bool = False, comm=
                     block_rows=cfg.assembly.block_rows, progress=progress, comm=comm)
 
 
+def _prior(problem: FitProblem) -> dict:
+    """The solver's prior arguments: smoothness gamma per column, and the fitted E0 columns
+    (a flat prior: their size, eV/atom, is no basis coefficient's)."""
+    nb, ne = problem.basis.n_basis, len(problem.e0_fit)
+    return {"gamma": problem.prior.gamma(np.concatenate([problem.basis.degree, np.zeros(ne)])),
+            "unpenalized": np.r_[np.zeros(nb, dtype=bool), np.ones(ne, dtype=bool)]}
+
+
+def log_evidence(problem: FitProblem, system) -> float:
+    """Log evidence of the BLR fit of `system` (fit/solvers.py), without solving for the
+    coefficients: how the r_scale search compares bases."""
+    blr = make_solver("blr", column_scaling=problem.cfg.solver.column_scaling)
+    return blr.log_evidence(system.R, system.qty, **_prior(problem), n_rows=system.n_rows,
+                            rss0=system.rss0)
+
+
 def solve_problem(problem: FitProblem, system, solver=None):
     """Solve the regularized system with the configured solver (or `solver`); returns
     (LinearACEModel without metadata, Solution)."""
     from ace_lin.model import LinearACEModel
 
     nb = problem.basis.n_basis
-    gamma = problem.prior.gamma(np.concatenate([problem.basis.degree, np.zeros(len(problem.e0_fit))]))
-    # fitted E0 columns get a flat prior: their size (eV/atom) is no basis coefficient's
-    free = np.r_[np.zeros(nb, dtype=bool), np.ones(len(problem.e0_fit), dtype=bool)]
-    solution = (solver or _solver(problem.cfg)).solve(system.R, system.qty, gamma=gamma,
-                                                      n_rows=system.n_rows, rss0=system.rss0,
-                                                      unpenalized=free)
+    solution = (solver or _solver(problem.cfg)).solve(system.R, system.qty, **_prior(problem),
+                                                      n_rows=system.n_rows, rss0=system.rss0)
     coef = solution.coefficients
     e0 = dict(problem.e0_fixed)
     e0.update({el: float(v) for el, v in zip(problem.e0_fit, coef[nb:])})

@@ -11,8 +11,8 @@ Problem: minimize ||W (A c - y)||^2 + lambda * ||Gamma S c||^2 where
 With w = Gamma S c and X = R (Gamma S)^-1 the problem is plain ridge min ||X w - qty||^2
 + lambda ||w||^2 (plus the constant rss0); the coefficients come back as c = w / (s gamma).
 Columns marked `unpenalized` (the fitted E0 columns) have a flat prior: they are
-eliminated by a QR with these columns first, and the scaling S is measured on the rest
-after that elimination.
+eliminated first (Householder reflectors of these few columns applied to the rest), and
+the scaling S is measured on the rest after that elimination.
 
 Each solver object has one method,
 `solve(R, qty, gamma=..., n_rows=..., rss0=..., unpenalized=...)`,
@@ -21,7 +21,8 @@ returning a `Solution` (coefficients in the units of A's columns plus diagnostic
   lambda by generalized cross-validation, cheap from the SVD of X (p x p).
 - BLRSolver: Bayesian linear regression, prior w ~ N(0, 1/alpha), noise 1/beta, alpha and
   beta by evidence maximization (MacKay's fixed-point updates) in the SVD basis of X;
-  lambda = alpha / beta. The default: no parameter to choose.
+  lambda = alpha / beta. The default: no parameter to choose. Its `log_evidence(...)`
+  gives the evidence alone, without singular vectors (about 2x cheaper than solve).
 - TSVDSolver(rcond): truncated SVD of X (singular values below rcond * max dropped).
 """
 from abc import ABC, abstractmethod
@@ -31,6 +32,7 @@ from typing import Optional
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+from scipy.linalg import lapack
 
 _EPS = np.finfo(float).eps
 
@@ -94,18 +96,75 @@ def _svd(X):
         return scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesvd", check_finite=False)
 
 
+@dataclass
+class _Reduced:
+    """The scaled, prior-free problem min ||X w - q||^2 + lam ||w||^2 (+ rss0) that a
+    solve works on, and what maps w back to the coefficients c of the original columns."""
+    X: np.ndarray
+    q: np.ndarray
+    n: int                    # data rows minus the eliminated (unpenalized) columns
+    rss0: float
+    p: int
+    pen: np.ndarray           # penalized active columns (of the original p)
+    act2: np.ndarray          # which of them stay active after the elimination
+    d: np.ndarray             # their scale: column norm x gamma
+    fre: np.ndarray           # independent unpenalized columns, eliminated first
+    fre_all: np.ndarray       # all active unpenalized columns
+    T11: Optional[np.ndarray] = None
+    T12: Optional[np.ndarray] = None
+    q1: Optional[np.ndarray] = None
+    R: Optional[np.ndarray] = None
+
+    def coefficients(self, w: np.ndarray) -> np.ndarray:
+        c_pen = np.zeros(self.pen.size)
+        c_pen[self.act2] = w / self.d[self.act2]
+        c = np.zeros(self.p)
+        c[self.pen] = c_pen
+        nf = self.fre.size
+        if nf:
+            c[self.fre] = scipy.linalg.solve_triangular(self.T11, self.q1 - self.T12 @ c_pen,
+                                                        check_finite=False)
+            if nf < self.fre_all.size:
+                # spread over all E0 columns: the minimum-norm values with the same fitted
+                # energies (the data cannot tell them apart)
+                target = self.R[:, self.fre] @ c[self.fre]
+                c[self.fre_all] = np.linalg.lstsq(self.R[:, self.fre_all], target, rcond=None)[0]
+        return c
+
+    def counts(self) -> dict:
+        return dict(n_e0_not_identifiable=int(self.fre_all.size - self.fre.size), n_rows=self.n
+                    + self.fre.size, n_columns=self.p, n_unpenalized=int(self.fre.size),
+                    n_inactive=int(self.p - self.fre.size - self.act2.sum()))
+
+
+def _eliminate(R, qty, fre, pen):
+    """Q^T [R_pen | qty] for the QR of the unpenalized columns R_fre (p x nf, nf small):
+    nf Householder reflectors applied to the rest, O(nf p^2) instead of a QR of all p
+    columns. Returns (T11, T12, q1, R22, q2); R22 is (p - nf) x npen, not triangular
+    (the solvers below only need it up to an orthogonal factor on the left)."""
+    nf = fre.size
+    qr, tau, work, info = lapack.dgeqrf(R[:, fre])
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
+    rest = np.asfortranarray(np.c_[R[:, pen], qty])
+    lwork = int(lapack.dormqr("L", "T", qr, tau, rest, -1)[1][0])
+    M, work, info = lapack.dormqr("L", "T", qr, tau, rest, max(lwork, 1), overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dormqr failed (info {info})")
+    return np.triu(qr[:nf, :nf]), M[:nf, :-1], M[:nf, -1], M[nf:, :-1], M[nf:, -1]
+
+
 class _ScaledSolver(ABC):
     """Shared part: unpenalized columns, column scaling, w = gamma * s * c."""
 
     def __init__(self, column_scaling: bool = True):
         self.column_scaling = bool(column_scaling)
 
-    def solve(self, R, qty, gamma=None, n_rows: Optional[int] = None, rss0: float = 0.0,
-              unpenalized=None) -> Solution:
+    def _reduce(self, R, qty, gamma, n_rows, rss0, unpenalized) -> _Reduced:
         """unpenalized: bool mask of columns with a flat prior (the fitted E0 columns: their
         size, ~eV per atom, must not set the prior scale of the basis coefficients). They
-        are eliminated first (QR with these columns leading); the regularized problem is
-        solved for the rest, whose column norms are then measured after that elimination."""
+        are eliminated first (QR of these columns); the regularized problem is for the
+        rest, whose column norms are then measured after that elimination."""
         R, qty, g = _check(R, qty, gamma)
         p = R.shape[1]
         free = np.zeros(p, dtype=bool) if unpenalized is None else np.asarray(unpenalized, bool)
@@ -118,36 +177,37 @@ class _ScaledSolver(ABC):
         n = int(n_rows) if n_rows is not None else p
         rss0 = max(float(rss0), 0.0)
         nf = fre.size
+        T11 = T12 = q1 = None
         if nf:
-            Q, T = scipy.linalg.qr(R[:, np.r_[fre, pen]], mode="economic", check_finite=False)
-            q = Q.T @ qty
-            rss0 += max(float(qty @ qty - q @ q), 0.0)
-            R22, q2 = T[nf:, nf:], q[nf:]
+            T11, T12, q1, R22, q2 = _eliminate(R, qty, fre, pen)
         else:
             R22, q2 = R[:, pen], qty
         act2 = active_columns(R22, top)  # e.g. a function collinear with E0 becomes inactive
         d = (column_norms(R22) if self.column_scaling else np.ones(pen.size)) * g[pen]
-        w, lam, info = self._solve_scaled(R22[:, act2] / d[None, act2], q2, n - nf, rss0)
-        c_pen = np.zeros(pen.size)
-        c_pen[act2] = w / d[act2]
-        c = np.zeros(p)
-        c[pen] = c_pen
-        if nf:
-            c[fre] = scipy.linalg.solve_triangular(T[:nf, :nf], q[:nf] - T[:nf, nf:] @ c_pen,
-                                                   check_finite=False)
-            if fre.size < fre_all.size:
-                # spread over all E0 columns: the minimum-norm values with the same fitted
-                # energies (the data cannot tell them apart)
-                target = R[:, fre] @ c[fre]
-                c[fre_all] = np.linalg.lstsq(R[:, fre_all], target, rcond=None)[0]
-        info.update(n_e0_not_identifiable=int(fre_all.size - fre.size))
-        info.update(n_rows=n, n_columns=p, n_unpenalized=int(nf),
-                    n_inactive=int(p - nf - act2.sum()), column_scaling=self.column_scaling)
-        return Solution(coefficients=c, lam=float(lam), info=info)
+        return _Reduced(X=R22[:, act2] / d[None, act2], q=q2, n=n - nf, rss0=rss0, p=p,
+                        pen=pen, act2=act2, d=d, fre=fre, fre_all=fre_all, T11=T11, T12=T12,
+                        q1=q1, R=R if fre.size < fre_all.size else None)
+
+    def solve(self, R, qty, gamma=None, n_rows: Optional[int] = None, rss0: float = 0.0,
+              unpenalized=None) -> Solution:
+        """Coefficients of all p columns (see _reduce for `unpenalized`)."""
+        red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
+        w, lam, info = self._solve_scaled(red.X, red.q, red.n, red.rss0)
+        info.update(red.counts(), column_scaling=self.column_scaling)
+        return Solution(coefficients=red.coefficients(w), lam=float(lam), info=info)
 
     @abstractmethod
     def _solve_scaled(self, X, qty, n, rss0):
         """Solve the scaled, prior-free problem: returns (w, lambda, info)."""
+
+
+def _svd_z(X, qty, rss0):
+    """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range)."""
+    U, sig, Vt = _svd(X)
+    z = U.T @ qty
+    if X.shape[0] > X.shape[1]:
+        rss0 += max(float(qty @ qty - z @ z), 0.0)
+    return U, sig, Vt, z, rss0
 
 
 def _ridge_qr(X: np.ndarray, qty: np.ndarray, lam: float) -> np.ndarray:
@@ -180,8 +240,7 @@ class RidgeSolver(_ScaledSolver):
             w = _ridge_qr(X, qty, float(self.lam)) if self.lam > 0 else \
                 scipy.linalg.lstsq(X, qty, check_finite=False)[0]
             return w, float(self.lam), {"solver": "ridge", "lambda_from": "given"}
-        U, sig, Vt = _svd(X)
-        z = U.T @ qty
+        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
         lam, gcv = _gcv_lambda(sig, z, n, rss0)
         w = Vt.T @ (sig / (sig * sig + lam) * z)
         return w, lam, {"solver": "ridge", "lambda_from": "gcv", "gcv": gcv,
@@ -225,47 +284,63 @@ class BLRSolver(_ScaledSolver):
         self.tol = float(tol)
 
     def _solve_scaled(self, X, qty, n, rss0):
-        U, sig, Vt = _svd(X)
-        z = U.T @ qty
-        sig2, z2 = sig * sig, z * z
-        p = X.shape[1]
-        total = float(np.sum(z2) + rss0)
-        # a zero residual (noise-free data) would send beta to infinity: floor it at
-        # round-off level of the targets, which leaves lam negligibly small
-        rss_floor = (64 * _EPS) ** 2 * max(total, np.finfo(float).tiny)
-        top = float(sig2.max()) if sig2.size and sig2.max() > 0 else 1.0
-        lam = 1e-6 * top
-        converged = False
-        for it in range(1, self.max_iter + 1):
-            f = sig / (sig2 + lam)
-            wv = f * z                                   # w in the V basis
-            ew = max(float(np.sum(wv * wv)), np.finfo(float).tiny)
-            ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
-            g_eff = float(np.sum(sig2 / (sig2 + lam)))
-            alpha = max(g_eff, 1e-12) / ew
-            beta = max(n - g_eff, 1e-12 * n) / ed
-            new = alpha / beta
-            if abs(np.log(new / lam)) < self.tol:
-                lam = new
-                converged = True
-                break
-            lam = new
-        f = sig / (sig2 + lam)
-        wv = f * z
-        w = Vt.T @ wv
-        ew = float(np.sum(wv * wv))
+        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
+        fit = _evidence_fit(sig, z, n, rss0, self.max_iter, self.tol)
+        w = Vt.T @ (sig / (sig * sig + fit["lam"]) * z)
+        return w, fit.pop("lam"), fit
+
+    def log_evidence(self, R, qty, gamma=None, n_rows: Optional[int] = None,
+                     rss0: float = 0.0, unpenalized=None) -> float:
+        """log p(y | alpha, beta) at the evidence optimum, as in solve(...).info, without
+        the coefficients: the singular values and U^T qty come from a bidiagonalization
+        that never forms the singular vectors (fit/_bidiag.pyx), 2x cheaper than the
+        SVD. For comparing bases (the r_scale search, fit/transform.py)."""
+        from ace_lin.fit._bidiag import singular_values_and_projection
+
+        red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
+        sig, z, outside = singular_values_and_projection(red.X, red.q)
+        return _evidence_fit(sig, z, red.n, red.rss0 + outside, self.max_iter,
+                             self.tol)["log_evidence"]
+
+
+def _evidence_fit(sig, z, n, rss0, max_iter, tol):
+    """MacKay's evidence maximization from the singular values sig of X and z = U^T qty:
+    dict with lam = alpha/beta, alpha, beta, the log evidence and diagnostics."""
+    sig2, z2 = sig * sig, z * z
+    p = sig.size
+    total = float(np.sum(z2) + rss0)
+    # a zero residual (noise-free data) would send beta to infinity: floor it at
+    # round-off level of the targets, which leaves lam negligibly small
+    rss_floor = (64 * _EPS) ** 2 * max(total, np.finfo(float).tiny)
+    top = float(sig2.max()) if sig2.size and sig2.max() > 0 else 1.0
+    lam = 1e-6 * top
+    converged = False
+    for it in range(1, max_iter + 1):
+        wv = sig / (sig2 + lam) * z                  # w in the V basis
+        ew = max(float(np.sum(wv * wv)), np.finfo(float).tiny)
         ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
         g_eff = float(np.sum(sig2 / (sig2 + lam)))
-        alpha = max(g_eff, 1e-12) / max(ew, np.finfo(float).tiny)
+        alpha = max(g_eff, 1e-12) / ew
         beta = max(n - g_eff, 1e-12 * n) / ed
-        # log evidence log p(y | alpha, beta); sig has p entries (X is p x p)
-        log_ev = (0.5 * p * np.log(alpha) + 0.5 * n * np.log(beta) - 0.5 * beta * ed
-                  - 0.5 * alpha * ew - 0.5 * float(np.sum(np.log(alpha + beta * sig2)))
-                  - 0.5 * n * np.log(2 * np.pi))
-        return w, lam, {"solver": "blr", "alpha": float(alpha), "beta": float(beta),
-                        "effective_parameters": g_eff, "log_evidence": float(log_ev),
-                        "iterations": it, "converged": converged,
-                        "noise_rms": float(1.0 / np.sqrt(beta))}
+        new = alpha / beta
+        if abs(np.log(new / lam)) < tol:
+            lam = new
+            converged = True
+            break
+        lam = new
+    wv = sig / (sig2 + lam) * z
+    ew = float(np.sum(wv * wv))
+    ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
+    g_eff = float(np.sum(sig2 / (sig2 + lam)))
+    alpha = max(g_eff, 1e-12) / max(ew, np.finfo(float).tiny)
+    beta = max(n - g_eff, 1e-12 * n) / ed
+    # log evidence log p(y | alpha, beta); sig has p entries (X has p columns)
+    log_ev = (0.5 * p * np.log(alpha) + 0.5 * n * np.log(beta) - 0.5 * beta * ed
+              - 0.5 * alpha * ew - 0.5 * float(np.sum(np.log(alpha + beta * sig2)))
+              - 0.5 * n * np.log(2 * np.pi))
+    return {"lam": float(lam), "solver": "blr", "alpha": float(alpha), "beta": float(beta),
+            "effective_parameters": g_eff, "log_evidence": float(log_ev),
+            "iterations": it, "converged": converged, "noise_rms": float(1.0 / np.sqrt(beta))}
 
 
 class TSVDSolver(_ScaledSolver):
@@ -278,9 +353,8 @@ class TSVDSolver(_ScaledSolver):
         self.rcond = float(rcond)
 
     def _solve_scaled(self, X, qty, n, rss0):
-        U, sig, Vt = _svd(X)
+        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
         keep = sig > self.rcond * (sig.max() if sig.size else 0.0)
-        z = U.T @ qty
         inv = np.zeros_like(sig)
         inv[keep] = 1.0 / sig[keep]
         w = Vt.T @ (inv * z)
