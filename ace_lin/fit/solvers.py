@@ -132,9 +132,10 @@ class _Reduced:
         return c
 
     def counts(self) -> dict:
-        return dict(n_e0_not_identifiable=int(self.fre_all.size - self.fre.size), n_rows=self.n
-                    + self.fre.size, n_columns=self.p, n_unpenalized=int(self.fre.size),
-                    n_inactive=int(self.p - self.fre.size - self.act2.sum()))
+        nf = int(self.fre.size)
+        return dict(n_e0_not_identifiable=int(self.fre_all.size) - nf, n_rows=self.n + nf,
+                    n_columns=self.p, n_unpenalized=nf,
+                    n_inactive=int(self.p - nf - self.act2.sum()))
 
 
 def _eliminate(R, qty, fre, pen):
