@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-#define ACELIN_TILE 4 /* neighbours per design tile: one lane of a 4-double vector each */
+#define ACELIN_TILE 8 /* neighbours per design tile (a multiple of 4): one vector lane each */
 
 typedef struct {
     int cap;

@@ -11,10 +11,12 @@ of A. ACE design matrices are badly conditioned (kappa(A) ~ 1e6-1e8 is common), 
 would lose most digits of the small singular directions, exactly those the smoothness
 prior and evidence maximization must judge. The triangular factor keeps kappa(A).
 Memory is O(p^2 + block_rows * p) whatever the data size: 10^6 force rows x 2000
-functions never exist as one dense matrix (16 GB); a block of ~4p rows does.
+functions never exist as one dense matrix (16 GB); a block of at most 256 MB does.
 
 Each fold uses LAPACK's triangular-pentagonal QR (dtpqrt), which exploits that R is
 already triangular: cost 2 m p^2 for m new rows, as for one Householder QR of all rows.
+A tall block (m >= 2p) is first reduced by its own QR (dgeqrt, faster per row), whose
+triangle is then folded in.
 No column scaling happens here: Householder QR is column-scale invariant (columnwise
 backward stable) and R(A S) = R(A) S exactly, so the solver scales R's columns.
 
@@ -33,7 +35,8 @@ from scipy.linalg import lapack
 
 from ace_lin.fit.weights import WeightSettings, config_row_weights
 
-DEFAULT_MAX_BLOCK_MB = 512.0
+DEFAULT_MAX_BLOCK_MB = 256.0  # dense rows per streamed block (see make_blocks)
+_COPY_COLUMNS = 128  # column tile of the force rows' copy: 1.4 instead of 2.3 ns/element
 
 
 class StreamingQR:
@@ -69,10 +72,24 @@ class StreamingQR:
         """Fold rows [A | y] (m x (p+1), Fortran order; overwritten) into the factor."""
         if block.ndim != 2 or block.shape[1] != self.p + 1 or not block.flags.f_contiguous:
             raise ValueError(f"row block must be a Fortran-ordered m x {self.p + 1} array")
-        if block.shape[0] == 0:
+        m, n = block.shape
+        if m == 0:
             return
-        self._fold(block)
-        self.n_rows += block.shape[0]
+        if m >= 2 * n:
+            # a tall block gets its own QR first: dgeqrt's recursive panels run faster than
+            # dtpqrt's on the same rows (p = 1484, 2 cores: 49 against 74 us/row alone,
+            # 59 against 66 with the triangular fold), and the fold of its triangle is cheap
+            qr, _, info = lapack.dgeqrt(min(128, n), block, overwrite_a=1)
+            if info != 0:
+                raise RuntimeError(f"dgeqrt failed with info = {info}")
+            tri = np.triu(qr[:n])
+            if self.n_rows == 0:
+                self._r = np.asfortranarray(tri)
+            else:
+                self._fold(np.asfortranarray(tri), triangular=True)
+        else:
+            self._fold(block)
+        self.n_rows += m
 
     def _fold(self, block: np.ndarray, triangular: bool = False) -> None:
         """triangular: block is an upper-triangular (p+1)-square factor, which LAPACK folds
@@ -173,7 +190,10 @@ def write_config_rows(out: np.ndarray, r0: int, config, design, reference,
         r += 1
     if w.forces > 0:
         rows = slice(r, r + 3 * n)
-        np.multiply(np.asarray(design.forces).reshape(3 * n, p), w.forces, out=out[rows, :p])
+        forces = np.asarray(design.forces).reshape(3 * n, p)
+        for c in range(0, p, _COPY_COLUMNS):  # transposing copy (C to Fortran), in cache tiles
+            cols = slice(c, min(c + _COPY_COLUMNS, p))
+            np.multiply(forces[:, cols], w.forces, out=out[rows, cols])
         out[rows, p:p + ne] = 0.0
         out[rows, p + ne] = w.forces * (config.forces - np.asarray(reference.forces)).reshape(3 * n)
         n_by_kind["forces"] = 3 * n
@@ -211,17 +231,21 @@ def core_provider(spec, n_threads: Optional[int] = None) -> Callable:
 
 
 def make_blocks(configs: Sequence, n_columns: int, block_rows: Optional[int] = None,
-                max_block_mb: float = DEFAULT_MAX_BLOCK_MB) -> List[List[int]]:
+                max_block_mb: float = DEFAULT_MAX_BLOCK_MB, n_ranks: int = 1) -> List[List[int]]:
     """Consecutive configuration indices grouped into blocks of about `block_rows` rows.
 
-    Default: 4 (p + 1) rows (so the per-fold overhead stays small) but at most
-    max_block_mb of dense rows; a configuration is never split."""
+    Default: as many rows as fit in max_block_mb of dense rows (p + 1 columns), because
+    dtpqrt runs at a fraction of GEMM speed on short blocks: at p = 1483 on 2 cores a fold
+    costs 155 us/row with 4p-row blocks and 73 us/row with 16p (p = 342: 26 vs 8 us/row,
+    4p vs 64p). Under MPI a block holds at most 1/n_ranks of the rows, so that every rank
+    gets work. A configuration is never split."""
+    sizes = [1 + 3 * len(c.atoms) + (6 if c.stress is not None else 0) for c in configs]
     if block_rows is None:
-        cap = int(max_block_mb * 2**20 / (8 * (n_columns + 1)))
-        block_rows = max(1, min(max(4 * (n_columns + 1), 4096), cap))
+        block_rows = max(1, int(max_block_mb * 2**20 / (8 * (n_columns + 1))))
+        if n_ranks > 1:
+            block_rows = min(block_rows, -(-sum(sizes) // n_ranks))
     blocks, cur, rows = [], [], 0
-    for i, c in enumerate(configs):
-        m = 1 + 3 * len(c.atoms) + (6 if c.stress is not None else 0)
+    for i, m in enumerate(sizes):
         if cur and rows + m > block_rows:
             blocks.append(cur)
             cur, rows = [], 0
@@ -246,7 +270,7 @@ def assemble(configs: Sequence, n_basis: int, provider: Callable, settings: Weig
         raise ValueError(f"no E0 for element(s) {missing}: give it, or fit it")
     p = int(n_basis) + len(e0_fit)
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
-    blocks = make_blocks(configs, p, block_rows)
+    blocks = make_blocks(configs, p, block_rows, n_ranks=size)
     mine = [b for k, b in enumerate(blocks) if k % size == rank]
     acc = StreamingQR(p)
     counts = {"configs": 0, "energy": 0, "forces": 0, "stress": 0}
@@ -256,11 +280,15 @@ def assemble(configs: Sequence, n_basis: int, provider: Callable, settings: Weig
         from tqdm import tqdm
 
         bar = tqdm(total=sum(len(b) for b in mine), desc="assembling", unit="config")
+    sizes = {i: _config_weights(configs[i], settings)[2] for b in mine for i in b}
+    # one buffer for all blocks: a fresh 256 MB array per block would be paged in anew
+    buf = np.empty(max((sum(sizes[i] for i in b) for b in mine), default=0) * (p + 1))
     for block in mine:
-        sizes = [_config_weights(configs[i], settings)[2] for i in block]
-        rows = np.empty((sum(sizes), p + 1), order="F")  # [A | y], folded as it is
+        m_rows = sum(sizes[i] for i in block)
+        rows = buf[:m_rows * (p + 1)].reshape((m_rows, p + 1), order="F")  # [A | y]
         r0 = 0
-        for i, m in zip(block, sizes):
+        for i in block:
+            m = sizes[i]
             if m:  # a configuration whose weights are all 0 needs no design rows
                 design, ref = provider(configs[i].atoms)
                 if np.asarray(design.energy).shape != (n_basis,):

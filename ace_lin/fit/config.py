@@ -161,7 +161,7 @@ class SolverSection:
 
 @dataclass
 class AssemblySection:
-    block_rows: Optional[int] = _doc("rows per streamed QR block; null = about 4 x n_basis",
+    block_rows: Optional[int] = _doc("rows per streamed QR block; null = 256 MB of rows",
                                      _optional(_int), default=None)
     n_threads: Optional[int] = _doc("OpenMP threads of the core; null = OMP_NUM_THREADS/all",
                                     _optional(_int), default=None)

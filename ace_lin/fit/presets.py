@@ -8,13 +8,16 @@ may override any field. Measured n_basis (order 4):
     size    1 element                     2 elements                3+ elements (3)
     small   (16,16,12,10) w_l 1.5:  341   (12,12,9,7) w_l 1.5: 1178   (10,10,8,6): 2793
     large   (16,16,14,12) w_l 1.0: 1040   (14,14,10,8) w_l 1.5: 1894  (12,12,9,6): 4446
-            + long-range (16,16): 1260
+            + long-range (22,21) l<=6: 1482
 
 The large one-element preset adds a long-range channel (BasisSpec.long_r_cut): pair and
-three-body functions reaching 7 A (vs 5 A for the many-body part), 220 functions. On the
-mlearn Si / Mo training data it raises the log evidence by ~2000 / ~700 and lowers the
-5-fold CV energy MAE from 2.45 to 2.29 (Si) and 2.04 to 1.90 meV/atom (Mo), forces by 2-5 %
-(Ta: 2.34 -> 3.49, all from one held-out config compressed to 40 eV/atom; README).
+three-body functions reaching 7 A (vs 5 A for the many-body part), 442 functions. The data
+reward its radial resolution more than its angular one, hence high degrees and l <= 6:
+a force call costs 8 % more than with (16, 16), l <= 7 (220 functions), and on the mlearn
+Si / Mo training data the log evidence rises by ~240 / ~250 and the 5-fold CV energy MAE
+falls from 2.29 to 2.25 (Si) and 1.90 to 1.87 meV/atom (Mo). Without any channel the
+CV MAE is 2.45 / 2.04 (Ta: 2.34 without, 3.45 with, all from one held-out config
+compressed to 40 eV/atom; README).
 Multi-element presets do not have it yet (their pair/three-body count grows with ns^2, ns^3).
 
 Degrees D_nu are per correlation order nu = 1..4: high D_1, D_2 give a rich radial
@@ -35,7 +38,7 @@ BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
                2: {"degree": [13, 13, 10, 8], "w_l": 1.5},
                3: {"degree": [11, 11, 8, 6], "w_l": 1.5}},
     "large": {1: {"degree": [16, 16, 14, 12], "w_l": 1.0, "long_r_cut": 7.0, "long_order": 2,
-                  "long_degree": [16, 16], "long_w_l": 1.0},
+                  "long_degree": [22, 21], "long_w_l": 1.0, "long_lmax": 6},
               2: {"degree": [14, 14, 10, 8], "w_l": 1.5},
               3: {"degree": [12, 12, 9, 6], "w_l": 1.5}},
 }
