@@ -82,11 +82,13 @@ class StreamingQR:
             qr, _, info = lapack.dgeqrt(min(128, n), block, overwrite_a=1)
             if info != 0:
                 raise RuntimeError(f"dgeqrt failed with info = {info}")
-            tri = np.triu(qr[:n])
+            tri = np.array(qr[:n], order="F")
+            for j in range(n - 1):  # clear the reflectors below the diagonal, column by column
+                tri[j + 1:, j] = 0.0
             if self.n_rows == 0:
-                self._r = np.asfortranarray(tri)
+                self._r = tri
             else:
-                self._fold(np.asfortranarray(tri), triangular=True)
+                self._fold(tri, triangular=True)
         else:
             self._fold(block)
         self.n_rows += m

@@ -5,9 +5,9 @@ decides where along r the basis has its resolution: a small r_scale gives a powe
 (resolution crowded at short range), a large one an almost linear map (resolution spread
 evenly up to the cutoff). No fixed default suits every element: with the large preset the
 evidence picks about 1.7x the sum of covalent radii for Si and Ta and 0.35x for Mo, and
-5-fold cross-validated energy MAE at that choice vs the covalent default is Si 2.45 / 2.43,
-Mo 2.04 / 2.08, Ta 2.34 / 3.69 meV/atom (benchmarks/fit_cv.py): never worse beyond noise,
-much better where the default is poor (Ta: compressed volumes).
+(5 A-only large basis) the 5-fold cross-validated energy MAE at that choice vs the covalent
+default is Si 2.45 / 2.43, Mo 2.04 / 2.08, Ta 2.34 / 3.69 meV/atom (benchmarks/fit_cv.py):
+never worse beyond noise, much better where the default is poor (Ta: compressed volumes).
 
 How: the Bayesian linear regression of fit/solvers.py gives the log evidence log p(y | model)
 of a basis; bases that differ only in r_scale span different function spaces, and the
