@@ -57,13 +57,19 @@ def dense_system(configs, e0_fixed, e0_fit):
     return np.vstack([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
 
 
-def test_streaming_qr_matches_one_shot():
+@pytest.mark.parametrize("sizes", [(37,), (60,), (13, 90, 7, 50)])
+def test_streaming_qr_matches_one_shot(sizes):
+    """Blocks shorter than 2(p+1) rows are folded by dtpqrt, taller ones by their own QR
+    (dgeqrt) and a triangular fold: any mix gives the factor of one QR of all rows."""
     rng = np.random.default_rng(1)
     A = rng.normal(size=(500, 20)) * 10.0 ** rng.uniform(-3, 3, size=20)
     y = rng.normal(size=500)
     acc = StreamingQR(20)
-    for start in range(0, 500, 37):  # uneven blocks, some shorter than p
-        acc.add(A[start:start + 37], y[start:start + 37])
+    start, k = 0, 0
+    while start < 500:  # uneven blocks, some shorter than p
+        m = sizes[k % len(sizes)]
+        acc.add(A[start:start + m], y[start:start + m])
+        start, k = start + m, k + 1
     F = acc.factor()
     R, qty = F[:20, :20], F[:20, 20]
     R1 = np.linalg.qr(A, mode="r")
@@ -154,6 +160,18 @@ def test_blocks_cover_all_configs_in_order():
     blocks = make_blocks(configs, P, block_rows=40)
     assert [i for b in blocks for i in b] == list(range(20))
     assert all(b for b in blocks)
+
+
+def test_default_blocks_follow_the_memory_cap_and_the_ranks():
+    configs = make_configs(20)
+    rows = [1 + 3 * len(c.atoms) + (6 if c.stress is not None else 0) for c in configs]
+    assert make_blocks(configs, P) == [list(range(20))]  # small: one block
+    cap_mb = 60 * 8 * (P + 1) / 2**20  # room for 60 rows
+    blocks = make_blocks(configs, P, max_block_mb=cap_mb)
+    assert len(blocks) > 1 and [i for b in blocks for i in b] == list(range(20))
+    assert all(sum(rows[i] for i in b) <= 60 or len(b) == 1 for b in blocks)
+    # under MPI every rank gets a block, even when all rows would fit in one
+    assert len(make_blocks(configs, P, n_ranks=4)) >= 4
 
 
 MPI_SCRIPT = """
