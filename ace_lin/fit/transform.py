@@ -118,7 +118,7 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
     best = max(finalists, key=scores.get)
     if bar is not None:
         bar.close()
-    system = merge_systems(systems[best])
+    system = systems[best][0]  # evidence() has folded its parts into one
     record = {"factor": float(best),
               "r_scale": {k: float(best * v) for k, v in base.items()},
               "default_r_scale": base,
