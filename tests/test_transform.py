@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("ace_lin._core")
 
 from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
-from ace_lin.fit.transform import COARSE, parts, wants_search  # noqa: E402
+from ace_lin.fit.transform import COARSE, REFINE, next_factor, parts, wants_search  # noqa: E402
 
 from helpers import labels, synthetic_structures as structures, write_exact_extxyz  # noqa: E402
 
@@ -30,13 +30,27 @@ def test_wants_search(fields, expected):
     assert wants_search(fields) is expected
 
 
-@pytest.fixture(scope="module")
-def made_with_wide_transform(tmp_path_factory):
-    """Data of a random model whose r_scale is 2.83 x the covalent default."""
-    tmp = tmp_path_factory.mktemp("transform")
+LOW, MID, HIGH = COARSE
+
+
+@pytest.mark.parametrize("evidence, expected", [
+    ((1.0, 3.0, 2.0), MID * REFINE),     # best inside: towards the better neighbour
+    ((2.0, 3.0, 1.0), MID / REFINE),
+    ((10.0, 6.0, 0.0), LOW / REFINE),    # best at an end, vertex beyond it: outwards
+    ((10.0, 9.0, 0.0), LOW * REFINE),    # vertex between the end and the middle: inwards
+    ((10.0, 5.0, 4.0), LOW / REFINE),    # curving upwards: no maximum in sight, outwards
+    ((0.0, 6.0, 10.0), HIGH * REFINE),
+    ((0.0, 9.0, 10.0), HIGH / REFINE)])
+def test_fourth_candidate_steps_towards_the_parabola_vertex(evidence, expected):
+    assert next_factor(dict(zip(COARSE, evidence))) == pytest.approx(expected, rel=1e-15)
+
+
+def _data_with_factor(tmp, factor):
+    """Training file and fit config of a random model whose r_scale is factor x the
+    covalent default."""
     rng = np.random.default_rng(7)
     default = BasisSpec(elements=["Si"], **SPEC).r_scale["Si-Si"]
-    spec = BasisSpec(elements=["Si"], r_scale=COARSE[2] * default, **SPEC)
+    spec = BasisSpec(elements=["Si"], r_scale=factor * default, **SPEC)
     c_true = rng.normal(size=spec.n_basis) * 0.2
     calc = ACECalculator(LinearACEModel(spec, c_true, e0={"Si": -3.0}))
     frames = structures(rng) + structures(rng)[:4]
@@ -45,6 +59,27 @@ def made_with_wide_transform(tmp_path_factory):
     cfg = {"data": {"train": str(tmp / "train.xyz")}, "elements": ["Si"], "e0": "fit",
            "basis": dict(SPEC), "output": str(tmp / "model.json")}
     return c_true, spec, cfg
+
+
+@pytest.fixture(scope="module")
+def made_with_wide_transform(tmp_path_factory):
+    """Data of a random model whose r_scale is 2.83 x the covalent default."""
+    return _data_with_factor(tmp_path_factory.mktemp("transform"), HIGH)
+
+
+def test_search_leaves_the_grid_when_the_evidence_keeps_rising(tmp_path):
+    """Data made with 1/2.83/1.68 x the default, outside the coarse grid: the search must
+    step out to it (an inward fourth step would stop at 1/2.83)."""
+    from ace_lin.fit.driver import fit
+
+    _, spec, cfg = _data_with_factor(tmp_path, LOW / REFINE)
+    model, report = fit(cfg)
+    assert report.transform["factor"] == pytest.approx(LOW / REFINE, rel=1e-12)
+    tried = [(t["stage"], t["factor"]) for t in report.transform["tried"]]
+    assert [f for stage, f in tried if stage == "A"] == pytest.approx(
+        list(COARSE) + [LOW / REFINE], rel=1e-12)
+    assert sorted(f for stage, f in tried if stage == "all") == pytest.approx(
+        [LOW / REFINE, LOW], rel=1e-12)
 
 
 def test_search_finds_the_generating_transform(made_with_wide_transform):
