@@ -72,8 +72,8 @@ def test_search_leaves_the_grid_when_the_evidence_keeps_rising(tmp_path):
     step out to it (an inward fourth step would stop at 1/2.83)."""
     from ace_lin.fit.driver import fit
 
-    _, spec, cfg = _data_with_factor(tmp_path, LOW / REFINE)
-    model, report = fit(cfg)
+    *_, cfg = _data_with_factor(tmp_path, LOW / REFINE)
+    _, report = fit(cfg)
     assert report.transform["factor"] == pytest.approx(LOW / REFINE, rel=1e-12)
     tried = [(t["stage"], t["factor"]) for t in report.transform["tried"]]
     assert [f for stage, f in tried if stage == "A"] == pytest.approx(
