@@ -48,24 +48,19 @@ MIN_CONFIGS = 12      # fewer training configurations: both stages use all of th
 def next_factor(scores: Dict[float, float]) -> float:
     """The fourth part-A candidate from the log evidences of the three COARSE factors: one
     REFINE step from the best towards the vertex of the parabola through the three points
-    (log-factor axis). A best in the middle steps towards its better neighbour; a best at an
-    end steps outwards when the vertex lies beyond that end (or the points curve upwards,
-    so the evidence grows without a maximum in sight), inwards otherwise."""
+    (log-factor axis). A best in the middle thus steps towards its better neighbour; a best
+    at an end steps outwards when the vertex lies beyond that end (or the points curve
+    upwards, so the evidence grows without a maximum in sight), inwards otherwise."""
     low, mid, high = COARSE
-    e_low, e_mid, e_high = scores[low], scores[mid], scores[high]
+    e_low, e_mid, e_high = (scores[f] for f in COARSE)
     best = max(COARSE, key=scores.get)
-    if best == mid:
-        return mid * REFINE if e_high > e_low else mid / REFINE
     h = math.log(high / mid)
     curvature = e_low - 2 * e_mid + e_high
     if curvature < 0:
-        vertex = -(e_high - e_low) * h / (2 * curvature)   # log(factor), relative to mid
-        beyond = vertex < -h if best == low else vertex > h
-    else:
-        beyond = True
-    if best == low:
-        return low / REFINE if beyond else low * REFINE
-    return high * REFINE if beyond else high / REFINE
+        vertex = -(e_high - e_low) * h / (2 * curvature)   # log(factor / mid)
+    else:  # no maximum: the evidence grows towards the best end
+        vertex = -math.inf if best == low else math.inf
+    return best * REFINE if vertex > math.log(best / mid) else best / REFINE
 
 
 def parts(configs) -> List[list]:
