@@ -315,26 +315,27 @@ def _evidence_fit(sig, z, n, rss0, max_iter, tol):
     rss_floor = (64 * _EPS) ** 2 * max(total, np.finfo(float).tiny)
     top = float(sig2.max()) if sig2.size and sig2.max() > 0 else 1.0
     lam = 1e-6 * top
-    converged = False
-    for it in range(1, max_iter + 1):
+
+    def update(lam):
+        """|w|^2, RSS, effective parameters and MacKay's alpha, beta at this lam."""
         wv = sig / (sig2 + lam) * z                  # w in the V basis
-        ew = max(float(np.sum(wv * wv)), np.finfo(float).tiny)
+        ew = float(np.sum(wv * wv))
         ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
         g_eff = float(np.sum(sig2 / (sig2 + lam)))
-        alpha = max(g_eff, 1e-12) / ew
+        alpha = max(g_eff, 1e-12) / max(ew, np.finfo(float).tiny)
         beta = max(n - g_eff, 1e-12 * n) / ed
+        return ew, ed, g_eff, alpha, beta
+
+    converged = False
+    for it in range(1, max_iter + 1):
+        _, _, _, alpha, beta = update(lam)
         new = alpha / beta
         if abs(np.log(new / lam)) < tol:
             lam = new
             converged = True
             break
         lam = new
-    wv = sig / (sig2 + lam) * z
-    ew = float(np.sum(wv * wv))
-    ed = max(_rss(sig2, z2, lam, rss0), rss_floor)
-    g_eff = float(np.sum(sig2 / (sig2 + lam)))
-    alpha = max(g_eff, 1e-12) / max(ew, np.finfo(float).tiny)
-    beta = max(n - g_eff, 1e-12 * n) / ed
+    ew, ed, g_eff, alpha, beta = update(lam)
     # log evidence log p(y | alpha, beta); sig has p entries (X has p columns)
     log_ev = (0.5 * p * np.log(alpha) + 0.5 * n * np.log(beta) - 0.5 * beta * ed
               - 0.5 * alpha * ew - 0.5 * float(np.sum(np.log(alpha + beta * sig2)))
