@@ -82,9 +82,7 @@ class StreamingQR:
             qr, _, info = lapack.dgeqrt(min(128, n), block, overwrite_a=1)
             if info != 0:
                 raise RuntimeError(f"dgeqrt failed with info = {info}")
-            tri = np.array(qr[:n], order="F")
-            for j in range(n - 1):  # clear the reflectors below the diagonal, column by column
-                tri[j + 1:, j] = 0.0
+            tri = np.asfortranarray(np.triu(qr[:n]))  # without the reflectors below it
             if self.n_rows == 0:
                 self._r = tri
             else:

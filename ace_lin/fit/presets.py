@@ -16,7 +16,7 @@ reward its radial resolution more than its angular one, hence high degrees and l
 a force call costs 3 % more than with (16, 16), l <= 7 (220 functions; benchmarks/core_speed.py), and on the mlearn
 Si / Mo training data the log evidence rises by ~240 / ~250 and the 5-fold CV energy MAE
 falls from 2.29 to 2.25 (Si) and 1.90 to 1.87 meV/atom (Mo). Without any channel the
-CV MAE is 2.45 / 2.04 (Ta: 2.34 without, 3.45 with, all from one held-out config
+CV MAE is 2.45 / 2.04 (Ta: 2.34 without, 3.19 with, all from one held-out config
 compressed to 40 eV/atom; README).
 Multi-element presets do not have it yet (their pair/three-body count grows with ns^2, ns^3).
 
