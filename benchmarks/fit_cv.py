@@ -5,7 +5,8 @@ snapshots move their MAE by 20 %. This script scores each variant by k-fold
 cross-validation on the training file (ace_lin.fit.crossval, the same assembly and solver
 as `ace-lin fit`), so a change of the defaults can be judged without looking at the test
 set. Prints CV energy MAE (meV/atom), force MAE (eV/A), energy MAE per config_type and the
-wall time of the whole cross-validation (2 cores).
+wall time of the whole cross-validation (2 cores), and the prior exponent of each fold
+(chosen by the evidence of the fold's training part unless the variant fixes it).
 
     python3 benchmarks/fit_cv.py [--data ../shared/data] [--only mlearn_Si,mlearn_Mo]
                                  [--variants default,transform_p1,...] [--folds 5]
@@ -38,6 +39,7 @@ VARIANTS = {
     "deg_20_20_16_12": {"basis": {"degree": [20, 20, 16, 12]}},
     "no_column_scaling": {"solver": {"column_scaling": False}},
     "prior_p2": {"solver": {"prior": {"kind": "algebraic", "p": 2.0}}},
+    "prior_p3": {"solver": {"prior": {"kind": "algebraic", "p": 3.0}}},  # the fixed p before
 }
 DEFAULT_RUN = "default,no_long_range,long_16_14_w2,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
 
@@ -66,7 +68,7 @@ def main():
     print(f"{args.folds}-fold cross-validation on the training files (stratified by config_type, "
           f"seed {args.seed}); large preset + overrides; test files not used")
     head = (f"{'dataset':<11} {'variant':<18} {'n_basis':>7} {'E MAE':>7} {'F MAE':>7}   "
-            "E MAE per config_type (meV/atom)              wall s")
+            "E MAE per config_type (meV/atom)              wall s  prior p per fold")
     print(head + "\n" + f"{'':<11} {'':<18} {'':>7} {'meV/at':>7} {'eV/A':>7}\n" + "-" * len(head))
     for name in args.only.split(","):
         for variant in args.variants.split(","):
@@ -76,7 +78,8 @@ def main():
             e = cv.errors
             groups = " ".join(f"{g[:8]} {v['energy_mae']:5.2f}" for g, v in e["by_config_type"].items())
             print(f"{name:<11} {variant:<18} {cv.n_basis:>7} {e['energy_mae']:7.3f} "
-                  f"{e['force_mae']:7.4f}   {groups:<44} {wall:6.1f}", flush=True)
+                  f"{e['force_mae']:7.4f}   {groups:<44} {wall:6.1f}  "
+                  + " ".join(f"{f['prior_p']:.3g}" for f in cv.folds), flush=True)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ def test_fit_writes_model_table_and_plot(fitted):
     for name in ("Si_model.json", "Si_model.errors.txt", "Si_model.parity.png"):
         assert (tmp / "out" / name).stat().st_size > 0
     assert "training set" in out and "test set" in out and "ALL" in out
+    # both searches say what they chose and on which evidence
+    assert "r_scale" in out and "prior exponent p" in out and "largest log evidence" in out
     table = (tmp / "out" / "Si_model.errors.txt").read_text()
     assert "meV/at" in table and "Vacancy" in table
 
@@ -79,6 +81,10 @@ def test_errors_text_and_info(fitted, capsys):
     factor = info["training"]["r_scale_factor"]
     assert factor is not None and info["r_scale_A"]["Si-Si"] == pytest.approx(factor * 2 * 1.11)
     assert "chosen by evidence" in out
+    # so was the prior exponent
+    prior = info["training"]["prior"]
+    assert info["training"]["prior_p_by_evidence"] and 1.0 <= prior["p"] <= 5.0
+    assert f"p {prior['p']:.4g}, chosen by evidence" in out
 
 
 def test_info_shows_the_long_range_channel(tmp_path, capsys):

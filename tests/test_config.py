@@ -17,6 +17,7 @@ def test_minimal_config_gets_defaults():
     assert cfg.basis.spec_fields() == preset(DEFAULT_BASIS_SIZE)
     assert (cfg.weights.energy, cfg.weights.forces, cfg.weights.stress) == (30.0, 1.0, 1.0)
     assert cfg.solver.kind == "blr" and cfg.solver.prior.kind == "algebraic"
+    assert cfg.solver.prior.p == "auto"  # chosen by evidence (fit/prior_search.py)
     assert cfg.output == "model.json"
 
 
@@ -47,6 +48,9 @@ def test_preset_plus_overrides_and_explicit_basis():
     (dict(MINIMAL, weights={"config_types": {"surf": {"energy": 1, "virial": 2}}}),
      "unknown weight key(s) ['virial']"),
     (dict(MINIMAL, assembly={"mpi": "yes"}), "assembly.mpi: expected one of"),
+    (dict(MINIMAL, solver={"prior": {"p": "smooth"}}),
+     "solver.prior.p: expected a number >= 0 or 'auto', got 'smooth'"),
+    (dict(MINIMAL, solver={"prior": {"p": -1}}), "solver.prior.p: must be >= 0"),
     ({"data": {"train": "t.xyz", "stress_key": "s", "virial_key": "v"}}, "not both"),
 ])
 def test_bad_configs_name_section_and_key(raw, message):

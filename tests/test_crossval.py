@@ -61,7 +61,8 @@ def test_held_out_predictions_equal_a_fit_without_that_fold():
     pytest.importorskip("ace_lin._core")
     from ace_lin.calculator import ACECalculator
     from ace_lin.fit.crossval import cross_validate
-    from ace_lin.fit.driver import assemble_problem, prepare, settle_transform, solve_problem
+    from ace_lin.fit.driver import (assemble_problem, prepare, settle_prior, settle_transform,
+                                    solve_problem)
     from ace_lin.fit.metrics import predict
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +71,11 @@ def test_held_out_predictions_equal_a_fit_without_that_fold():
     problem, _ = settle_transform(prepare(cfg))  # the r_scale the CV chose, once, on all data
     held = np.flatnonzero(cv.labels == 1)
     rest = [problem.train[i] for i in np.flatnonzero(cv.labels != 1)]
-    model, _ = solve_problem(problem, assemble_problem(problem, rest))
+    system = assemble_problem(problem, rest)
+    # the prior exponent is chosen per fold, from the fold's training part only
+    fold_problem = settle_prior(problem, system)
+    assert fold_problem.prior.p == cv.folds[1]["prior_p"]
+    model, _ = solve_problem(fold_problem, system)
     direct = predict([problem.train[i] for i in held], ACECalculator(model))
     for i, d in zip(held, direct):
         n = problem.train[i].n_atoms

@@ -28,6 +28,8 @@ def summary(model) -> dict:
             "lambda": fit.get("lambda"), "e0_source": fit.get("e0_source"),
             "rows": fit.get("rows"),
             "r_scale_factor": (fit.get("r_scale_search") or {}).get("factor"),
+            "prior": fit.get("prior"),
+            "prior_p_by_evidence": fit.get("prior_search") is not None,
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
     return out
 
@@ -78,6 +80,12 @@ def run(args) -> int:
         for name, d in (tr.get("data") or {}).items():
             print(f"{name + ' data':<16}{d['path']} (sha256 {d['sha256'][:16]})")
         print(f"solver          {tr['solver']}, lambda {_fmt(tr['lambda'])}")
+        pr = tr.get("prior")
+        if pr:
+            how = ", chosen by evidence" if tr.get("prior_p_by_evidence") else ""
+            shape = (f", gamma = {_fmt(pr['ridge'])} + (degree/{_fmt(pr['d_ref'])})^p, "
+                     f"p {_fmt(pr['p'])}{how}" if pr["kind"] == "algebraic" else "")
+            print(f"prior           {pr['kind']}{shape}")
         for name in ("train", "test"):
             e = tr.get(name)
             if e:

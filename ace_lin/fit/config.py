@@ -80,6 +80,14 @@ def _choice(*options):
     return check
 
 
+def _power(v, where):
+    if isinstance(v, str):
+        if v.strip().lower() != "auto":
+            raise ConfigError(f"{where}: expected a number >= 0 or 'auto', got {v!r}")
+        return "auto"
+    return _nonneg(v, where)
+
+
 # -- sections --------------------------------------------------------------------------
 @dataclass
 class DataSection:
@@ -138,8 +146,9 @@ class WeightsSection:
 class PriorSection:
     kind: str = _doc("smoothness prior: algebraic | exponential | none", 
                      _choice("algebraic", "exponential", "none"), default="algebraic")
-    p: float = _doc("exponent of the algebraic prior gamma = ridge + (degree/d_ref)^p", _nonneg,
-                    default=3.0)
+    p: Union[float, str] = _doc("exponent of the algebraic prior gamma = ridge + (degree/d_ref)^p, "
+                                "or auto: chosen by evidence (fit/prior_search.py)", _power,
+                                default="auto")
     d_ref: float = _doc("degree scale of the prior", _positive, default=1.0)
     ridge: float = _doc("constant (plain ridge) part of every gamma", _nonneg, default=1.0)
 

@@ -46,7 +46,7 @@ def fold_labels(config_types: Sequence[str], k: int, seed: int = 0) -> np.ndarra
 @dataclass
 class CrossValidation:
     """errors: error table (fit/metrics.error_table) of the held-out predictions.
-    folds: per fold {n_configs, lambda, effective_parameters}; labels: fold of each
+    folds: per fold {n_configs, lambda, effective_parameters, prior_p}; labels: fold of each
     training configuration; predictions: its held-out Prediction (metrics.Prediction)."""
     k: int
     seed: int
@@ -68,8 +68,8 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     """k-fold cross-validation of a fit configuration (FitConfig, dict or YAML path) on
     its training data. The configuration's output path is not written."""
     from ace_lin.calculator import ACECalculator
-    from ace_lin.fit.driver import (assemble_problem, mpi_comm, prepare, settle_transform,
-                                    solve_problem)
+    from ace_lin.fit.driver import (assemble_problem, mpi_comm, prepare, settle_prior,
+                                    settle_transform, solve_problem)
     from ace_lin.fit.metrics import error_table, predict
 
     from ace_lin.data.read import DataError
@@ -103,12 +103,16 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     mine = []
     for f in range(rank, k, size):
         system = merge_systems([s for g, s in enumerate(systems) if g != f])
-        model, solution = solve_problem(problem, system)
+        # the prior exponent, if open, is chosen per fold: by the evidence of the fold's
+        # training part, as a fit on those data would
+        fold_problem = settle_prior(problem, system)
+        model, solution = solve_problem(fold_problem, system)
         held = np.flatnonzero(labels == f)
         calc = ACECalculator(model, n_threads=threads or 0)
         mine.append((f, held, predict([configs[i] for i in held], calc),
                      {"n_configs": int(held.size), "lambda": float(solution.lam),
-                      "effective_parameters": solution.info.get("effective_parameters")}))
+                      "effective_parameters": solution.info.get("effective_parameters"),
+                      "prior_p": float(fold_problem.prior.p)}))
         if bar is not None:
             bar.update(min(size, k - f))
     done = [r for part in comm.allgather(mine) for r in part] if comm is not None else mine

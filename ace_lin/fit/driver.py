@@ -17,6 +17,8 @@ from ace_lin.data.read import (DataError, ReadOptions, infer_elements, read_conf
 from ace_lin.fit.config import ConfigError, FitConfig, load_config
 from ace_lin.fit.metrics import error_table, format_table, predict
 from ace_lin.fit.prior import SmoothnessPrior
+from ace_lin.fit.prior_search import START as PRIOR_START, choose_power
+from ace_lin.fit.prior_search import wants_search as wants_prior_search
 from ace_lin.fit.radii import data_radii
 from ace_lin.fit.solvers import make_solver
 from ace_lin.fit.transform import choose_r_scale, spec_r_scale, wants_search
@@ -42,6 +44,7 @@ class FitReport:
     test_errors: Optional[dict] = None
     seconds: Dict[str, float] = field(default_factory=dict)
     transform: Optional[dict] = None  # the r_scale search (fit/transform.py), if one ran
+    prior_search: Optional[dict] = None  # the prior exponent search (fit/prior_search.py)
 
     def text(self) -> str:
         parts = [format_table(self.train_errors, "training set")]
@@ -147,6 +150,8 @@ class FitProblem:
     prior: SmoothnessPrior
     r_scale_open: bool = False        # r_scale left to the data: settle_transform chooses it
     transform: Optional[dict] = None  # the record of that choice (fit/transform.py)
+    prior_open: bool = False          # prior exponent left to the data: settle_prior chooses it
+    prior_search: Optional[dict] = None  # the record of that choice (fit/prior_search.py)
 
 
 def prepare(config) -> FitProblem:
@@ -171,10 +176,16 @@ def prepare(config) -> FitProblem:
                           f"data (found: {found})")
     weights = WeightSettings(cfg.weights.energy, cfg.weights.forces, cfg.weights.stress,
                              cfg.weights.config_types)
+    prior = dict(vars(cfg.solver.prior))
+    # 'auto': the r_scale search scores with the middle start value, settle_prior then
+    # chooses (only the algebraic prior has an exponent)
+    prior_open = wants_prior_search(prior["p"]) and prior["kind"] == "algebraic"
+    if wants_prior_search(prior["p"]):
+        prior["p"] = PRIOR_START[1]
     return FitProblem(cfg=cfg, elements=list(elements), train=train_fit, test=test, spec=spec,
                       basis=spec.basis(), e0_fixed=e0_fixed, e0_fit=list(e0_fit),
                       e0_source=e0_source, weights=weights,
-                      prior=SmoothnessPrior(**vars(cfg.solver.prior)),
+                      prior=SmoothnessPrior(**prior), prior_open=prior_open,
                       r_scale_open=wants_search(cfg.basis.spec_fields(len(elements))))
 
 
@@ -186,6 +197,21 @@ def settle_transform(problem: FitProblem, comm=None, progress: bool = False):
         return problem, None
     chosen, system, record = choose_r_scale(problem, comm=comm, progress=progress)
     return replace(chosen, r_scale_open=False, transform=record), system
+
+
+def settle_prior(problem: FitProblem, system, known: Optional[Dict[float, float]] = None):
+    """The problem with the prior exponent chosen by the evidence of `system` if it was
+    left open (fit/prior_search.py); else the problem unchanged. `known`: {p: log evidence}
+    already computed on this system. Local to the calling rank (no communication)."""
+    if not problem.prior_open:
+        return problem
+
+    def score(p):
+        return log_evidence(replace(problem, prior=replace(problem.prior, p=p)), system)
+
+    best, tried = choose_power(score, known)
+    return replace(problem, prior=replace(problem.prior, p=best), prior_open=False,
+                   prior_search={"p": best, "tried": tried})
 
 
 def assemble_problem(problem: FitProblem, configs, progress: bool = False, comm=None):
@@ -250,11 +276,17 @@ def fit(config, progress: Optional[bool] = None):
     t["assemble"] = time.perf_counter()
 
     rank = comm.Get_rank() if comm is not None else 0
-    result = solve_problem(problem, system) if rank == 0 else None
+    result = None
+    if rank == 0:
+        # the search scored the winner on all training data with the prior's start exponent
+        known = ({problem.prior.p: problem.transform["log_evidence"]}
+                 if problem.transform and problem.prior_open else None)
+        problem = settle_prior(problem, system, known)
+        result = solve_problem(problem, system)
     if comm is not None:
         result = comm.bcast(result, root=0)
     model, solution = result
-    t["solve"] = time.perf_counter()
+    t["solve"] = time.perf_counter()  # includes the prior exponent's evidence search
     if rank != 0:
         return model, None
 
@@ -276,7 +308,7 @@ def fit(config, progress: Optional[bool] = None):
                        n_basis=problem.basis.n_basis, e0=e0, e0_source=problem.e0_source,
                        lam=solution.lam, solver_info=solution.info, assembly=dict(system.counts),
                        train_errors=train_err, test_errors=test_err, seconds=seconds,
-                       transform=problem.transform)
+                       transform=problem.transform, prior_search=problem.prior_search)
     # the returned model carries the same fit metadata as the file
     model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
                            metadata=_metadata(cfg, report, problem))
@@ -300,6 +332,7 @@ def _metadata(cfg: FitConfig, report: FitReport, problem: FitProblem) -> dict:
         "config": cfg.to_dict(),
         "weights": problem.weights.to_dict(),
         "prior": problem.prior.to_dict(),
+        "prior_search": problem.prior_search,
         "r_scale_search": problem.transform,
         "solver": dict(report.solver_info, kind=cfg.solver.kind),
         "lambda": report.lam,

@@ -9,7 +9,9 @@ degrees mean fast radial or angular oscillation; penalizing them more makes the 
 potential smooth, which is what keeps a linear ACE stable outside its training data.
 `ridge` is the plain ridge part every coefficient gets (also the fitted E0 columns, which
 have degree 0). Only the shape matters for evidence-based solvers (BLR chooses the overall
-strength); for fixed-lambda ridge the solver's lambda sets the strength.
+strength); for fixed-lambda ridge the solver's lambda sets the strength. The exponent p
+is a number here; a fit whose configuration says `p: auto` (the default) chooses it by
+evidence first (fit/prior_search.py).
 """
 from dataclasses import dataclass
 

@@ -8,12 +8,13 @@ Problem: minimize ||W (A c - y)||^2 + lambda * ||Gamma S c||^2 where
   with unit data norm and lambda is dimensionless (basis functions of different order
   differ by orders of magnitude in size). S is also part of the prior (c_j has prior scale
   1 / (gamma_j s_j)), and it is kept on purpose: the evidence prefers a prior on the raw
-  coefficients (S = 1) or on s_j^0.25 by 30 to 500 on the large Si, Mo and Ta fits, but
-  then Ta's test energy MAE (same r_scale) goes from 1.87 to 3.4 (S = 1) or 6.7 meV/atom
-  (s^0.25), from its fcc volume scan outside the training volumes (11 -> 31 or 65
-  meV/atom). The evidence measures the fit where the data are; the data-scaled prior
-  extrapolates better;
-- Gamma: the smoothness prior (fit/prior.py), diagonal.
+  coefficients (S = 1) or on s_j^0.25 by 30 to 500 on the large Si, Mo and Ta fits (prior
+  exponent p = 3), but then Ta's test energy MAE (same r_scale) goes from 1.87 to 3.4
+  (S = 1) or 6.7 meV/atom (s^0.25), from its fcc volume scan outside the training volumes
+  (11 -> 31 or 65 meV/atom). The evidence measures the fit where the data are; the
+  data-scaled prior extrapolates better;
+- Gamma: the smoothness prior (fit/prior.py), diagonal; its exponent is chosen by the
+  same evidence unless the configuration fixes it (fit/prior_search.py).
 With w = Gamma S c and X = R (Gamma S)^-1 the problem is plain ridge min ||X w - qty||^2
 + lambda ||w||^2 (plus the constant rss0); the coefficients come back as c = w / (s gamma).
 Columns marked `unpenalized` (the fitted E0 columns) have a flat prior: they are

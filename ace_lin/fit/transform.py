@@ -141,6 +141,7 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
         bar.close()
     system = systems[best][0]  # evidence() has folded its parts into one
     record = {"factor": float(best),
+              "log_evidence": float(scores[best]),  # on all training data
               "r_scale": {k: float(best * v) for k, v in base.items()},
               "default_r_scale": base,
               "long_r_scale": ({k: float(best * v) for k, v in base_long.items()}
