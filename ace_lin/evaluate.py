@@ -87,16 +87,26 @@ def _spec_of(spec_or_model):
 
 def design_rows(spec_or_model, atoms, n_threads=None) -> DesignRows:
     """Derivatives of energy, forces and virial with respect to the coefficients."""
-    spec = _spec_of(spec_or_model)
-    core = _design_core(spec)
-    check_structure(atoms)
-    species = species_indices(atoms, spec.elements)
-    nl, nspec = _bonds(atoms, core.max_cutoff, species)
-    e, f, v = core.design(species, nl.start, nl.j, nspec, nl.dr, n_threads=n_threads or 0)
-    return DesignRows(e, f, v)
+    return design_and_reference(spec_or_model, atoms, n_threads, reference=False)[0]
 
 
 def reference_terms(spec_or_model, atoms) -> Properties:
     """The fixed (not fitted) ZBL core part alone: no E0, no ACE part."""
     spec = _spec_of(spec_or_model)
     return compute_properties(_design_core(spec), spec.elements, atoms, reference_only=True)
+
+
+def design_and_reference(spec_or_model, atoms, n_threads=None, reference=True):
+    """(design_rows, reference_terms or None) of one structure from one neighbour list:
+    the fit's assembly needs both, and the list costs as much as the reference terms."""
+    spec = _spec_of(spec_or_model)
+    core = _design_core(spec)
+    check_structure(atoms)
+    species = species_indices(atoms, spec.elements)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    e, f, v = core.design(species, nl.start, nl.j, nspec, nl.dr, n_threads=n_threads or 0)
+    ref = None
+    if reference:
+        ref = Properties(*core.evaluate(species, nl.start, nl.j, nspec, nl.dr,
+                                        reference_only=True))
+    return DesignRows(e, f, v), ref

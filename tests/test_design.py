@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ace_lin import ACECalculator, BasisSpec
-from ace_lin.evaluate import design_rows, reference_terms
+from ace_lin.evaluate import design_and_reference, design_rows, reference_terms
 from helpers import random_model, random_structure
 
 SPEC = BasisSpec(elements=["Si", "O"], order=3, degree=(9, 8, 7), r_cut=4.5, r_in=0.9, r_core=1.6)
@@ -30,6 +30,12 @@ def test_linearity_against_calculator(spec):
     stress = (rows.virial @ c + ref.virial) / at.get_volume()
     np.testing.assert_allclose(stress, at.get_stress(), atol=1e-12)
     assert abs(ref.energy) > 1e-3  # the core term is really exercised
+    # the assembly's one-neighbour-list call gives exactly the same two parts
+    both, ref2 = design_and_reference(spec, at)
+    for x, y in ((both.energy, rows.energy), (both.forces, rows.forces),
+                 (both.virial, rows.virial), (ref2.forces, ref.forces), (ref2.virial, ref.virial)):
+        assert np.array_equal(x, y)
+    assert ref2.energy == ref.energy and np.array_equal(ref2.energies, ref.energies)
 
 
 @pytest.mark.parametrize("spec", [SPEC, SPEC_LONG], ids=["short", "long"])

@@ -222,10 +222,10 @@ def config_rows(config, design, reference, settings: WeightSettings,
 
 def core_provider(spec, n_threads: Optional[int] = None) -> Callable:
     """atoms -> (design rows, reference terms) from the C core."""
-    from ace_lin.evaluate import design_rows, reference_terms
+    from ace_lin.evaluate import design_and_reference
 
     def provide(atoms):
-        return design_rows(spec, atoms, n_threads=n_threads), reference_terms(spec, atoms)
+        return design_and_reference(spec, atoms, n_threads=n_threads)
 
     return provide
 
