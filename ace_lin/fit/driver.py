@@ -179,13 +179,14 @@ def prepare(config) -> FitProblem:
     prior = dict(vars(cfg.solver.prior))
     # 'auto': the r_scale search scores with the middle start value, settle_prior then
     # chooses (only the algebraic prior has an exponent)
-    prior_open = wants_prior_search(prior["p"]) and prior["kind"] == "algebraic"
-    if wants_prior_search(prior["p"]):
+    auto = wants_prior_search(prior["p"])
+    if auto:
         prior["p"] = PRIOR_START[1]
     return FitProblem(cfg=cfg, elements=list(elements), train=train_fit, test=test, spec=spec,
                       basis=spec.basis(), e0_fixed=e0_fixed, e0_fit=list(e0_fit),
                       e0_source=e0_source, weights=weights,
-                      prior=SmoothnessPrior(**prior), prior_open=prior_open,
+                      prior=SmoothnessPrior(**prior),
+                      prior_open=auto and prior["kind"] == "algebraic",
                       r_scale_open=wants_search(cfg.basis.spec_fields(len(elements))))
 
 
