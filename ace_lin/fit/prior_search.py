@@ -20,6 +20,8 @@ fallen off.
 """
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ace_lin.fit.transform import parabola_vertex
+
 START = (2.0, 3.0, 4.0)
 LOW, HIGH = 1.0, 5.0
 MIN_GAP = 0.2
@@ -37,11 +39,11 @@ def next_power(scores: Dict[float, float]) -> Optional[float]:
     None when it is within MIN_GAP of an exponent already scored."""
     low, mid, high = START
     e_low, e_mid, e_high = (scores[p] for p in START)
-    curvature = e_low - 2 * e_mid + e_high
-    if curvature < 0:
-        vertex = mid - (e_high - e_low) * (mid - low) / (2 * curvature)
-    else:  # no maximum in sight: towards the better end, as far as allowed
+    offset = parabola_vertex(e_low, e_mid, e_high, mid - low)
+    if offset is None:  # no maximum in sight: towards the better end, as far as allowed
         vertex = LOW if e_low >= e_high else HIGH
+    else:
+        vertex = mid + offset
     vertex = round(min(max(vertex, LOW), HIGH), DIGITS)
     if min(abs(vertex - p) for p in scores) < MIN_GAP:
         return None

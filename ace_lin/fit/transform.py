@@ -45,6 +45,15 @@ N_SLICES = 8          # part A = slice 0, B = slices 1-7
 MIN_CONFIGS = 12      # fewer training configurations: both stages use all of them
 
 
+def parabola_vertex(e_low: float, e_mid: float, e_high: float, h: float) -> Optional[float]:
+    """Offset from the middle point of the vertex of the parabola through three equally
+    spaced points (spacing h); None when they do not curve downwards (no maximum)."""
+    curvature = e_low - 2 * e_mid + e_high
+    if curvature >= 0:
+        return None
+    return -(e_high - e_low) * h / (2 * curvature)
+
+
 def next_factor(scores: Dict[float, float]) -> float:
     """The fourth part-A candidate from the log evidences of the three COARSE factors: one
     REFINE step from the best towards the vertex of the parabola through the three points
@@ -54,11 +63,8 @@ def next_factor(scores: Dict[float, float]) -> float:
     low, mid, high = COARSE
     e_low, e_mid, e_high = (scores[f] for f in COARSE)
     best = max(COARSE, key=scores.get)
-    h = math.log(high / mid)
-    curvature = e_low - 2 * e_mid + e_high
-    if curvature < 0:
-        vertex = -(e_high - e_low) * h / (2 * curvature)   # log(factor / mid)
-    else:  # no maximum: the evidence grows towards the best end
+    vertex = parabola_vertex(e_low, e_mid, e_high, math.log(high / mid))  # log(factor / mid)
+    if vertex is None:  # no maximum: the evidence grows towards the best end
         vertex = -math.inf if best == low else math.inf
     return best * REFINE if vertex > math.log(best / mid) else best / REFINE
 
