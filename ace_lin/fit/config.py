@@ -14,7 +14,7 @@ Unknown keys are errors that name the key and its section (no guessing of near-m
 Relative paths in a YAML file are relative to the file's directory.
 """
 import os
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, Dict, List, Optional, Union
 
 from ace_lin.fit.presets import BASIS_PRESETS, DEFAULT_BASIS_SIZE, preset
@@ -165,7 +165,8 @@ class SolverSection:
     tol: float = _doc("blr: convergence tolerance on log(lambda)", _positive, default=1e-6)
     column_scaling: bool = _doc("scale basis functions to unit data norm before solving", _bool,
                                 default=True)
-    prior: PriorSection = field(default_factory=PriorSection)
+    prior: PriorSection = field(default_factory=PriorSection,
+                               metadata={"doc": "smoothness prior (fit/prior.py)"})
 
 
 @dataclass
@@ -355,7 +356,34 @@ def load_config(source: Union[str, dict], base_dir: Optional[str] = None) -> Fit
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _yaml_value(v):
+# -- the documented key list: rendered as YAML by template_yaml (`ace-lin fit --template`)
+# and as Markdown by fit/config_doc.py (docs/fitting.md), so the two cannot disagree -----
+SECTIONS = {"data": DataSection, "weights": WeightsSection, "solver": SolverSection,
+            "assembly": AssemblySection}
+TEMPLATE_VALUES = {"data": {"train": "train.xyz", "test": "test.xyz"}}  # example, not default
+ELEMENTS_EXAMPLE = "[Si]"
+
+
+def key_entries(cls):
+    """(key, default, doc, subsection class or None) for each field of a section class."""
+    out = []
+    for f in fields(cls):
+        doc = f.metadata.get("doc", "")
+        if isinstance(f.default_factory, type) and is_dataclass(f.default_factory):
+            out.append((f.name, None, doc, f.default_factory))  # a nested section (prior)
+            continue
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        out.append((f.name, default, doc, None))
+    return out
+
+
+def yaml_value(v) -> str:
+    """A value as it appears in the template (YAML flow style, one line)."""
     import yaml
 
     return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
@@ -363,22 +391,15 @@ def _yaml_value(v):
 
 def _template_section(cls, indent, values=None):
     lines = []
-    for f in fields(cls):
-        if f.name == "prior":
-            lines.append(f"{indent}# smoothness prior (fit/prior.py)")
-            lines.append(f"{indent}prior:")
-            lines += _template_section(PriorSection, indent + "  ")
+    for name, default, doc, sub in key_entries(cls):
+        if sub is not None:
+            lines.append(f"{indent}# {doc}")
+            lines.append(f"{indent}{name}:")
+            lines += _template_section(sub, indent + "  ")
             continue
-        doc = f.metadata.get("doc", "")
-        if f.default is not MISSING:
-            default = f.default
-        elif f.default_factory is not MISSING:
-            default = f.default_factory()
-        else:
-            default = None
-        value = (values or {}).get(f.name, default)
+        value = (values or {}).get(name, default)
         lines.append(f"{indent}# {doc}")
-        lines.append(f"{indent}{f.name}: {_yaml_value(value)}")
+        lines.append(f"{indent}{name}: {yaml_value(value)}")
     return lines
 
 
@@ -388,11 +409,8 @@ def template_yaml() -> str:
            "# Relative paths are relative to this file. Unknown keys are errors.", ""]
     for name in [f.name for f in fields(FitConfig)]:
         out.append(f"# {TOP_DOCS[name]}")
-        if name == "data":
-            out.append("data:")
-            out += _template_section(DataSection, "  ", {"train": "train.xyz", "test": "test.xyz"})
-        elif name == "elements":
-            out.append("elements: null        # e.g. [Si]")
+        if name == "elements":
+            out.append(f"elements: null        # e.g. {ELEMENTS_EXAMPLE}")
         elif name == "e0":
             out.append("e0: auto")
         elif name == "basis":
@@ -407,8 +425,6 @@ def template_yaml() -> str:
             out.append("output: model.json")
         else:
             out.append(f"{name}:")
-            cls = {"weights": WeightsSection, "solver": SolverSection,
-                   "assembly": AssemblySection}[name]
-            out += _template_section(cls, "  ")
+            out += _template_section(SECTIONS[name], "  ", TEMPLATE_VALUES.get(name))
         out.append("")
     return "\n".join(out)
