@@ -418,8 +418,8 @@ def template_yaml() -> str:
             out.append(f"  # preset: {' | '.join(BASIS_PRESETS)}; add BasisSpec fields to override, e.g.")
             out.append("  #   order: 4, degree: [16, 16, 12, 10], r_cut: 5.0")
             out.append("  # radii left out come from the data (fit/radii.py); r_scale left out or")
-            out.append("  # 'auto' is chosen by Bayesian evidence (fit/transform.py), 'covalent' = the")
-            out.append("  # sum of covalent radii, or give a length in A")
+            out.append("  # 'auto' is chosen by Bayesian evidence (fit/r_scale_search.py), 'covalent' =")
+            out.append("  # the sum of covalent radii, or give a length in A")
             out.append(f"  size: {DEFAULT_BASIS_SIZE}")
         elif name == "output":
             out.append("output: model.json")
