@@ -61,14 +61,15 @@ def test_held_out_predictions_equal_a_fit_without_that_fold():
     pytest.importorskip("ace_lin._core")
     from ace_lin.calculator import ACECalculator
     from ace_lin.fit.crossval import cross_validate
-    from ace_lin.fit.driver import (assemble_problem, prepare, settle_prior, settle_transform,
-                                    solve_problem)
+    from ace_lin.fit.prior_search import settle_prior
+    from ace_lin.fit.problem import assemble_problem, prepare, solve_problem
+    from ace_lin.fit.r_scale_search import settle_r_scale
     from ace_lin.fit.metrics import predict
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cfg = os.path.join(root, "examples", "fit_si.yaml")
     cv = cross_validate(cfg, k=4, seed=2)
-    problem, _ = settle_transform(prepare(cfg))  # the r_scale the CV chose, once, on all data
+    problem, _ = settle_r_scale(prepare(cfg))  # the r_scale the CV chose, once, on all data
     held = np.flatnonzero(cv.labels == 1)
     rest = [problem.train[i] for i in np.flatnonzero(cv.labels != 1)]
     system = assemble_problem(problem, rest)

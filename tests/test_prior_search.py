@@ -3,7 +3,8 @@ evidence finds the exponent of the prior that generated the coefficients (needs 
 import numpy as np
 import pytest
 
-from ace_lin.fit.prior_search import HIGH, LOW, START, choose_power, next_power, wants_search
+from ace_lin.fit.prior_search import HIGH, LOW, START, choose_power, next_power
+from ace_lin.fit.search import is_auto
 
 SPEC = dict(order=3, degree=10, r_cut=4.0, r_in=1.11, r_core=1.554)
 E0 = -3.0
@@ -36,8 +37,8 @@ def test_each_exponent_scored_once_and_the_best_wins():
 
 @pytest.mark.parametrize("value, expected", [("auto", True), (" Auto ", True), (3.0, False),
                                              ("3", False)])
-def test_wants_search(value, expected):
-    assert wants_search(value) is expected
+def test_prior_exponent_left_open(value, expected):
+    assert is_auto(value) is expected
 
 
 def _data_from_prior(tmp, p_true, seed=3):
@@ -45,7 +46,7 @@ def _data_from_prior(tmp, p_true, seed=3):
     own prior with exponent p_true: w ~ N(0, 1) on the column-scaled coefficients, c = w /
     (s gamma) with s the data norm of each column (fit/solvers.py)."""
     from ace_lin import ACECalculator, BasisSpec, LinearACEModel
-    from ace_lin.fit.driver import assemble_problem, prepare
+    from ace_lin.fit.problem import assemble_problem, prepare
     from ace_lin.fit.prior import SmoothnessPrior
 
     from helpers import labels, synthetic_structures, write_exact_extxyz

@@ -10,7 +10,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from ase.data import atomic_numbers, covalent_radii
 
-NU_MAX = 5          # correlation order limit of the C core (ACELIN_NU_MAX)
+from ace_lin.basis.limits import NU_MAX
 SPEC_VERSION = 1
 
 PairValue = Union[float, Mapping[str, float], None]

@@ -12,6 +12,9 @@ With a long-range channel (BasisSpec.long_r_cut) its radial functions take the i
 n = n_radial + 1 .. n_radial + n_radial_long, and its invariants (appended after the
 short channel's) are products of long-channel functions only; their degree counts the
 channel's own n (1..n_radial_long) with long_w_l.
+
+`spec` arguments are BasisSpec objects (basis/spec.py); this module reads their fields and
+does not import it (BasisSpec.basis() imports this one).
 """
 import hashlib
 import os
@@ -24,7 +27,7 @@ import numpy as np
 
 from ace_lin.basis import clebsch
 from ace_lin.basis.coupling import RANK_TOL, invariant_couplings
-from ace_lin.basis.spec import NU_MAX, BasisSpec
+from ace_lin.basis.limits import NU_MAX
 from ace_lin.codegen.cache import cache_dir
 
 TABLES_VERSION = "3"  # bump when the table layout or the construction changes
@@ -77,7 +80,7 @@ class BasisTables:
         }
 
 
-def _pair_array(spec: BasisSpec, name: str) -> np.ndarray:
+def _pair_array(spec, name: str) -> np.ndarray:
     els = spec.elements
     return np.array([spec.pair_value(name, a, b) for a in els for b in els], dtype=float)
 
@@ -93,7 +96,7 @@ def _labels(ns: int, n_radial: int, lmax: int, w_l: float, dmax: float):
     return out
 
 
-def _channels(spec: BasisSpec):
+def _channels(spec):
     """(order, degrees, w_l, lmax per order, n offset, n_radial) of each radial channel."""
     out = [(spec.order, spec.degree, spec.w_l, spec.lmax, 0, spec.n_radial)]
     if spec.has_long:
@@ -153,7 +156,7 @@ def _merged_terms(ls: Tuple[int, ...], groups: Tuple[int, ...]):
     return grid[keep], coef
 
 
-def _build(spec: BasisSpec) -> dict:
+def _build(spec) -> dict:
     ns = len(spec.elements)
     chosen = []  # (nu, label tuple with the global n, degree)
     for order, degree, w_l, lmax, n0, n_radial in _channels(spec):
@@ -215,12 +218,12 @@ def _build(spec: BasisSpec) -> dict:
     )
 
 
-def _cache_path(spec: BasisSpec) -> str:
+def _cache_path(spec) -> str:
     key = hashlib.sha256((spec.spec_hash() + TABLES_VERSION + repr(RANK_TOL)).encode()).hexdigest()
     return os.path.join(cache_dir(), f"tables_{key[:32]}.npz")
 
 
-def _load_or_build(spec: BasisSpec) -> dict:
+def _load_or_build(spec) -> dict:
     path = _cache_path(spec)
     try:
         with np.load(path) as data:
@@ -240,7 +243,7 @@ def _load_or_build(spec: BasisSpec) -> dict:
 _MEMO = {}
 
 
-def basis_tables(spec: BasisSpec) -> BasisTables:
+def basis_tables(spec) -> BasisTables:
     """Tables of spec, memoized in memory and on disk (keyed by the spec hash)."""
     key = spec.spec_hash()
     if key not in _MEMO:
@@ -248,7 +251,7 @@ def basis_tables(spec: BasisSpec) -> BasisTables:
     return _MEMO[key]
 
 
-def _make_tables(spec: BasisSpec) -> BasisTables:
+def _make_tables(spec) -> BasisTables:
     from ase.data import atomic_numbers
 
     arr = _load_or_build(spec)

@@ -34,8 +34,8 @@ def run(args) -> int:
     print("radii (A): " + "; ".join(f"{k} r_cut {sp.r_cut[k]:.2f} r_in {sp.r_in[k]:.2f} "
                                     f"r_core {sp.r_core[k]:.2f} r_scale {sp.r_scale[k]:.2f}"
                                     for k in sp.r_cut))
-    if report.transform:  # the evidence behind the chosen distance transform
-        tr = report.transform
+    if report.r_scale_search:  # the evidence behind the chosen distance transform
+        tr = report.r_scale_search
         stages = {}
         for t in tr["tried"]:
             stages.setdefault(t["stage"], []).append(f"{t['factor']:.3g}x {t['log_evidence']:.1f}")

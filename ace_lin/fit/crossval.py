@@ -68,8 +68,10 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     """k-fold cross-validation of a fit configuration (FitConfig, dict or YAML path) on
     its training data. The configuration's output path is not written."""
     from ace_lin.calculator import ACECalculator
-    from ace_lin.fit.driver import (assemble_problem, mpi_comm, prepare, settle_prior,
-                                    settle_transform, solve_problem)
+    from ace_lin.fit.mpi import mpi_comm
+    from ace_lin.fit.prior_search import settle_prior
+    from ace_lin.fit.problem import assemble_problem, prepare, solve_problem
+    from ace_lin.fit.r_scale_search import settle_r_scale
     from ace_lin.fit.metrics import error_table, predict
 
     from ace_lin.data.read import DataError
@@ -85,7 +87,7 @@ def cross_validate(config, k: int = 5, seed: int = 0, progress: bool = False,
     comm = mpi_comm(problem.cfg.assembly.mpi)
     # r_scale, if left open, is chosen once on all training data (evidence, no held-out
     # errors involved) and then kept for every fold
-    problem, _ = settle_transform(problem, comm)
+    problem, _ = settle_r_scale(problem, comm)
     configs = problem.train
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     bar = None

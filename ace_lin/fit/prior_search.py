@@ -18,19 +18,16 @@ lower bound keeps the prior a smoothness prior (the penalty grows at least linea
 the degree); the upper one lies where the evidence of every data set measured here has
 fallen off.
 """
+from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ace_lin.fit.transform import parabola_vertex
+from ace_lin.fit.problem import FitProblem, log_evidence
+from ace_lin.fit.search import PRIOR_START, parabola_vertex
 
-START = (2.0, 3.0, 4.0)
+START = PRIOR_START
 LOW, HIGH = 1.0, 5.0
 MIN_GAP = 0.2
 DIGITS = 2   # the vertex is rounded: the evidence is flat on that scale, the record readable
-
-
-def wants_search(value) -> bool:
-    """True when the prior exponent is left to the data ('auto')."""
-    return isinstance(value, str) and value.strip().lower() == "auto"
 
 
 def next_power(scores: Dict[float, float]) -> Optional[float]:
@@ -69,3 +66,18 @@ def choose_power(score: Callable[[float], float],
         add(extra)
     best = max(sorted(scores), key=scores.get)   # sorted: ties go to the smaller p
     return best, tried
+
+
+def settle_prior(problem: FitProblem, system, known: Optional[Dict[float, float]] = None):
+    """The problem with the prior exponent chosen by the evidence of `system` if it was
+    left open; else the problem unchanged. `known`: {p: log evidence} already computed on
+    this system. Local to the calling rank (no communication)."""
+    if not problem.prior_open:
+        return problem
+
+    def score(p):
+        return log_evidence(replace(problem, prior=replace(problem.prior, p=p)), system)
+
+    best, tried = choose_power(score, known)
+    return replace(problem, prior=replace(problem.prior, p=best), prior_open=False,
+                   prior_search={"p": best, "tried": tried})

@@ -292,17 +292,52 @@ class BLRSolver(_ScaledSolver):
         self.tol = float(tol)
 
     def _solve_scaled(self, X, qty, n, rss0):
+        w, fit, _, _ = self._fit_scaled(X, qty, n, rss0)
+        return w, fit.pop("lam"), fit
+
+    def _fit_scaled(self, X, qty, n, rss0):
         U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
         fit = _evidence_fit(sig, z, n, rss0, self.max_iter, self.tol)
         w = Vt.T @ (sig / (sig * sig + fit["lam"]) * z)
-        return w, fit.pop("lam"), fit
+        return w, fit, sig, Vt
+
+    def posterior(self, R, qty, gamma=None, n_rows: Optional[int] = None, rss0: float = 0.0,
+                  unpenalized=None):
+        """(Solution as from solve(...), F): the posterior of the coefficients of all p
+        columns is N(solution.coefficients, F F^T) at the evidence optimum (alpha, beta).
+        In the scaled problem Sigma_w = (beta X^T X + alpha I)^-1 = V diag(1 / (beta sig^2
+        + alpha)) V^T; c = w / d maps it to the original columns. The unpenalized (E0)
+        columns have a flat prior: given the rest they are N(T11^-1 (q1 - T12 c),
+        (beta T11^T T11)^-1). Inactive columns are fixed at 0 (no variance). F is
+        [p, k], k <= p, not triangular (trust/committee.py lower_factor makes it so)."""
+        red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
+        w, fit, sig, Vt = self._fit_scaled(red.X, red.q, red.n, red.rss0)
+        alpha, beta = fit["alpha"], fit["beta"]
+        lam = fit.pop("lam")
+        info = dict(fit, **red.counts(), column_scaling=self.column_scaling)
+        solution = Solution(coefficients=red.coefficients(w), lam=float(lam), info=info)
+        # X has at least as many rows as columns (p - n_fre >= active penalized columns),
+        # so Vt is square: its rows span all of w
+        Fw = Vt.T / np.sqrt(beta * sig * sig + alpha)[None, :]
+        nf = red.fre.size
+        F = np.zeros((red.p, Fw.shape[1] + nf))
+        pen_act = red.pen[red.act2]
+        F[pen_act, :Fw.shape[1]] = Fw / red.d[red.act2][:, None]
+        if nf:
+            inv11 = scipy.linalg.solve_triangular(red.T11, np.eye(nf), check_finite=False)
+            F[red.fre, :Fw.shape[1]] = -inv11 @ (red.T12[:, red.act2] @ F[pen_act, :Fw.shape[1]])
+            F[red.fre, Fw.shape[1]:] = inv11 / np.sqrt(beta)
+            if nf < red.fre_all.size:  # the minimum-norm spread of red.coefficients
+                spread = np.linalg.lstsq(red.R[:, red.fre_all], red.R[:, red.fre], rcond=None)[0]
+                F[red.fre_all] = spread @ F[red.fre]
+        return solution, F
 
     def log_evidence(self, R, qty, gamma=None, n_rows: Optional[int] = None,
                      rss0: float = 0.0, unpenalized=None) -> float:
         """log p(y | alpha, beta) at the evidence optimum, as in solve(...).info, without
         the coefficients: the singular values and U^T qty come from a bidiagonalization
         that never forms the singular vectors (fit/_bidiag.pyx), 2x cheaper than the
-        SVD. For comparing bases (the r_scale search, fit/transform.py)."""
+        SVD. For comparing bases (the r_scale search, fit/r_scale_search.py)."""
         from ace_lin.fit._bidiag import singular_values_and_projection
 
         red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)

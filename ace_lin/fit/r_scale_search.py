@@ -39,19 +39,14 @@ import math
 from dataclasses import replace
 from typing import Dict, List, Optional
 
+from ace_lin.fit.assemble import merge_systems
+from ace_lin.fit.problem import FitProblem, assemble_problem, log_evidence
+from ace_lin.fit.search import parabola_vertex
+
 COARSE = (2.83 ** -1, 1.0, 2.83)
 REFINE = 1.68
 N_SLICES = 8          # part A = slice 0, B = slices 1-7
 MIN_CONFIGS = 12      # fewer training configurations: both stages use all of them
-
-
-def parabola_vertex(e_low: float, e_mid: float, e_high: float, h: float) -> Optional[float]:
-    """Offset from the middle point of the vertex of the parabola through three equally
-    spaced points (spacing h); None when they do not curve downwards (no maximum)."""
-    curvature = e_low - 2 * e_mid + e_high
-    if curvature >= 0:
-        return None
-    return -(e_high - e_low) * h / (2 * curvature)
 
 
 def next_factor(scores: Dict[float, float]) -> float:
@@ -91,9 +86,6 @@ def with_factor(problem, factor: float, base: dict, base_long: Optional[dict] = 
 def choose_r_scale(problem, comm=None, progress: bool = False):
     """(FitProblem with the chosen r_scale, its full training LinearSystem, search record
     for the model metadata). Collective under MPI: every rank calls it and gets the same."""
-    from ace_lin.fit.assemble import merge_systems
-    from ace_lin.fit.driver import assemble_problem, log_evidence
-
     base = dict(problem.spec.r_scale)
     fixed_long = "long_r_scale" in problem.cfg.basis.overrides
     base_long = dict(problem.spec.long_r_scale) if problem.spec.has_long and not fixed_long else None
@@ -157,23 +149,11 @@ def choose_r_scale(problem, comm=None, progress: bool = False):
     return cands[best], system, record
 
 
-def _word(value):
-    return value.strip().lower() if isinstance(value, str) else None
-
-
-def wants_search(fields: dict) -> bool:
-    """True when the basis fields leave r_scale to the data (absent or 'auto')."""
-    value = fields.get("r_scale")
-    return value is None or _word(value) == "auto"
-
-
-def spec_r_scale(fields: dict) -> dict:
-    """The basis fields for BasisSpec: r_scale 'auto' (searched later) and 'covalent' both
-    start from BasisSpec's default, the sum of covalent radii; other strings are an error."""
-    word = _word(fields.get("r_scale"))
-    if word is None:
-        return fields
-    if word not in ("auto", "covalent"):
-        raise ValueError(f"r_scale must be a length (A), a {{pair: length}} mapping, 'auto' "
-                         f"(chosen by evidence) or 'covalent', got {fields['r_scale']!r}")
-    return {k: v for k, v in fields.items() if k != "r_scale"}
+def settle_r_scale(problem: FitProblem, comm=None, progress: bool = False):
+    """(problem, system): the problem with r_scale chosen by evidence if it was left open
+    and the full training system the search assembled on the way; else (problem, None).
+    Collective under MPI."""
+    if not problem.r_scale_open:
+        return problem, None
+    chosen, system, record = choose_r_scale(problem, comm=comm, progress=progress)
+    return replace(chosen, r_scale_open=False, r_scale_search=record), system

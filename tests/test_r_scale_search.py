@@ -1,4 +1,4 @@
-"""The r_scale search (fit/transform.py): parts, when it runs, and that the evidence finds
+"""The r_scale search (fit/r_scale_search.py): parts, when it runs, and that the evidence finds
 the transform that generated the data (needs the core)."""
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("ace_lin._core")
 
 from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
-from ace_lin.fit.transform import COARSE, REFINE, next_factor, parts, wants_search  # noqa: E402
+from ace_lin.fit.r_scale_search import COARSE, REFINE, next_factor, parts  # noqa: E402
+from ace_lin.fit.search import is_auto  # noqa: E402
 
 from helpers import labels, synthetic_structures as structures, write_exact_extxyz  # noqa: E402
 
@@ -26,8 +27,8 @@ def test_parts_interleave_and_cover():
                                               ({"r_scale": "auto"}, True), ({"r_scale": " Auto "}, True),
                                               ({"r_scale": 3.0}, False),
                                               ({"r_scale": {"Si-Si": 3.0}}, False)])
-def test_wants_search(fields, expected):
-    assert wants_search(fields) is expected
+def test_r_scale_left_open(fields, expected):
+    assert is_auto(fields.get("r_scale"), absent=True) is expected
 
 
 LOW, MID, HIGH = COARSE
@@ -74,8 +75,8 @@ def test_search_leaves_the_grid_when_the_evidence_keeps_rising(tmp_path):
 
     *_, cfg = _data_with_factor(tmp_path, LOW / REFINE)
     _, report = fit(cfg)
-    assert report.transform["factor"] == pytest.approx(LOW / REFINE, rel=1e-12)
-    tried = [(t["stage"], t["factor"]) for t in report.transform["tried"]]
+    assert report.r_scale_search["factor"] == pytest.approx(LOW / REFINE, rel=1e-12)
+    tried = [(t["stage"], t["factor"]) for t in report.r_scale_search["tried"]]
     assert [f for stage, f in tried if stage == "A"] == pytest.approx(
         list(COARSE) + [LOW / REFINE], rel=1e-12)
     assert sorted(f for stage, f in tried if stage == "all") == pytest.approx(
@@ -87,23 +88,24 @@ def test_search_finds_the_generating_transform(made_with_wide_transform):
 
     c_true, spec, cfg = made_with_wide_transform
     model, report = fit(cfg)
-    assert report.transform["factor"] == pytest.approx(COARSE[2])
+    assert report.r_scale_search["factor"] == pytest.approx(COARSE[2])
     assert model.spec.r_scale["Si-Si"] == pytest.approx(spec.r_scale["Si-Si"], rel=1e-12)
     # in the model space: the coefficients come back (test_fit_synthetic holds 1e-6 for
     # the default transform; this wider one is a little worse conditioned)
     assert np.linalg.norm(model.coefficients - c_true) / np.linalg.norm(c_true) < 1e-5
-    stages = [t["stage"] for t in report.transform["tried"]]
+    stages = [t["stage"] for t in report.r_scale_search["tried"]]
     assert stages == ["A"] * 4 + ["all"] * 2  # 14 configurations: both stages ran
-    assert model.metadata["fit"]["r_scale_search"]["factor"] == report.transform["factor"]
+    assert model.metadata["fit"]["r_scale_search"]["factor"] == report.r_scale_search["factor"]
 
 
 def test_search_system_equals_one_shot_assembly(made_with_wide_transform):
     """The winner's full system is folded from its two part systems; it must be the
     system a plain assembly of all training data gives."""
-    from ace_lin.fit.driver import assemble_problem, prepare, settle_transform
+    from ace_lin.fit.problem import assemble_problem, prepare
+    from ace_lin.fit.r_scale_search import settle_r_scale
 
     *_, cfg = made_with_wide_transform
-    problem, system = settle_transform(prepare(cfg))
+    problem, system = settle_r_scale(prepare(cfg))
     direct = assemble_problem(problem, problem.train)
     assert system.n_rows == direct.n_rows
     gram, gram_direct = system.R.T @ system.R, direct.R.T @ direct.R
@@ -118,13 +120,13 @@ def test_given_r_scale_is_final(made_with_wide_transform):
     _, _, cfg = made_with_wide_transform
     cfg = dict(cfg, basis=dict(cfg["basis"], r_scale=1.7), output=cfg["output"] + ".given.json")
     model, report = fit(cfg)
-    assert report.transform is None and model.spec.r_scale["Si-Si"] == 1.7
+    assert report.r_scale_search is None and model.spec.r_scale["Si-Si"] == 1.7
     assert model.metadata["fit"]["r_scale_search"] is None
 
 
 def test_unknown_r_scale_word_is_a_clear_error(made_with_wide_transform):
     from ace_lin.fit.config import ConfigError
-    from ace_lin.fit.driver import prepare
+    from ace_lin.fit.problem import prepare
 
     *_, cfg = made_with_wide_transform
     with pytest.raises(ConfigError, match=r"section 'basis'.*r_scale.*'wide'"):
