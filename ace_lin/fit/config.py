@@ -8,6 +8,7 @@ each documented in its metadata), loaded from YAML or a dict.
     weights:  {energy: 30, forces: 1, stress: 1, config_types: {...}}
     solver:   {kind: blr | ridge | tsvd, ..., prior: {kind, p, d_ref, ridge}}
     assembly: {block_rows, n_threads, mpi, progress}
+    trust:    {active_set: true, posterior: true}
     output:   PATH of the model file
 
 Unknown keys are errors that name the key and its section (no guessing of near-misses).
@@ -181,6 +182,14 @@ class AssemblySection:
 
 
 @dataclass
+class TrustSection:
+    active_set: bool = _doc("active set of the extrapolation grade, from the training "
+                            "structures (trust/activeset.py)", _bool, default=True)
+    posterior: bool = _doc("keep the BLR posterior for committee uncertainties "
+                           "(trust/committee.py; solver blr only)", _bool, default=True)
+
+
+@dataclass
 class FitConfig:
     data: DataSection
     elements: Optional[List[str]] = None
@@ -189,6 +198,7 @@ class FitConfig:
     weights: WeightsSection = field(default_factory=WeightsSection)
     solver: SolverSection = field(default_factory=SolverSection)
     assembly: AssemblySection = field(default_factory=AssemblySection)
+    trust: TrustSection = field(default_factory=TrustSection)
     output: str = "model.json"
 
     def to_dict(self) -> dict:
@@ -208,6 +218,8 @@ TOP_DOCS = {
     "weights": "row weights (fit/weights.py)",
     "solver": "linear solver and smoothness prior (fit/solvers.py, fit/prior.py)",
     "assembly": "streamed assembly of the least-squares system (fit/assemble.py)",
+    "trust": "extrapolation grade and uncertainty kept in the model (ace_lin/trust/); the fit "
+             "state for updates goes next to it (<stem>.fitstate.npz)",
     "output": "model file (JSON); the error table and parity plot are written next to it",
 }
 
@@ -327,6 +339,7 @@ def config_from_dict(raw: dict, base_dir: Optional[str] = None) -> FitConfig:
         weights=_section(WeightsSection, raw.get("weights"), "weights"),
         solver=_section(SolverSection, raw.get("solver"), "solver"),
         assembly=_section(AssemblySection, raw.get("assembly"), "assembly"),
+        trust=_section(TrustSection, raw.get("trust"), "trust"),
         output=_resolve(_str(raw.get("output", "model.json"), "output"), base_dir))
     if cfg.elements is not None and isinstance(cfg.e0, dict):
         extra = sorted(set(cfg.e0) - set(cfg.elements))
@@ -359,7 +372,7 @@ def load_config(source: Union[str, dict], base_dir: Optional[str] = None) -> Fit
 # -- the documented key list: rendered as YAML by template_yaml (`ace-lin fit --template`)
 # and as Markdown by fit/config_doc.py (docs/fitting.md), so the two cannot disagree -----
 SECTIONS = {"data": DataSection, "weights": WeightsSection, "solver": SolverSection,
-            "assembly": AssemblySection}
+            "assembly": AssemblySection, "trust": TrustSection}
 TEMPLATE_VALUES = {"data": {"train": "train.xyz", "test": "test.xyz"}}  # example, not default
 ELEMENTS_EXAMPLE = "[Si]"
 
