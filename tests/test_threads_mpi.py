@@ -1,5 +1,6 @@
 """Under mpirun every rank gets its share of the node's cores for BLAS and OpenMP
-(ace_lin/__init__.py), unless the user set a thread count."""
+(ace_lin/threads.py configure_threads, as the `ace-lin` command applies it), unless the
+user set a thread count."""
 import os
 import shutil
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 pytestmark = pytest.mark.mpi
 
 # each process writes one line to its own file (ranks' stdout lines can interleave)
-PROBE = ("import os, sys, ace_lin; e = os.environ; "
+PROBE = ("import os, sys; from ace_lin.threads import configure_threads; configure_threads(); "
+         "e = os.environ; "
          "rank = e.get('PMI_RANK') or e.get('OMPI_COMM_WORLD_RANK') or 'serial'; "
          "open(os.path.join(sys.argv[1], rank), 'w').write(' '.join(map(str, ["
          "e.get('OMP_NUM_THREADS'), e.get('OPENBLAS_NUM_THREADS'), "

@@ -6,10 +6,15 @@ listed here but not installed (subcommands still being written) are simply not o
 
 User errors (bad configuration, unreadable data, bad model file) are printed as one line
 on stderr with exit code 2; anything else is a bug and keeps its traceback.
+
+main() applies ace_lin.threads.configure_threads() before any subcommand module (and so
+numpy or the compiled core) is imported: the thread settings only work that early.
 """
 import argparse
 import importlib
 import sys
+
+from ace_lin.threads import configure_threads
 
 SUBCOMMANDS = {
     "fit": "ace_lin.cli.fit",
@@ -69,6 +74,7 @@ def build_parser(mods) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    configure_threads()
     mods = _available()
     parser = build_parser(mods)
     args = parser.parse_args(argv)
