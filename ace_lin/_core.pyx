@@ -50,6 +50,11 @@ cdef extern from "acelin.h":
         const double *r_scale_long
     ctypedef struct acelin_model:
         pass
+    ctypedef struct acelin_error:
+        acelin_status status
+        int atom
+        int64_t bond
+        char message[256]
     acelin_status acelin_model_create(const acelin_tables *tables, acelin_model **out, char *err, size_t errlen) nogil
     acelin_status acelin_model_load(const char *path, acelin_model **out, char *err, size_t errlen) nogil
     void acelin_model_free(acelin_model *model) nogil
@@ -77,6 +82,25 @@ cdef extern from "acelin.h":
                                 const int *neigh_species, const double *dr,
                                 double *energy_row, double *force_rows, double *virial_rows,
                                 int n_threads, char *err, size_t errlen) nogil
+    acelin_status acelin_compute_ex(const acelin_model *model, int n_atoms, const int *species,
+                                    const int64_t *neigh_start, const int *neigh_species,
+                                    const double *dr, double *energy, double *dE_dr,
+                                    int n_threads, acelin_error *error) nogil
+    acelin_status acelin_evaluate_ex(const acelin_model *model, int n_atoms, const int *species,
+                                     const int64_t *neigh_start, const int *neigh_atom,
+                                     const int *neigh_species, const double *dr, double *energy_total,
+                                     double *energies, double *forces, double *virial, double *dE_dr,
+                                     int n_threads, acelin_error *error) nogil
+    acelin_status acelin_evaluate_reference_ex(const acelin_model *model, int n_atoms, const int *species,
+                                               const int64_t *neigh_start, const int *neigh_atom,
+                                               const int *neigh_species, const double *dr,
+                                               double *energy_total, double *energies, double *forces,
+                                               double *virial, double *dE_dr, acelin_error *error) nogil
+    acelin_status acelin_design_ex(const acelin_model *model, int n_atoms, const int *species,
+                                   const int64_t *neigh_start, const int *neigh_atom,
+                                   const int *neigh_species, const double *dr,
+                                   double *energy_row, double *force_rows, double *virial_rows,
+                                   int n_threads, acelin_error *error) nogil
 
 API_VERSION = ACELIN_API_VERSION
 FORMAT_VERSION = ACELIN_FORMAT_VERSION
@@ -85,6 +109,24 @@ NU_MAX = ACELIN_NU_MAX
 
 class CoreFileError(ValueError):
     """The C reader refused a model file (format, checksum or version)."""
+
+
+class CoreComputeError(ValueError):
+    """The core refused a block of atoms. atom: index of the failing centre atom in the
+    call's species array (-1 when no single atom is at fault); bond: index of the failing
+    bond in neigh_species / dr (-1 when no single bond is); status: the acelin_status code."""
+
+    def __init__(self, message, status, atom, bond):
+        super().__init__(message)
+        self.status = status
+        self.atom = atom
+        self.bond = bond
+
+
+cdef raise_error(acelin_error *e):
+    if e.status == ACELIN_ERR_ALLOC:
+        raise MemoryError(e.message.decode("utf-8", "replace"))
+    raise CoreComputeError(e.message.decode("utf-8", "replace"), int(e.status), e.atom, e.bond)
 
 
 cdef raise_status(acelin_status st, const char *msg):
@@ -251,7 +293,7 @@ cdef class CoreModel:
         cdef const double[::1] dv = d
         cdef double[::1] ev = energy
         cdef double[:, ::1] gv = grad
-        cdef char err[512]
+        cdef acelin_error err
         cdef acelin_status st
         cdef int nat = n
         cdef const int *psp = &spv[0] if n else NULL
@@ -260,9 +302,9 @@ cdef class CoreModel:
         cdef double *pe = &ev[0] if n else NULL
         cdef double *pg = &gv[0, 0] if nb else NULL
         with nogil:
-            st = acelin_compute(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, n_threads, err, sizeof(err))
+            st = acelin_compute_ex(self.ptr, nat, psp, &stv[0], pns, pd, pe, pg, n_threads, &err)
         if st != ACELIN_OK:
-            raise_status(st, err)
+            raise_error(&err)
         return energy, grad
 
     def evaluate(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0,
@@ -281,7 +323,7 @@ cdef class CoreModel:
         cdef double[::1] ev = energies, vv = virial
         cdef double[:, ::1] fv = forces, gv = scratch
         cdef double etot = 0.0
-        cdef char err[512]
+        cdef acelin_error err
         cdef acelin_status st
         cdef int nat = n
         cdef const int *psp = &spv[0] if n else NULL
@@ -293,13 +335,13 @@ cdef class CoreModel:
         cdef int ref = 1 if reference_only else 0
         with nogil:
             if ref:
-                st = acelin_evaluate_reference(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe,
-                                               pf, &vv[0], &gv[0, 0], err, sizeof(err))
+                st = acelin_evaluate_reference_ex(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe,
+                                                  pf, &vv[0], &gv[0, 0], &err)
             else:
-                st = acelin_evaluate(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe, pf,
-                                     &vv[0], &gv[0, 0], n_threads, err, sizeof(err))
+                st = acelin_evaluate_ex(self.ptr, nat, psp, &stv[0], pna, pns, pd, &etot, pe, pf,
+                                        &vv[0], &gv[0, 0], n_threads, &err)
         if st != ACELIN_OK:
-            raise_status(st, err)
+            raise_error(&err)
         return etot, energies, forces, virial
 
     def design(self, species, neigh_start, neigh_atom, neigh_species, dr, int n_threads=0):
@@ -313,7 +355,7 @@ cdef class CoreModel:
         cdef const int64_t[::1] stv = st_
         cdef const double[::1] dv = d
         cdef double[::1] ev = erow, fv = frows.reshape(-1), vv = vrows.reshape(-1)
-        cdef char err[512]
+        cdef acelin_error err
         cdef acelin_status st
         cdef int nat = n
         cdef const int *psp = &spv[0] if n else NULL
@@ -324,7 +366,7 @@ cdef class CoreModel:
         cdef double *pf = &fv[0] if fv.shape[0] else NULL
         cdef double *pv = &vv[0] if K else NULL
         with nogil:
-            st = acelin_design(self.ptr, nat, psp, &stv[0], pna, pns, pd, pe, pf, pv, n_threads, err, sizeof(err))
+            st = acelin_design_ex(self.ptr, nat, psp, &stv[0], pna, pns, pd, pe, pf, pv, n_threads, &err)
         if st != ACELIN_OK:
-            raise_status(st, err)
+            raise_error(&err)
         return erow, frows, vrows

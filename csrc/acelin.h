@@ -3,7 +3,9 @@
  * Flat C API: plain pointers and sizes, no Python, no globals, no printing.
  * Units: energies in eV, lengths in Angstrom, forces in eV/Angstrom.
  * Every function that can fail returns an acelin_status and, when err != NULL,
- * writes a human-readable message (at most errlen bytes, NUL-terminated).
+ * writes a human-readable message (at most errlen bytes, NUL-terminated). The per-atom
+ * calls also come as *_ex variants that fill an acelin_error instead: the same message
+ * plus the failing atom and bond as numbers, for callers that act on them.
  */
 #ifndef ACELIN_H
 #define ACELIN_H
@@ -15,7 +17,7 @@
 extern "C" {
 #endif
 
-#define ACELIN_API_VERSION 2
+#define ACELIN_API_VERSION 3 /* 3: acelin_error and the *_ex calls */
 #define ACELIN_FORMAT_VERSION 2 /* model-file format version this core reads (and 1) */
 #define ACELIN_NU_MAX 5         /* largest correlation order (body order 6) */
 
@@ -30,6 +32,17 @@ typedef enum {
     ACELIN_ERR_VERSION = 7,   /* model file format_version newer than this core */
     ACELIN_ERR_NONFINITE = 8  /* NaN or Inf in the input */
 } acelin_status;
+
+/* Where a per-atom call failed. With several failing atoms the lowest index is reported,
+ * whatever the thread count. Always written by the *_ex calls (status ACELIN_OK, atom and
+ * bond -1, empty message on success). */
+typedef struct acelin_error {
+    acelin_status status;
+    int atom;          /* failing centre atom: index into the call's species[], or -1 */
+    int64_t bond;      /* failing bond: index into neigh_species[] and dr[] (global, not per
+                          atom), or -1 when the failure is not one bond's */
+    char message[256]; /* one line, the text the variant without _ex writes to err */
+} acelin_error;
 
 /* Everything the evaluator needs, as flat arrays (the "tables" of a model file).
  * ns = n_species; pair arrays are [ns*ns], row-major [centre*ns + neighbour]. */
@@ -124,6 +137,27 @@ acelin_status acelin_evaluate_reference(const acelin_model *model, int n_atoms, 
                                         const int *neigh_species, const double *dr,
                                         double *energy_total, double *energies, double *forces,
                                         double *virial, double *dE_dr, char *err, size_t errlen);
+
+/* The same calls reporting failures as acelin_error (error may be NULL). */
+acelin_status acelin_compute_ex(const acelin_model *model, int n_atoms, const int *species,
+                                const int64_t *neigh_start, const int *neigh_species,
+                                const double *dr, double *energy, double *dE_dr,
+                                int n_threads, acelin_error *error);
+acelin_status acelin_evaluate_ex(const acelin_model *model, int n_atoms, const int *species,
+                                 const int64_t *neigh_start, const int *neigh_atom,
+                                 const int *neigh_species, const double *dr, double *energy_total,
+                                 double *energies, double *forces, double *virial, double *dE_dr,
+                                 int n_threads, acelin_error *error);
+acelin_status acelin_design_ex(const acelin_model *model, int n_atoms, const int *species,
+                               const int64_t *neigh_start, const int *neigh_atom,
+                               const int *neigh_species, const double *dr,
+                               double *energy_row, double *force_rows, double *virial_rows,
+                               int n_threads, acelin_error *error);
+acelin_status acelin_evaluate_reference_ex(const acelin_model *model, int n_atoms, const int *species,
+                                           const int64_t *neigh_start, const int *neigh_atom,
+                                           const int *neigh_species, const double *dr,
+                                           double *energy_total, double *energies, double *forces,
+                                           double *virial, double *dE_dr, acelin_error *error);
 
 /* Neighbour list (cell lists; triclinic; any periodicity; cells smaller than the cutoff).
  * cell rows are the lattice vectors (A); pbc[3] flags; positions [n*3] (A).

@@ -11,24 +11,33 @@
 #define NU ACELIN_NU_MAX
 
 /* Validate the bonds of one centre atom, add the core pair term, and collect the
- * neighbours inside the ACE radial range with their R_n, Y_lm (and derivatives). */
+ * neighbours inside the ACE radial range with their R_n, Y_lm (and derivatives).
+ * On failure *bad_bond is the offending bond (or -1). */
 acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
                             const int *neigh_species, const double *dr, int with_core,
-                            double *e_core, double *dE_dr, int *n_active, char *err, size_t errlen)
+                            double *e_core, double *dE_dr, int *n_active, int64_t *bad_bond,
+                            char *err, size_t errlen)
 {
     int na = 0;
+    *bad_bond = -1;
     double ec = 0.0;
     for (int64_t b = start; b < end; ++b) {
         int zj = neigh_species[b];
-        if (zj < 0 || zj >= m->ns)
+        if (zj < 0 || zj >= m->ns) {
+            *bad_bond = b;
             return acelin_fail(err, errlen, ACELIN_ERR_SPECIES, "bond %lld: neighbour species %d not in the model (0..%d)", (long long)b, zj, m->ns - 1);
+        }
         const double *d = dr + 3 * b;
         double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        if (!isfinite(r2))
+        if (!isfinite(r2)) {
+            *bad_bond = b;
             return acelin_fail(err, errlen, ACELIN_ERR_NONFINITE, "bond %lld: non-finite displacement", (long long)b);
+        }
         double r = sqrt(r2);
-        if (r < ACELIN_MIN_DISTANCE)
+        if (r < ACELIN_MIN_DISTANCE) {
+            *bad_bond = b;
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "bond %lld: two atoms at the same position (distance %.3g A)", (long long)b, r);
+        }
         if (dE_dr) dE_dr[3 * b] = dE_dr[3 * b + 1] = dE_dr[3 * b + 2] = 0.0;
         int pair = zc * m->ns + zj;
         if (r >= m->max_cut) continue;

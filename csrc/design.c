@@ -184,15 +184,16 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na
         }
 }
 
-acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *species,
-                            const int64_t *start, const int *neigh_atom, const int *neigh_species,
-                            const double *dr, double *energy_row, double *force_rows,
-                            double *virial_rows, int n_threads, char *err, size_t errlen)
+acelin_status acelin_design_ex(const acelin_model *m, int n_atoms, const int *species,
+                               const int64_t *start, const int *neigh_atom, const int *neigh_species,
+                               const double *dr, double *energy_row, double *force_rows,
+                               double *virial_rows, int n_threads, acelin_error *e)
 {
+    acelin_error_clear(e);
     if (!m || n_atoms < 0 || (n_atoms && (!species || !start)) || !energy_row ||
         (n_atoms && !force_rows) || !virial_rows ||
         (n_atoms && start[n_atoms] > 0 && (!neigh_atom || !neigh_species || !dr)))
-        return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "invalid arguments");
+        return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "invalid arguments");
     const int nb = m->n_basis;
     const size_t nf = (size_t)n_atoms * 3 * nb;
     memset(energy_row, 0, (size_t)nb * sizeof(double));
@@ -201,13 +202,15 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
     int64_t cap = 0;
     for (int i = 0; i < n_atoms; ++i) {
         if (species[i] < 0 || species[i] >= m->ns)
-            return acelin_fail(err, errlen, ACELIN_ERR_SPECIES, "atom %d: species %d not in the model", i, species[i]);
+            return acelin_error_set(e, ACELIN_ERR_SPECIES, i, -1, "atom %d: species %d not in the model", i, species[i]);
         if (start[i + 1] - start[i] > cap) cap = start[i + 1] - start[i];
     }
-    if (n_atoms && start[0] != 0) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "neigh_start[0] must be 0");
-    for (int64_t b = 0; n_atoms && b < start[n_atoms]; ++b)
-        if (neigh_atom[b] < 0 || neigh_atom[b] >= n_atoms)
-            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "bond %lld: neighbour atom %d out of range", (long long)b, neigh_atom[b]);
+    if (n_atoms && start[0] != 0) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "neigh_start[0] must be 0");
+    for (int i = 0; i < n_atoms; ++i)
+        for (int64_t b = start[i]; b < start[i + 1]; ++b)
+            if (neigh_atom[b] < 0 || neigh_atom[b] >= n_atoms)
+                return acelin_error_set(e, ACELIN_ERR_INVALID, i, b, "atom %d: bond %lld: neighbour atom %d out of range",
+                                        i, (long long)b, neigh_atom[b]);
     int nt = 1;
 #ifdef _OPENMP
     nt = n_threads > 0 ? n_threads : omp_get_max_threads();
@@ -217,10 +220,9 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
 #endif
     /* thread 0 writes straight into the outputs; the others into private buffers */
     double **priv = calloc((size_t)nt, sizeof(double *));
-    if (!priv) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
-    int fail_atom = n_atoms;
-    acelin_status fail_st = ACELIN_OK;
-    char fail_msg[256] = "";
+    if (!priv) return acelin_error_set(e, ACELIN_ERR_ALLOC, -1, -1, "out of memory");
+    acelin_error first;
+    acelin_error_clear(&first);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
@@ -235,7 +237,7 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
             if (priv[tid]) { er = priv[tid]; vr = er + nb; fr = vr + 6 * (size_t)nb; }
         }
         acelin_ws *w = acelin_ws_new(m, (int)cap, 1);
-        char msg[256] = "out of memory (design workspace)";
+        char msg[200] = "out of memory (design workspace)";
         int ok = w && (tid == 0 || priv[tid]);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -243,9 +245,10 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
         for (int i = 0; i < n_atoms; ++i) {
             acelin_status s = ok ? ACELIN_OK : ACELIN_ERR_ALLOC;
             int na = 0;
+            int64_t bad_bond = -1;
             double ec;
             if (s == ACELIN_OK)
-                s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, msg, sizeof msg);
+                s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
             if (s == ACELIN_OK) {
                 acelin_density(m, w, na);
                 atom_rows(m, w, i, species[i], na, neigh_atom, dr, er, fr, vr);
@@ -253,7 +256,7 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
 #ifdef _OPENMP
 #pragma omp critical(acelin_design_error)
 #endif
-                if (i < fail_atom) { fail_atom = i; fail_st = s; strcpy(fail_msg, msg); }
+                acelin_first_failure(&first, s, i, bad_bond, msg);
             }
         }
         acelin_ws_free(w);
@@ -267,6 +270,16 @@ acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *speci
         free(priv[t]);
     }
     free(priv);
-    if (fail_st) return acelin_fail(err, errlen, fail_st, "atom %d: %s", fail_atom, fail_msg);
-    return ACELIN_OK;
+    return acelin_report_first(&first, e);
+}
+
+acelin_status acelin_design(const acelin_model *m, int n_atoms, const int *species,
+                            const int64_t *start, const int *neigh_atom, const int *neigh_species,
+                            const double *dr, double *energy_row, double *force_rows,
+                            double *virial_rows, int n_threads, char *err, size_t errlen)
+{
+    acelin_error e;
+    return acelin_error_text(acelin_design_ex(m, n_atoms, species, start, neigh_atom, neigh_species, dr,
+                                              energy_row, force_rows, virial_rows, n_threads, &e),
+                             &e, err, errlen);
 }

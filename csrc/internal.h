@@ -70,7 +70,16 @@ double acelin_transform_t(double r, double scale, int p, double *dt_dr);
 void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR);
 double acelin_core_pair(const acelin_model *m, int pair, double r, double *dV_dr);
 
-/* errors */
+/* error.c */
 acelin_status acelin_fail(char *err, size_t errlen, acelin_status st, const char *fmt, ...);
+void acelin_error_clear(acelin_error *e); /* NULL allowed */
+acelin_status acelin_error_set(acelin_error *e, acelin_status st, int atom, int64_t bond,
+                               const char *fmt, ...);
+/* the message of e into err (for the variants without _ex); returns st */
+acelin_status acelin_error_text(acelin_status st, const acelin_error *e, char *err, size_t errlen);
+/* Inside the parallel atom loops: keep the failure of the lowest atom (call in a critical
+ * section; first starts cleared), then report it as "atom i: <msg>". */
+void acelin_first_failure(acelin_error *first, acelin_status st, int atom, int64_t bond, const char *msg);
+acelin_status acelin_report_first(const acelin_error *first, acelin_error *e);
 
 #endif

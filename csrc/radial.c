@@ -7,21 +7,8 @@
  * An optional long-range channel is a second such set with its own r_cut and scale.
  */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "internal.h"
-
-acelin_status acelin_fail(char *err, size_t errlen, acelin_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 double acelin_transform_t(double r, double scale, int p, double *dt_dr)
 {

@@ -31,7 +31,8 @@ void acelin_ws_free(acelin_ws *w);
 /* atom.c */
 acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
                             const int *neigh_species, const double *dr, int with_core,
-                            double *e_core, double *dE_dr, int *n_active, char *err, size_t errlen);
+                            double *e_core, double *dE_dr, int *n_active, int64_t *bad_bond,
+                            char *err, size_t errlen);
 void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
 double acelin_products(const acelin_model *m, acelin_ws *w, int zc);
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int n_active, double *dE_dr);

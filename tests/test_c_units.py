@@ -1,4 +1,5 @@
-"""Build and run the C unit tests of csrc/json_lite.c and csrc/sha256.c (tests/c/).
+"""Build and run the C unit tests (tests/c/): csrc/json_lite.c and csrc/sha256.c, and the
+core's C API on a tiny hand-made model (test_core_api.c, linked with every core source).
 
 The compiler is $CC, else the one Python was built with (sysconfig), else cc; without
 one the tests are skipped with that reason.
@@ -16,6 +17,18 @@ CSRC = os.path.join(ROOT, "csrc")
 TEST_SRC = os.path.join(ROOT, "tests", "c", "test_json_sha256.c")
 UNIT_SOURCES = [TEST_SRC, os.path.join(CSRC, "json_lite.c"), os.path.join(CSRC, "sha256.c")]
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+API_TEST = os.path.join(ROOT, "tests", "c", "test_core_api.c")
+SANITIZE = ["-std=c99", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer"]
+
+
+def core_sources():
+    """Every C source of the core (the generated kernels must exist: setup.py writes them)."""
+    gen = os.path.join(CSRC, "generated")
+    names = [os.path.join(CSRC, f) for f in sorted(os.listdir(CSRC)) if f.endswith(".c")]
+    if os.path.isdir(gen):
+        names += [os.path.join(gen, f) for f in sorted(os.listdir(gen)) if f.endswith(".c")]
+    return names
 
 
 def c_compiler():
@@ -41,6 +54,44 @@ def build(cc, out, flags, sources=UNIT_SOURCES):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
+def build_api_test(cc, tmp_path, flags):
+    """test_core_api.c with -Werror, the core with its own flags (as setup.py), OpenMP on."""
+    if not os.path.isfile(os.path.join(CSRC, "generated", "acelin_ylm.c")):
+        pytest.skip("csrc/generated/ is missing: build the package first (setup.py generates it)")
+    obj = tmp_path / "test_core_api.o"
+    res = subprocess.run(cc + flags + ["-fopenmp", "-Wall", "-Wextra", "-Werror", "-I" + CSRC, "-c",
+                                       API_TEST, "-o", str(obj)], capture_output=True, text=True)
+    if res.returncode != 0:
+        return res, None
+    exe = tmp_path / "test_core_api"
+    res = subprocess.run(cc + flags + ["-fopenmp", "-I" + CSRC, "-I" + os.path.join(CSRC, "generated"),
+                                       str(obj)] + core_sources() + ["-o", str(exe), "-lm"],
+                         capture_output=True, text=True)
+    return res, exe
+
+
+def test_core_api_unit_tests_pass(cc, tmp_path):
+    """Errors as data (acelin_error: failing atom and bond, 1 and N threads), the grade API."""
+    res, exe = build_api_test(cc, tmp_path, ["-std=c99", "-O2"])
+    assert res.returncode == 0, f"compilation failed:\n{res.stderr}"
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"C API unit tests failed:\n{run.stdout}\n{run.stderr}"
+    assert "all checks passed" in run.stdout
+
+
+def test_core_api_under_sanitizers(cc, tmp_path):
+    res, exe = build_api_test(cc, tmp_path, ["-O0"] + SANITIZE)  # -O1 compiles 10x slower
+    if res.returncode != 0:
+        pytest.skip("the C compiler cannot build the core with -fsanitize=address,undefined: "
+                    + (res.stderr.strip().splitlines() or ["(no message)"])[-1])
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1", OMP_NUM_THREADS="2")
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300, env=env)
+    if run.returncode != 0 and "LeakSanitizer has encountered a fatal error" in run.stderr:
+        pytest.skip("LeakSanitizer cannot run here (ptrace restrictions)")
+    assert run.returncode == 0, f"sanitizer run failed:\n{run.stdout}\n{run.stderr}"
+
+
 def test_unit_tests_pass(cc, tmp_path):
     exe = tmp_path / "test_json_sha256"
     res = build(cc, exe, STRICT)
@@ -53,9 +104,7 @@ def test_unit_tests_pass(cc, tmp_path):
 def test_unit_tests_under_sanitizers(cc, tmp_path):
     """Malformed input must not read out of bounds, leak or hit undefined behaviour."""
     exe = tmp_path / "test_json_sha256_asan"
-    flags = ["-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-             "-fno-omit-frame-pointer"]
-    res = build(cc, exe, flags)
+    res = build(cc, exe, ["-O1"] + SANITIZE)
     if res.returncode != 0:
         pytest.skip("the C compiler cannot build with -fsanitize=address,undefined: "
                     + (res.stderr.strip().splitlines() or ["(no message)"])[-1])

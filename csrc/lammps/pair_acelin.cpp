@@ -281,25 +281,33 @@ void PairACELin::compute(int eflag, int vflag)
     error->one(FLERR, "pair acelin: out of memory for the per-step arrays");
   }
 
-  char msg[512];
+  acelin_error err;
   // comm->nthreads is LAMMPS's thread count: OMP_NUM_THREADS (or package omp), else 1
   const acelin_status st =
-      acelin_compute(m.model.get(), m.n_centres, m.centre_species.data(), m.neigh_start.data(),
-                     m.neigh_species.data(), m.dr.data(), m.energy.data(), m.dE_dr.data(),
-                     comm->nthreads, msg, sizeof msg);
-  if (st != ACELIN_OK) {
-    std::string s = std::string("pair acelin: ") + msg;
-    int k = -1;    // the core numbers centre atoms 0..n-1; name the LAMMPS atom ID instead
-    if (sscanf(msg, "atom %d:", &k) == 1 && k >= 0 && k < m.n_centres)
-      s += " [centre atom ID " + std::to_string((long long) atom->tag[m.centre_atom[k]]) + "]";
-    error->one(FLERR, s);
-  }
+      acelin_compute_ex(m.model.get(), m.n_centres, m.centre_species.data(), m.neigh_start.data(),
+                        m.neigh_species.data(), m.dr.data(), m.energy.data(), m.dE_dr.data(),
+                        comm->nthreads, &err);
+  if (st != ACELIN_OK) core_error(err);
 
   scatter(nlocal);
   if (own_ghosts) {
     comm->reverse_comm(this, m.stride);
     fold_ghost_buffer(nlocal);
   }
+}
+
+// The core numbers centre atoms 0..n-1 and bonds 0..n_bonds-1: name LAMMPS atom IDs instead.
+void PairACELin::core_error(const acelin_error &err)
+{
+  const Impl &m = *impl;
+  std::string s = std::string("pair acelin: ") + err.message;
+  if (err.atom >= 0 && err.atom < m.n_centres) {
+    s += " [centre atom ID " + std::to_string((long long) atom->tag[m.centre_atom[err.atom]]);
+    if (err.bond >= 0 && err.bond < m.n_bonds)
+      s += ", neighbour atom ID " + std::to_string((long long) atom->tag[m.neigh_atom[err.bond]]);
+    s += "]";
+  }
+  error->one(FLERR, s);
 }
 
 void PairACELin::scatter(int nlocal)

@@ -20,6 +20,8 @@ PairStyle(acelin,PairACELin);
 
 #include <memory>
 
+struct acelin_error;    // csrc/acelin.h
+
 namespace LAMMPS_NS {
 
 class PairACELin : public Pair {
@@ -45,6 +47,7 @@ class PairACELin : public Pair {
   void build_bonds();
   void scatter(int nlocal);
   void fold_ghost_buffer(int nlocal);
+  void core_error(const acelin_error &err);    // error->one naming LAMMPS atom IDs
 };
 
 }    // namespace LAMMPS_NS
