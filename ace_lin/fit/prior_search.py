@@ -1,21 +1,25 @@
-"""The smoothness prior's exponent p, chosen by Bayesian evidence when the user leaves it open.
+"""The smoothness prior's exponent p, chosen by Bayesian evidence when the configuration
+leaves it open (p: auto, the default).
 
-The algebraic prior gamma_j = 1 + d_j^p (fit/prior.py) says how much faster than its
+What: the algebraic prior gamma_j = 1 + d_j^p (fit/prior.py) says how much faster than its
 degree d_j a basis function's coefficient must shrink: a large p trusts only smooth, low
 degree functions, a small p lets high degrees (fast radial and angular variation) carry
-weight. Like r_scale, no fixed value suits every data set: the evidence of the same large
-basis at the fit's r_scale peaks near p = 1.3 for mlearn Mo, 3.7 for mlearn Si, 2.2 for
-Ta, and at the lower bound for ethanol. The log evidence log p(y | p) of the BLR solver
-(fit/solvers.py) compares exponents on the training data alone; alpha and beta are
-maximized for each p as usual.
+weight.
 
-How: evidences at p = 2, 3, 4, then one more at the vertex of the parabola through those
-three (clipped to [1, 5]; skipped when it lies within 0.2 of a tried exponent); the largest
-of the four wins. Cost: up to four evidence evaluations of the assembled system (each a
-bidiagonalization of its square triangular factor, no reassembly), one fewer when the
-r_scale search already scored p = 3 on the full system: 1.1 s for mlearn Si large. The
-lower bound keeps the prior a smoothness prior (the penalty grows at least linearly with
-the degree); the upper one lies where the evidence of every data set measured here has
+Why by evidence: as for r_scale (fit/r_scale_search.py), no fixed value suits every data
+set. The log evidence log p(y | p) of the BLR solver (fit/solvers.py) compares exponents on
+the training data alone; alpha and beta are maximized for each p as usual.
+benchmarks/fit_cv.py (variants default, prior_p3) and benchmarks/fit_accuracy.py measure
+the chosen exponent against a fixed p = 3; benchmarks/RESULTS.md ("Cross-validation",
+"Hyper-parameter searches") has the numbers and the exponents chosen per data set.
+
+How: evidences at START = 2, 3, 4, then one more at the vertex of the parabola through
+those three (clipped to [LOW, HIGH] = [1, 5]; skipped when it lies within MIN_GAP of a
+tried exponent); the largest of the four wins. Cost: up to four evidence evaluations of the
+assembled system (each a bidiagonalization of its square triangular factor, no
+reassembly), one fewer when the r_scale search already scored p = 3 on the full system.
+The lower bound keeps the prior a smoothness prior (the penalty grows at least linearly
+with the degree); the upper one lies where the evidence of every benchmark data set has
 fallen off.
 """
 from dataclasses import replace

@@ -1,36 +1,33 @@
-"""The distance-transform scale r_scale, chosen by Bayesian evidence when the user leaves it open.
+"""The distance-transform scale r_scale, chosen by Bayesian evidence when the configuration
+leaves it open (r_scale absent or 'auto').
 
-The radial basis is a polynomial in t(r) = (1 + r/r_scale)^-p (basis/radial.py). r_scale
-decides where along r the basis has its resolution: a small r_scale gives a power law r^-p
-(resolution crowded at short range), a large one an almost linear map (resolution spread
-evenly up to the cutoff). No fixed default suits every element: with the large preset the
-evidence picks about 1.7x the sum of covalent radii for Si and Ta and 0.35x for Mo, and
-(5 A-only large basis) the 5-fold cross-validated energy MAE at that choice vs the covalent
-default is Si 2.45 / 2.43, Mo 2.04 / 2.08, Ta 2.34 / 3.69 meV/atom (benchmarks/fit_cv.py):
-never worse beyond noise, much better where the default is poor (Ta: compressed volumes).
+What: the radial basis is a polynomial in t(r) = (1 + r/r_scale)^-p (basis/radial.py), so
+r_scale decides where along r the basis has its resolution: a small r_scale gives a power
+law r^-p (resolution crowded at short range), a large one an almost linear map (resolution
+spread evenly up to the cutoff). One factor multiplies the default r_scale (the sum of
+covalent radii) of every element pair, and the long-range channel's scale unless the user
+fixed it.
 
-How: the Bayesian linear regression of fit/solvers.py gives the log evidence log p(y | model)
-of a basis; bases that differ only in r_scale span different function spaces, and the
-evidence compares them without held-out data. One factor multiplies the default r_scale of
-every element pair (and the long-range channel's scale, unless the user fixed it). The
-search is a successive halving over two interleaved parts of the training set (A = 1/8 of
-the configurations, B = the other 7/8; both a mix of all groups):
-  1. part A: factors 1/2.83, 1, 2.83, then one step (x or / 1.68) from the best towards the
-     vertex of the parabola through their three log evidences (log-factor axis, next_factor).
-     When the best is at an end and the vertex lies beyond it, the step leaves the grid
-     (0.21x or 4.75x; an inward step would never look where the maximum is). Only one
-     step: the evidence of 1/8 of the data prefers smaller factors than that of all the data
-     (EMT-labelled Cu: 0.07x on part A, but 0.35x over 0.125x on all), so stepping on
-     while part A's evidence rises would leave both finalists off the full-data optimum.
-     Mo, large preset: vertex at 0.22x, so 0.21x is tried (the inward rule tried 0.59x);
-     0.35x still wins on all the data, the fit is unchanged;
-  2. part B: the two best so far are completed on B and compared on all the data. The
+Why by evidence: no fixed default suits every element, and bases that differ only in
+r_scale span different function spaces; the log evidence log p(y | basis) of the BLR
+solver (fit/solvers.py) compares them on the training data alone, without held-out data.
+benchmarks/fit_cv.py (variants default, r_scale_covalent) measures the cross-validated
+errors of the chosen scale against the covalent default; benchmarks/RESULTS.md
+("Cross-validation", "Hyper-parameter searches") has the numbers and the factors chosen.
+
+How: a successive halving over two interleaved parts of the training set (A = 1/8 of the
+configurations, B = the other 7/8; both a mix of all groups):
+  1. part A: factors COARSE = 1/2.83, 1, 2.83, then one REFINE step (x or / 1.68) from
+     the best towards the vertex of the parabola through their three log evidences
+     (log-factor axis, next_factor). When the best is at an end and the vertex lies beyond
+     it, the step leaves the grid: an inward step would never look where the maximum is.
+     Only one step: the evidence of a small part of the data prefers smaller factors than
+     that of all the data, so stepping on while part A's evidence rises would leave both
+     finalists off the full-data optimum;
+  2. part B: the two best so far are completed on B and compared on all the data, because
+     their evidences often differ by less than the scatter of a subset's evidence. The
      winner's two part systems fold into the full training system (triangular factors
      merge exactly), which the fit then solves: no assembly is wasted.
-Why the finalists meet on all the data: their evidences often differ by less than the
-scatter of a subset's evidence. Compared on 3/8 of the data (the earlier scheme), the
-choice disagreed with the full-data evidence in 3 of 6 measured large-basis cases (Ta with
-the (22, 21) channel: 2.83x on 3/8, 1.68x by 184 on all; test 2.67 vs 1.88 meV/atom).
 Cost: about 2.25 assemblies of the training set instead of one, and six evidence
 evaluations (BLRSolver.log_evidence: no singular vectors). Deterministic: fixed
 candidates, fixed parts, the fit's own assembly and BLR solver.

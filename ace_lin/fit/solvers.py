@@ -7,12 +7,11 @@ Problem: minimize ||W (A c - y)||^2 + lambda * ||Gamma S c||^2 where
 - S: column scaling, s_j = ||R[:, j]|| = ||(W A)_j||, so that every basis function enters
   with unit data norm and lambda is dimensionless (basis functions of different order
   differ by orders of magnitude in size). S is also part of the prior (c_j has prior scale
-  1 / (gamma_j s_j)), and it is kept on purpose: the evidence prefers a prior on the raw
-  coefficients (S = 1) or on s_j^0.25 by 30 to 500 on the large Si, Mo and Ta fits (prior
-  exponent p = 3), but then Ta's test energy MAE (same r_scale) goes from 1.87 to 3.4
-  (S = 1) or 6.7 meV/atom (s^0.25), from its fcc volume scan outside the training volumes
-  (11 -> 31 or 65 meV/atom). The evidence measures the fit where the data are; the
-  data-scaled prior extrapolates better;
+  1 / (gamma_j s_j)), and it is kept on purpose although the evidence prefers a prior on
+  the raw coefficients (S = 1): the evidence measures the fit where the data are, and the
+  data-scaled prior extrapolates better, e.g. to Ta's volume scan outside the training
+  volumes (benchmarks/fit_cv.py variant no_column_scaling, benchmarks/fit_accuracy.py;
+  benchmarks/RESULTS.md "Cross-validation");
 - Gamma: the smoothness prior (fit/prior.py), diagonal; its exponent is chosen by the
   same evidence unless the configuration fixes it (fit/prior_search.py).
 With w = Gamma S c and X = R (Gamma S)^-1 the problem is plain ridge min ||X w - qty||^2
@@ -29,7 +28,8 @@ returning a `Solution` (coefficients in the units of A's columns plus diagnostic
 - BLRSolver: Bayesian linear regression, prior w ~ N(0, 1/alpha), noise 1/beta, alpha and
   beta by evidence maximization (MacKay's fixed-point updates) in the SVD basis of X;
   lambda = alpha / beta. The default: no parameter to choose. Its `log_evidence(...)`
-  gives the evidence alone, without singular vectors (about 2x cheaper than solve).
+  gives the evidence alone, without singular vectors (cheaper than solve; RESULTS.md
+  "Cost of a fit, by part").
 - TSVDSolver(rcond): truncated SVD of X (singular values below rcond * max dropped).
 """
 from abc import ABC, abstractmethod
@@ -336,7 +336,7 @@ class BLRSolver(_ScaledSolver):
                      rss0: float = 0.0, unpenalized=None) -> float:
         """log p(y | alpha, beta) at the evidence optimum, as in solve(...).info, without
         the coefficients: the singular values and U^T qty come from a bidiagonalization
-        that never forms the singular vectors (fit/_bidiag.pyx), 2x cheaper than the
+        that never forms the singular vectors (fit/_bidiag.pyx), cheaper than the
         SVD. For comparing bases (the r_scale search, fit/r_scale_search.py)."""
         from ace_lin.fit._bidiag import singular_values_and_projection
 
