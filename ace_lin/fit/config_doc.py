@@ -30,8 +30,10 @@ class DocError(RuntimeError):
 
 
 def _cell(text) -> str:
-    """Text for one Markdown table cell: pipes escaped, one line."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text for one Markdown table cell: one line; pipes and angle brackets escaped (a
+    '<stem>' would otherwise be taken for an HTML tag and vanish)."""
+    text = " ".join(str(text).split())
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _code(value) -> str:
