@@ -132,7 +132,7 @@ def test_bad_configs_give_one_clear_error(tmp_path, change, match):
         alc.parse(raw, str(tmp_path))
 
 
-def _later_test_cli_bad_config_is_one_line_and_exit_2(tmp_path):
+def test_cli_bad_config_is_one_line_and_exit_2(tmp_path):
     import subprocess
     import sys
 
@@ -145,3 +145,19 @@ def _later_test_cli_bad_config_is_one_line_and_exit_2(tmp_path):
                            str(tmp_path / "al.yaml")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "cannot import" in proc.stderr
+
+
+def test_labels_are_the_oracles_raw_forces_even_under_an_md_constraint():
+    from ase.constraints import FixCom
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.rattle(0.1, seed=3)
+    atoms.set_constraint(FixCom())
+    out = label(atoms, load_oracle_factory("ase.calculators.emt.EMT"))
+    from ase.calculators.emt import EMT
+
+    ref = atoms.copy()
+    ref.set_constraint()
+    ref.calc = EMT()
+    assert np.allclose(out.get_forces(), ref.get_forces(), atol=1e-12)
+    assert not out.constraints

@@ -9,6 +9,8 @@
     threshold:  extrapolation grade above which an exploration frame is a candidate
     select_per_iteration, budget (labels in all), iterations, seed
     mode:       loop | on-the-fly
+    selection:  maxvol (frames that add most to the active set) | random (uniformly among
+                all exploration frames: a baseline to compare with)
     output:     folder of the run (labelled.extxyz, model.json, progress.csv, ...)
 
 Unknown or missing keys are errors naming the key. Relative paths in a YAML file are
@@ -21,6 +23,7 @@ from typing import List
 from ace_lin.fit.config import ConfigError, _int, _num, _positive
 
 MODES = ("loop", "on-the-fly")
+SELECTIONS = ("maxvol", "random")
 
 
 @dataclass
@@ -48,10 +51,11 @@ class ActiveLearnConfig:
     iterations: int = 10
     seed: int = 0
     mode: str = "loop"
+    selection: str = "maxvol"
 
 
 _TOP = {"fit", "oracle", "structures", "explore", "threshold", "select_per_iteration",
-        "budget", "iterations", "seed", "output", "mode"}
+        "budget", "iterations", "seed", "output", "mode", "selection"}
 
 
 def _path(p, base, where):
@@ -151,11 +155,14 @@ def parse(raw, base_dir: str = ".") -> ActiveLearnConfig:
     mode = raw.get("mode", "loop")
     if mode not in MODES:
         raise ConfigError(f"mode: expected one of {list(MODES)}, got {mode!r}")
+    selection = raw.get("selection", "maxvol")
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection: expected one of {list(SELECTIONS)}, got {selection!r}")
     cfg = ActiveLearnConfig(
         fit=_fit_section(raw["fit"], base_dir), oracle_calculator=oracle["calculator"],
         oracle_kwargs=kwargs, structures=structures,
         output=_path(raw["output"], base_dir, "output"), explore=_explore(raw.get("explore")),
-        mode=mode)
+        mode=mode, selection=selection)
     if "threshold" in raw:
         cfg.threshold = _num(raw["threshold"], "threshold", minimum=1.0)
     for key in ("select_per_iteration", "budget", "iterations"):

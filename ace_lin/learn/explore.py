@@ -12,6 +12,7 @@ from typing import List
 
 import numpy as np
 from ase import units
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
@@ -19,6 +20,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 @dataclass
 class Exploration:
     candidates: List[object] = field(default_factory=list)  # ase.Atoms, info: grade, origin
+    checked: List[object] = field(default_factory=list)     # every checked frame (keep_all)
     n_frames: int = 0          # frames whose grade was computed
     max_grade: float = 0.0     # largest grade seen
     n_stopped: int = 0         # trajectories ended by max_grade_stop
@@ -43,16 +45,18 @@ def runs(starts, explore) -> list:
 
 
 def run_trajectory(start, calc, temperature, steps, timestep_fs, stride, friction_per_fs,
-                   threshold, stop, rng, on_frame=None):
-    """Langevin MD from `start`; returns (candidate frames, frames checked, largest grade,
-    stopped). on_frame(step, grade) is called for every checked frame."""
+                   threshold, stop, rng, keep_all=False):
+    """Langevin MD from `start`; returns (frames above the threshold, frames checked: all
+    of them with keep_all, else their number, largest grade, stopped)."""
     atoms = start.copy()
     atoms.calc = calc
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     Stationary(atoms)
+    # the centre of mass is held by a constraint: Langevin's own fixcm biases the ensemble
+    atoms.set_constraint(FixCom())
     dyn = Langevin(atoms, timestep=timestep_fs * units.fs, temperature_K=temperature,
-                   friction=friction_per_fs / units.fs, rng=rng, fixcm=True)
-    found, checked, worst, stopped = [], 0, 0.0, False
+                   friction=friction_per_fs / units.fs, rng=rng, fixcm=False)
+    found, checked, worst, stopped = [], [], 0.0, False
     step = 0
     while step < steps:
         n = min(stride, steps - step)
@@ -61,35 +65,39 @@ def run_trajectory(start, calc, temperature, steps, timestep_fs, stride, frictio
         grade = max_grade(calc, atoms)
         if not np.isfinite(grade):
             grade = np.inf
-        checked += 1
         worst = max(worst, grade)
-        if on_frame is not None:
-            on_frame(step, grade)
-        if grade > threshold:
+        frame = None
+        if grade > threshold or keep_all:
             frame = atoms.copy()
             frame.calc = None
+            frame.set_constraint()
             frame.info.update({"al_step": step, "al_grade": float(grade),
                                "al_temperature_K": float(temperature)})
+        checked.append(frame)
+        if grade > threshold:
             found.append(frame)
         if grade > stop:
             stopped = True
             break
-    return found, checked, worst, stopped
+    return found, (checked if keep_all else len(checked)), worst, stopped
 
 
-def explore(calc, starts, cfg, iteration: int, bar=None) -> Exploration:
-    """Run every exploration trajectory of this iteration with the calculator `calc`."""
+def explore(calc, starts, cfg, iteration: int, bar=None, keep_all=False) -> Exploration:
+    """Run every exploration trajectory of this iteration with the calculator `calc`;
+    keep_all also keeps every checked frame (for random selection)."""
     ex = cfg.explore
     out = Exploration()
     for k, (i, temperature, strain) in enumerate(runs(starts, ex)):
         rng = np.random.default_rng([cfg.seed, iteration, k])
         found, checked, worst, stopped = run_trajectory(
             strained(starts[i], strain), calc, temperature, ex.steps, ex.timestep, ex.stride,
-            ex.friction, cfg.threshold, ex.max_grade_stop, rng)
-        for f in found:
+            ex.friction, cfg.threshold, ex.max_grade_stop, rng, keep_all=keep_all)
+        for f in found + (checked if keep_all else []):
             f.info.update({"al_iteration": iteration, "al_run": k, "al_strain": strain})
         out.candidates += found
-        out.n_frames += checked
+        if keep_all:
+            out.checked += checked
+        out.n_frames += len(checked) if keep_all else checked
         out.max_grade = max(out.max_grade, worst)
         out.n_stopped += int(stopped)
         if bar is not None:

@@ -53,6 +53,7 @@ def label(atoms, make_calculator):
     """A copy of `atoms` carrying the oracle's results in a SinglePointCalculator, or a
     LabelFailure with the reason."""
     work = atoms.copy()
+    work.set_constraint()  # the oracle's raw forces: an MD constraint must not alter them
     work.calc = make_calculator()
     periodic = bool(np.all(work.pbc)) and work.cell.rank == 3
     try:
@@ -68,6 +69,7 @@ def label(atoms, make_calculator):
     if forces.shape != (len(work), 3):
         return LabelFailure(f"the oracle returned forces of shape {forces.shape}")
     out = atoms.copy()
+    out.set_constraint()
     out.calc = SinglePointCalculator(out, energy=energy, forces=forces,
                                      **({"stress": stress} if stress is not None else {}))
     return out
