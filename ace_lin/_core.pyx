@@ -19,6 +19,7 @@ cdef extern from "acelin.h":
         ACELIN_ERR_CHECKSUM
         ACELIN_ERR_VERSION
         ACELIN_ERR_NONFINITE
+        ACELIN_ERR_NO_ACTIVE_SET
     int ACELIN_API_VERSION
     int ACELIN_FORMAT_VERSION
     int ACELIN_NU_MAX
@@ -48,6 +49,8 @@ cdef extern from "acelin.h":
         int n_radial_long
         const double *r_cut_long
         const double *r_scale_long
+        const int *active_n
+        const double *const *active_map
     ctypedef struct acelin_model:
         pass
     ctypedef struct acelin_error:
@@ -82,6 +85,15 @@ cdef extern from "acelin.h":
                                 const int *neigh_species, const double *dr,
                                 double *energy_row, double *force_rows, double *virial_rows,
                                 int n_threads, char *err, size_t errlen) nogil
+    int acelin_model_has_grade(const acelin_model *model, int species)
+    acelin_status acelin_basis_vectors_ex(const acelin_model *model, int n_atoms, const int *species,
+                                          const int64_t *neigh_start, const int *neigh_species,
+                                          const double *dr, double *b, int n_threads,
+                                          acelin_error *error) nogil
+    acelin_status acelin_grade_ex(const acelin_model *model, int n_atoms, const int *species,
+                                  const int64_t *neigh_start, const int *neigh_species,
+                                  const double *dr, double *gamma, int n_threads,
+                                  acelin_error *error) nogil
     acelin_status acelin_compute_ex(const acelin_model *model, int n_atoms, const int *species,
                                     const int64_t *neigh_start, const int *neigh_species,
                                     const double *dr, double *energy, double *dE_dr,
@@ -123,10 +135,17 @@ class CoreComputeError(ValueError):
         self.bond = bond
 
 
+class NoActiveSetError(CoreComputeError):
+    """A grade was asked for an atom whose element has no active set in the model."""
+
+
 cdef raise_error(acelin_error *e):
     if e.status == ACELIN_ERR_ALLOC:
         raise MemoryError(e.message.decode("utf-8", "replace"))
-    raise CoreComputeError(e.message.decode("utf-8", "replace"), int(e.status), e.atom, e.bond)
+    text = e.message.decode("utf-8", "replace")
+    if e.status == ACELIN_ERR_NO_ACTIVE_SET:
+        raise NoActiveSetError(text, int(e.status), e.atom, e.bond)
+    raise CoreComputeError(text, int(e.status), e.atom, e.bond)
 
 
 cdef raise_status(acelin_status st, const char *msg):
@@ -173,6 +192,25 @@ def _csr(species, neigh_start, neigh_atom, neigh_species, dr):
     return sp, st_, na_, ns_, d, n, nb
 
 
+def _active_maps(active_set, int ns, species):
+    """[G or None per species], each G a C-contiguous float64 (m_s, r_s) array."""
+    maps = [None] * ns
+    if active_set is None:
+        return maps
+    counts = np.bincount(np.asarray(species, dtype=np.int64), minlength=ns)
+    for s, G in dict(active_set).items():
+        if not 0 <= int(s) < ns:
+            raise ValueError(f"active_set: species index {s} outside 0..{ns - 1}")
+        G = np.ascontiguousarray(G, dtype=np.float64)
+        if G.ndim != 2 or G.shape[0] != counts[int(s)] or G.shape[1] < 1:
+            raise ValueError(f"active_set[{s}]: expected an (m, r) array with m = {counts[int(s)]} "
+                             f"invariants of that species and r >= 1, got shape {G.shape}")
+        if not np.all(np.isfinite(G)):
+            raise ValueError(f"active_set[{s}] contains NaN or Inf")
+        maps[int(s)] = G
+    return maps
+
+
 cdef class CoreModel:
     """An immutable C model (acelin_model). Thread-safe; share it freely."""
     cdef acelin_model *ptr
@@ -183,8 +221,10 @@ cdef class CoreModel:
             self.ptr = NULL
 
     @staticmethod
-    def from_tables(tables, coefficients, e0):
-        """tables: ace_lin.basis.tables.BasisTables; coefficients [n_basis] eV; e0 [ns] eV."""
+    def from_tables(tables, coefficients, e0, active_set=None):
+        """tables: ace_lin.basis.tables.BasisTables; coefficients [n_basis] eV; e0 [ns] eV;
+        active_set: None or {species index: G} with G an (m, r) array, m = number of
+        invariants centred on that species (the extrapolation grade's map)."""
         cdef CoreModel self = CoreModel.__new__(CoreModel)
         cdef acelin_tables t
         cdef char err[512]
@@ -209,6 +249,22 @@ cdef class CoreModel:
         if keep["tf"].size != keep["tc"].size * ACELIN_NU_MAX:
             free(el)
             raise ValueError("term_factors must have n_terms * NU_MAX entries")
+        try:
+            maps = _active_maps(active_set, ns, keep["sp"])
+        except ValueError:
+            free(el)
+            raise
+        cdef const double **amap = <const double **>malloc(ns * sizeof(double *))
+        if amap == NULL:
+            free(el)
+            raise MemoryError()
+        cdef int[::1] an = np.array([0 if g is None else g.shape[1] for g in maps], dtype=np.int32)
+        cdef const double[:, ::1] gv
+        for k in range(ns):
+            amap[k] = NULL
+            if maps[k] is not None and maps[k].size:
+                gv = maps[k]
+                amap[k] = &gv[0, 0]
         if not np.all(np.isfinite(keep["c"])):
             free(el)
             raise ValueError("coefficients contain NaN or Inf")
@@ -243,9 +299,12 @@ cdef class CoreModel:
         t.n_radial_long = tables.n_radial_long
         t.r_cut_long = &rcl[0]
         t.r_scale_long = &rsl[0]
+        t.active_n = &an[0] if active_set is not None else NULL
+        t.active_map = amap
         with nogil:
             st = acelin_model_create(&t, &self.ptr, err, sizeof(err))
         free(el)
+        free(amap)
         if st != ACELIN_OK:
             raise_status(st, err)
         return self
@@ -282,6 +341,55 @@ cdef class CoreModel:
 
     def cutoff(self, int centre, int neighbour):
         return acelin_model_cutoff(self.ptr, centre, neighbour)
+
+    def has_grade(self, int species):
+        """True if the model has an active set (an extrapolation grade) for this species."""
+        return acelin_model_has_grade(self.ptr, species) == 1
+
+    def basis_vectors(self, species, neigh_start, neigh_species, dr, int n_threads=0):
+        """Per-atom basis vectors (n, n_basis): the invariants of each atom's species at that
+        atom, 0 for other species' invariants; their sum over atoms is the energy design row
+        (no E0, no core term)."""
+        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
+        out = np.zeros((n, self.n_basis))
+        cdef const int[::1] spv = sp, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d
+        cdef double[::1] ov = out.reshape(-1)
+        cdef acelin_error err
+        cdef acelin_status st
+        cdef int nat = n
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *po = &ov[0] if ov.shape[0] else NULL
+        with nogil:
+            st = acelin_basis_vectors_ex(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
+        if st != ACELIN_OK:
+            raise_error(&err)
+        return out
+
+    def grade(self, species, neigh_start, neigh_species, dr, int n_threads=0):
+        """Extrapolation grade per atom (n,), max_j |B_i G|_j (dimensionless; <= 1:
+        interpolation). NoActiveSetError if an atom's element has no active set."""
+        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
+        gamma = np.zeros(n)
+        cdef const int[::1] spv = sp, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d
+        cdef double[::1] gv = gamma
+        cdef acelin_error err
+        cdef acelin_status st
+        cdef int nat = n
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *pg = &gv[0] if n else NULL
+        with nogil:
+            st = acelin_grade_ex(self.ptr, nat, psp, &stv[0], pns, pd, pg, n_threads, &err)
+        if st != ACELIN_OK:
+            raise_error(&err)
+        return gamma
 
     def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0):
         """Per-atom energies (eV) and per-bond dE_i/d dr (eV/A) for CSR neighbours."""

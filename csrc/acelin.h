@@ -17,8 +17,8 @@
 extern "C" {
 #endif
 
-#define ACELIN_API_VERSION 3 /* 3: acelin_error and the *_ex calls */
-#define ACELIN_FORMAT_VERSION 2 /* model-file format version this core reads (and 1) */
+#define ACELIN_API_VERSION 4 /* 3: acelin_error and the *_ex calls; 4: the extrapolation grade */
+#define ACELIN_FORMAT_VERSION 3 /* model-file format version this core reads (and 1, 2) */
 #define ACELIN_NU_MAX 5         /* largest correlation order (body order 6) */
 
 typedef enum {
@@ -30,7 +30,8 @@ typedef enum {
     ACELIN_ERR_FORMAT = 5,    /* model file malformed (not JSON, missing key, bad shape) */
     ACELIN_ERR_CHECKSUM = 6,  /* model file content does not match its sha256 */
     ACELIN_ERR_VERSION = 7,   /* model file format_version newer than this core */
-    ACELIN_ERR_NONFINITE = 8  /* NaN or Inf in the input */
+    ACELIN_ERR_NONFINITE = 8, /* NaN or Inf in the input */
+    ACELIN_ERR_NO_ACTIVE_SET = 9 /* a grade was asked for a species without an active set */
 } acelin_status;
 
 /* Where a per-atom call failed. With several failing atoms the lowest index is reported,
@@ -76,6 +77,12 @@ typedef struct {
     int n_radial_long;
     const double *r_cut_long;       /* [ns*ns] outer cutoff of the long-range channel, A */
     const double *r_scale_long;     /* [ns*ns] its distance-transform scale, A */
+    /* optional extrapolation grade (the model file's "active_set"): for species s,
+       active_n[s] = r_s columns of its map (0: no grade for s) and active_map[s] the
+       m_s x r_s matrix G, row-major, m_s = invariants with basis_species s in increasing
+       basis index; grade gamma_i = max_j |sum_k B_i[k] G[k, j]|. active_n NULL: none. */
+    const int *active_n;            /* [ns] */
+    const double *const *active_map;/* [ns], entries may be NULL where active_n[s] = 0 */
 } acelin_tables;
 
 typedef struct acelin_model acelin_model; /* immutable after creation; share between threads */
@@ -138,6 +145,23 @@ acelin_status acelin_evaluate_reference(const acelin_model *model, int n_atoms, 
                                         double *energy_total, double *energies, double *forces,
                                         double *virial, double *dE_dr, char *err, size_t errlen);
 
+/* Per-atom basis vectors: b[i*n_basis + k] = value of invariant k at atom i when k belongs
+ * to atom i's species (0 otherwise). Their sum over atoms is acelin_design's energy_row;
+ * E_i = E0 + coefficients . b_i + the core term. No E0, no core term. Same input as
+ * acelin_compute; results do not depend on n_threads. */
+acelin_status acelin_basis_vectors(const acelin_model *model, int n_atoms, const int *species,
+                                   const int64_t *neigh_start, const int *neigh_species,
+                                   const double *dr, double *b, int n_threads,
+                                   char *err, size_t errlen);
+/* 1 if the model has an active set (an extrapolation grade) for this species, else 0. */
+int acelin_model_has_grade(const acelin_model *model, int species);
+/* Extrapolation grade per atom, gamma[i] = max_j |b_i G_s|_j (dimensionless; <= 1 inside
+ * the active set's span). ACELIN_ERR_NO_ACTIVE_SET if a centre atom's species has none
+ * (acelin_model_has_grade). Results do not depend on n_threads. */
+acelin_status acelin_grade(const acelin_model *model, int n_atoms, const int *species,
+                           const int64_t *neigh_start, const int *neigh_species, const double *dr,
+                           double *gamma, int n_threads, char *err, size_t errlen);
+
 /* The same calls reporting failures as acelin_error (error may be NULL). */
 acelin_status acelin_compute_ex(const acelin_model *model, int n_atoms, const int *species,
                                 const int64_t *neigh_start, const int *neigh_species,
@@ -158,6 +182,13 @@ acelin_status acelin_evaluate_reference_ex(const acelin_model *model, int n_atom
                                            const int *neigh_species, const double *dr,
                                            double *energy_total, double *energies, double *forces,
                                            double *virial, double *dE_dr, acelin_error *error);
+
+acelin_status acelin_basis_vectors_ex(const acelin_model *model, int n_atoms, const int *species,
+                                      const int64_t *neigh_start, const int *neigh_species,
+                                      const double *dr, double *b, int n_threads, acelin_error *error);
+acelin_status acelin_grade_ex(const acelin_model *model, int n_atoms, const int *species,
+                              const int64_t *neigh_start, const int *neigh_species, const double *dr,
+                              double *gamma, int n_threads, acelin_error *error);
 
 /* Neighbour list (cell lists; triclinic; any periodicity; cells smaller than the cutoff).
  * cell rows are the lattice vectors (A); pbc[3] flags; positions [n*3] (A).

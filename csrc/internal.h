@@ -63,6 +63,11 @@ struct acelin_model {
     int *sup_z, *sup_nlm;   /* [n_sup] each support entry's neighbour species and (n, l, m) entry */
     int *term_slot;         /* [n_terms*ACELIN_NU_MAX] */
     int *species_basis_start; /* [ns+1]: invariants are grouped by centre species */
+    /* extrapolation grade: species s has active_n[s] columns (0: none); its map G is
+       active_map[active_off[s] ..] as m_s x active_n[s], m_s = its block of invariants */
+    int *active_n;          /* [ns] */
+    int64_t *active_off;    /* [ns+1] */
+    double *active_map;
 };
 
 /* radial.c */

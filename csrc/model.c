@@ -26,7 +26,8 @@ void acelin_model_free(acelin_model *m)
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
-                    m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c};
+                    m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c,
+                    m->active_n, m->active_off, m->active_map};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
 }
@@ -238,6 +239,38 @@ static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
     return st;
 }
 
+/* The extrapolation grade's maps, one flat array (species blocks of invariants are known). */
+static acelin_status copy_active_set(acelin_model *m, const acelin_tables *t, char *err, size_t errlen)
+{
+    m->active_n = calloc((size_t)m->ns, sizeof(int));
+    m->active_off = calloc((size_t)m->ns + 1, sizeof(int64_t));
+    if (!m->active_n || !m->active_off) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (active set)");
+    for (int s = 0; s < m->ns; ++s) {
+        const int r = t->active_n ? t->active_n[s] : 0;
+        const int64_t rows = m->species_basis_start[s + 1] - m->species_basis_start[s];
+        if (r < 0) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "active set of %s: %d columns", m->elements[s], r);
+        if (r > 0 && rows > 0 && (!t->active_map || !t->active_map[s]))
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "active set of %s: the map is NULL", m->elements[s]);
+        if (rows > 0 && (int64_t)r > (INT64_MAX / 8 - m->active_off[s]) / rows) /* bytes fit in int64 */
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "active set of %s: map too large", m->elements[s]);
+        m->active_n[s] = r;
+        m->active_off[s + 1] = m->active_off[s] + rows * r;
+    }
+    const int64_t total = m->active_off[m->ns];
+    m->active_map = malloc((size_t)(total ? total : 1) * sizeof(double));
+    if (!m->active_map) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (active set map)");
+    for (int s = 0; s < m->ns; ++s) {
+        const int64_t n = m->active_off[s + 1] - m->active_off[s];
+        if (!n) continue;
+        memcpy(m->active_map + m->active_off[s], t->active_map[s], (size_t)n * sizeof(double));
+        for (int64_t k = 0; k < n; ++k)
+            if (!isfinite(t->active_map[s][k]))
+                return acelin_fail(err, errlen, ACELIN_ERR_NONFINITE, "active set of %s: map entry %lld is not finite",
+                                   m->elements[s], (long long)k);
+    }
+    return ACELIN_OK;
+}
+
 acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, char *err, size_t errlen)
 {
     if (!t || !out) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "NULL argument");
@@ -373,7 +406,7 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         return st;
     }
     if ((st = build_ctilde(m, err, errlen)) || (st = build_tree(m, err, errlen)) ||
-        (st = build_support(m, err, errlen))) {
+        (st = build_support(m, err, errlen)) || (st = copy_active_set(m, t, err, errlen))) {
         acelin_model_free(m);
         return st;
     }
@@ -395,3 +428,7 @@ double acelin_model_cutoff(const acelin_model *m, int i, int j)
     return (i >= 0 && j >= 0 && i < m->ns && j < m->ns) ? m->r_reach[i * m->ns + j] : 0.0;
 }
 double acelin_model_max_cutoff(const acelin_model *m) { return m->max_cut; }
+int acelin_model_has_grade(const acelin_model *m, int s)
+{
+    return (m && s >= 0 && s < m->ns && m->active_n[s] > 0) ? 1 : 0;
+}

@@ -1,6 +1,8 @@
-/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1 or 2;
- * version 2 adds the long-range channel: tables.n_radial_long, r_cut_long, r_scale_long)
- * without Python, as the LAMMPS plugin must.
+/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1 to 3;
+ * version 2 adds the long-range channel: tables.n_radial_long, r_cut_long, r_scale_long;
+ * version 3 the keys "active_set" (the extrapolation grade's maps, read into
+ * tables.active_n / active_map) and "posterior" (not used by the core: only its type is
+ * checked); older versions have neither) without Python, as the LAMMPS plugin must.
  *
  * Order of checks (each failure names the file): readable (ACELIN_ERR_IO), JSON
  * (ACELIN_ERR_FORMAT), "format" (FORMAT), "format_version" (VERSION when newer than
@@ -143,6 +145,9 @@ typedef struct {
     int *Z, *nl_n, *nl_l, *species, *nu, *factors;
     double *e0, *r_cut, *r_in, *r_core, *r_scale, *coupling, *coef, *r_cut_long, *r_scale_long;
     int64_t *term_start;
+    int *active_n;               /* [ns] */
+    const double **active_map;   /* [ns] pointers into active_flat */
+    double *active_flat;
 } scratch;
 
 static void scratch_free(scratch *s)
@@ -150,7 +155,7 @@ static void scratch_free(scratch *s)
     free((void *)s->elements);
     void *p[] = {s->Z, s->nl_n, s->nl_l, s->species, s->nu, s->factors, s->e0, s->r_cut,
                  s->r_in, s->r_core, s->r_scale, s->coupling, s->coef, s->term_start,
-                 s->r_cut_long, s->r_scale_long};
+                 s->r_cut_long, s->r_scale_long, s->active_n, (void *)s->active_map, s->active_flat};
     for (size_t k = 0; k < sizeof(p) / sizeof(p[0]); ++k) free(p[k]);
 }
 
@@ -324,6 +329,74 @@ static acelin_status fill_tables(const loader *L, const acelin_json *root, int v
     return ACELIN_OK;
 }
 
+/* "active_set": null, or {"kind": "maxvol", "per_element": {El: {"n_active": r, "map": [m*r]}}},
+ * m = invariants centred on El. Called after fill_tables (n_basis, basis_species known). */
+static acelin_status read_active_set(const loader *L, const acelin_json *aset, acelin_tables *t, scratch *s)
+{
+    char msg[400];
+    acelin_status st = ACELIN_OK;
+    if (aset->type == ACELIN_JSON_NULL) return ACELIN_OK;
+    if (aset->type != ACELIN_JSON_OBJECT)
+        return fail_file(L, ACELIN_ERR_FORMAT, "active_set: expected null or an object, got %s",
+                         acelin_json_type_name(aset->type));
+    const acelin_json *kind = need(L, aset, "active_set.", "kind", &st);
+    if (!kind) return st;
+    if (!acelin_json_string(kind) || strcmp(kind->u.string, "maxvol") != 0 || strlen(kind->u.string) != kind->count)
+        return fail_file(L, ACELIN_ERR_FORMAT, "active_set.kind: expected \"maxvol\"");
+    const acelin_json *per = need(L, aset, "active_set.", "per_element", &st);
+    if (!per) return st;
+    if (per->type != ACELIN_JSON_OBJECT)
+        return fail_file(L, ACELIN_ERR_FORMAT, "active_set.per_element: expected an object {element: {n_active, map}}");
+    const int ns = t->n_species;
+    s->active_n = calloc((size_t)ns, sizeof(int));
+    s->active_map = calloc((size_t)ns, sizeof(double *));
+    if (!s->active_n || !s->active_map) return fail_file(L, ACELIN_ERR_ALLOC, "out of memory");
+    size_t total = 0, rows[1024] = {0}; /* fill_tables allows at most 1024 elements */
+    for (int b = 0; b < t->n_basis; ++b)
+        if (t->basis_species[b] >= 0 && t->basis_species[b] < ns) rows[t->basis_species[b]]++;
+    /* pass 1: shapes; pass 2: values into one array */
+    for (int pass = 0; pass < 2; ++pass) {
+        size_t at = 0;
+        for (size_t k = 0; k < acelin_json_length(per); ++k) {
+            const char *el = acelin_json_member_key(per, k);
+            const acelin_json *entry = acelin_json_member_value(per, k);
+            int sp = -1;
+            for (int q = 0; q < ns && sp < 0; ++q)
+                if (strcmp(el, t->elements[q]) == 0 && strlen(el) == per->u.items[2 * k].count) sp = q;
+            if (sp < 0) return fail_file(L, ACELIN_ERR_FORMAT, "active_set.per_element: '%.40s' is not one of the model's elements", el);
+            char label[96];
+            snprintf(label, sizeof label, "active_set.per_element.%s.", el);
+            if (entry->type != ACELIN_JSON_OBJECT)
+                return fail_file(L, ACELIN_ERR_FORMAT, "%.80s: expected an object {n_active, map}", label);
+            const acelin_json *nv = need(L, entry, label, "n_active", &st);
+            if (!nv) return st;
+            const acelin_json *map = need(L, entry, label, "map", &st);
+            if (!map) return st;
+            int r = 0;
+            snprintf(label, sizeof label, "active_set.per_element.%s.n_active", el);
+            if ((st = shape(L, acelin_json_to_int(nv, label, &r, msg, sizeof msg), msg))) return st;
+            if (r < 1) return fail_file(L, ACELIN_ERR_FORMAT, "%s: expected an integer >= 1, got %d", label, r);
+            const size_t m = rows[sp];
+            if (map->type != ACELIN_JSON_ARRAY || (size_t)r > ((size_t)-1 / sizeof(double)) / (m ? m : 1) ||
+                map->count != m * (size_t)r)
+                return fail_file(L, ACELIN_ERR_FORMAT, "active_set.per_element.%s.map: expected an array of "
+                                 "m*n_active = %zu*%d numbers (m = invariants centred on %s)", el, m, r, el);
+            if (pass == 0) { total += map->count; continue; }
+            snprintf(label, sizeof label, "active_set.per_element.%s.map", el);
+            if ((st = shape(L, acelin_json_double_array(map, label, map->count, s->active_flat + at, msg, sizeof msg), msg)))
+                return st;
+            s->active_n[sp] = r;
+            s->active_map[sp] = s->active_flat + at;
+            at += map->count;
+        }
+        if (pass == 0 && !(s->active_flat = alloc_n(total, sizeof(double))))
+            return fail_file(L, ACELIN_ERR_ALLOC, "out of memory (active set, %zu numbers)", total);
+    }
+    t->active_n = s->active_n;
+    t->active_map = s->active_map;
+    return ACELIN_OK;
+}
+
 static acelin_status load(const loader *L, char *buf, size_t n, acelin_model **out)
 {
     if (n == 0) return fail_file(L, ACELIN_ERR_FORMAT, "the model file is empty");
@@ -363,9 +436,10 @@ static acelin_status load(const loader *L, char *buf, size_t n, acelin_model **o
     /* keys the C core does not use are still required, as in Python: both readers agree on
        what a complete file is */
     static const char *const required[] = {"units", "ace_lin_version", "elements", "e0", "spec",
-                                           "tables", "coefficients", "metadata"};
+                                           "tables", "coefficients", "metadata", "active_set",
+                                           "posterior"};
     for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); ++k)
-        if (!acelin_json_get(root, required[k])) {
+        if ((k < 8 || version >= 3) && !acelin_json_get(root, required[k])) { /* v3 added the last two */
             st = fail_file(L, ACELIN_ERR_FORMAT, "missing required key '%s'", required[k]);
             goto done;
         }
@@ -377,6 +451,15 @@ static acelin_status load(const loader *L, char *buf, size_t n, acelin_model **o
     }
     if ((st = check_units(L, acelin_json_get(root, "units")))) goto done;
     if ((st = fill_tables(L, root, version, &t, &s))) goto done;
+    if (version >= 3) {
+        v = acelin_json_get(root, "posterior"); /* the core does not use it */
+        if (v->type != ACELIN_JSON_NULL && v->type != ACELIN_JSON_OBJECT) {
+            st = fail_file(L, ACELIN_ERR_FORMAT, "posterior: expected null or an object, got %s",
+                           acelin_json_type_name(v->type));
+            goto done;
+        }
+        if ((st = read_active_set(L, acelin_json_get(root, "active_set"), &t, &s))) goto done;
+    }
     st = acelin_model_create(&t, out, msg, sizeof(msg));
     if (st) fail_file(L, st, "invalid model: %s", msg);
 done:

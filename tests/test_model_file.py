@@ -395,7 +395,8 @@ TABLE_FIELDS = [("n_species", ctypes.c_int), ("elements", _P(ctypes.c_char_p)), 
     + [(k, _P(ctypes.c_int)) for k in ("basis_species", "basis_nu")] \
     + [("basis_term_start", _P(ctypes.c_int64)), ("n_terms", ctypes.c_int64), ("term_coupling", _P(ctypes.c_double)),
        ("term_factors", _P(ctypes.c_int)), ("coefficients", _P(ctypes.c_double)),
-       ("n_radial_long", ctypes.c_int), ("r_cut_long", _P(ctypes.c_double)), ("r_scale_long", _P(ctypes.c_double))]
+       ("n_radial_long", ctypes.c_int), ("r_cut_long", _P(ctypes.c_double)), ("r_scale_long", _P(ctypes.c_double)),
+       ("active_n", _P(ctypes.c_int)), ("active_map", _P(_P(ctypes.c_double)))]  # NULL: no active set
 
 
 class Tables(ctypes.Structure):

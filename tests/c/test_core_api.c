@@ -138,6 +138,70 @@ static void test_errors_as_data(const acelin_model *model)
     CHECK(acelin_compute_ex(model, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, energy, dE, 1, NULL) == ACELIN_ERR_SPECIES);
 }
 
+static void test_grade(tiny *tm)
+{
+    /* G: 3 invariants x 2 columns */
+    static const double G[6] = {0.5, -1.0, 2.0, 0.25, -0.75, 1.5};
+    const int active_n[1] = {2};
+    const double *active_map[1] = {G};
+    char err[256];
+    acelin_model *plain = NULL, *graded = NULL;
+    CHECK(acelin_model_create(&tm->t, &plain, err, sizeof err) == ACELIN_OK);
+    tm->t.active_n = active_n;
+    tm->t.active_map = active_map;
+    CHECK(acelin_model_create(&tm->t, &graded, err, sizeof err) == ACELIN_OK);
+    if (!plain || !graded) return;
+    CHECK(acelin_model_has_grade(graded, 0) == 1 && acelin_model_has_grade(plain, 0) == 0);
+    CHECK(acelin_model_has_grade(graded, 1) == 0 && acelin_model_has_grade(graded, -1) == 0);
+
+    ring r;
+    ring_bonds(&r);
+    double b[N_ATOMS * 3], gamma[N_ATOMS], gamma4[N_ATOMS], erow[3], frows[3 * 3 * N_ATOMS], vrows[18];
+    CHECK(acelin_basis_vectors(graded, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, b, 1, err, sizeof err) == ACELIN_OK);
+    CHECK(acelin_design(graded, N_ATOMS, r.species, r.start, r.neigh_atom, r.neigh_species, r.dr, erow, frows, vrows, 1,
+                        err, sizeof err) == ACELIN_OK);
+    for (int k = 0; k < 3; ++k) {
+        double sum = 0.0;
+        for (int i = 0; i < N_ATOMS; ++i) sum += b[3 * i + k];
+        CHECK(fabs(sum - erow[k]) <= 1e-13 * (1.0 + fabs(erow[k])));
+        CHECK(fabs(b[k]) > 1e-6);
+    }
+    for (int i = 0; i < N_ATOMS; ++i) /* the third invariant is the product of the first two */
+        CHECK(fabs(b[3 * i + 2] - b[3 * i] * b[3 * i + 1]) <= 1e-14 * (1.0 + fabs(b[3 * i + 2])));
+    CHECK(acelin_grade(graded, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, gamma, 1, err, sizeof err) == ACELIN_OK);
+    CHECK(acelin_grade(graded, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, gamma4, 4, err, sizeof err) == ACELIN_OK);
+    for (int i = 0; i < N_ATOMS; ++i) {
+        double worst = 0.0;
+        for (int j = 0; j < 2; ++j) {
+            double v = 0.0;
+            for (int k = 0; k < 3; ++k) v += b[3 * i + k] * G[2 * k + j];
+            if (fabs(v) > worst) worst = fabs(v);
+        }
+        CHECK(fabs(gamma[i] - worst) <= 1e-14 * worst && worst > 0.0);
+        CHECK(gamma[i] == gamma4[i]);
+    }
+    /* no active set: a clear error naming the first atom */
+    acelin_error e;
+    CHECK(acelin_grade_ex(plain, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, gamma, 2, &e) == ACELIN_ERR_NO_ACTIVE_SET);
+    CHECK(e.atom == 0 && e.bond == -1 && strstr(e.message, "no active set for Si") != NULL);
+    /* a bad bond in the grade: atom and bond as data */
+    r.dr[3 * 9] = INFINITY;
+    CHECK(acelin_grade_ex(graded, N_ATOMS, r.species, r.start, r.neigh_species, r.dr, gamma, 2, &e) == ACELIN_ERR_NONFINITE);
+    CHECK(e.atom == 4 && e.bond == 9);
+    /* bad maps are refused */
+    acelin_model *bad = NULL;
+    const double nan_map[6] = {0, 0, NAN, 0, 0, 0};
+    active_map[0] = nan_map;
+    CHECK(acelin_model_create(&tm->t, &bad, err, sizeof err) == ACELIN_ERR_NONFINITE && bad == NULL);
+    const int negative[1] = {-1};
+    tm->t.active_n = negative;
+    CHECK(acelin_model_create(&tm->t, &bad, err, sizeof err) == ACELIN_ERR_INVALID && bad == NULL);
+    tm->t.active_n = NULL;
+    tm->t.active_map = NULL;
+    acelin_model_free(plain);
+    acelin_model_free(graded);
+}
+
 int main(void)
 {
     tiny tm;
@@ -148,6 +212,7 @@ int main(void)
     if (!model) { fprintf(stderr, "cannot create the tiny model: %s\n", err); return 1; }
     test_errors_as_data(model);
     acelin_model_free(model);
+    test_grade(&tm);
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("all checks passed\n");
     return 0;

@@ -1,0 +1,152 @@
+/* grade.c - per-atom basis vectors and the extrapolation grade (D-optimality, MaxVol).
+ *
+ * The basis vector of atom i is B_i[k] = value of invariant k at i (k in the centre
+ * species' block): the sum over atoms is the energy design row. The grade is
+ * gamma_i = max_j |sum_k B_i[k] G_s[k, j]| with G_s = P A^-1 of the species' active set
+ * (ace_lin/trust/activeset.py builds it); gamma <= 1 means B_i lies in the convex span the
+ * active set's environments bound. Each atom writes only its own outputs, so the results
+ * do not depend on the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "workspace.h"
+
+#define NU ACELIN_NU_MAX
+
+/* B[b - b0] for the invariants b0..b1-1 of centre species zc (products as in design.c) */
+static void invariants(const acelin_model *m, const double *A, int zc, double *B)
+{
+    const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
+    for (int b = b0; b < b1; ++b) {
+        const int nu = m->basis_nu[b];
+        double v = 0.0;
+        for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t) {
+            const int *f = m->term_factors + t * NU;
+            double p = 1.0;
+            for (int k = 0; k < nu; ++k) p *= A[f[k]];
+            v += m->term_coupling[t] * p;
+        }
+        B[b - b0] = v;
+    }
+}
+
+static double grade_of(const acelin_model *m, int zc, const double *B)
+{
+    const int r = m->active_n[zc];
+    const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc];
+    const double *G = m->active_map + m->active_off[zc];
+    double worst = 0.0;
+    for (int j = 0; j < r; ++j) {
+        double s = 0.0;
+        for (int k = 0; k < rows; ++k) s += B[k] * G[(size_t)k * r + j];
+        if (fabs(s) > worst) worst = fabs(s);
+    }
+    return worst;
+}
+
+enum { BASIS_VECTORS, GRADE };
+
+static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                              const int *neigh_species, const double *dr, double *out, int mode,
+                              int n_threads, acelin_error *e)
+{
+    acelin_error_clear(e);
+    if (!m || n_atoms < 0 || (n_atoms && (!species || !start || !out)) ||
+        (n_atoms && start[n_atoms] > 0 && (!neigh_species || !dr)))
+        return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "invalid arguments");
+    if (n_atoms && start[0] != 0) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "neigh_start[0] must be 0");
+    int64_t cap = 0;
+    for (int i = 0; i < n_atoms; ++i) {
+        if (species[i] < 0 || species[i] >= m->ns)
+            return acelin_error_set(e, ACELIN_ERR_SPECIES, i, -1, "atom %d: species %d not in the model (0..%d)", i, species[i], m->ns - 1);
+        if (start[i + 1] < start[i])
+            return acelin_error_set(e, ACELIN_ERR_INVALID, i, -1, "neigh_start not increasing at atom %d", i);
+        if (mode == GRADE && m->active_n[species[i]] == 0)
+            return acelin_error_set(e, ACELIN_ERR_NO_ACTIVE_SET, i, -1,
+                                    "atom %d: the model has no active set for %s, so no extrapolation grade "
+                                    "(build one: ace-lin activeset MODEL TRAIN_DATA)", i, m->elements[species[i]]);
+        if (start[i + 1] - start[i] > cap) cap = start[i + 1] - start[i];
+    }
+    if (cap > INT32_MAX) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "more than 2^31 neighbours of one atom");
+    int widest = 0; /* largest block of invariants of one species */
+    for (int s = 0; s < m->ns; ++s)
+        if (m->species_basis_start[s + 1] - m->species_basis_start[s] > widest)
+            widest = m->species_basis_start[s + 1] - m->species_basis_start[s];
+    if (mode == BASIS_VECTORS && n_atoms) memset(out, 0, (size_t)n_atoms * m->n_basis * sizeof(double));
+    acelin_error first;
+    acelin_error_clear(&first);
+#ifdef _OPENMP
+    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+#else
+    (void)n_threads;
+#endif
+    {
+        acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
+        double *B = malloc((size_t)(widest ? widest : 1) * sizeof(double));
+        char msg[200];
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 8)
+#endif
+        for (int i = 0; i < n_atoms; ++i) {
+            acelin_status s = ACELIN_ERR_ALLOC;
+            int na = 0, zc = species[i];
+            int64_t bad_bond = -1;
+            double ec;
+            strcpy(msg, "out of memory (workspace)");
+            if (w && B) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
+            if (s == ACELIN_OK) {
+                acelin_density(m, w, na);
+                double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
+                invariants(m, w->A, zc, Bi);
+                if (mode == GRADE) out[i] = grade_of(m, zc, B);
+            } else {
+                if (mode == GRADE) out[i] = NAN;
+#ifdef _OPENMP
+#pragma omp critical(acelin_grade_error)
+#endif
+                acelin_first_failure(&first, s, i, bad_bond, msg);
+            }
+        }
+        free(B);
+        acelin_ws_free(w);
+    }
+    return acelin_report_first(&first, e);
+}
+
+acelin_status acelin_basis_vectors_ex(const acelin_model *m, int n_atoms, const int *species,
+                                      const int64_t *start, const int *neigh_species, const double *dr,
+                                      double *b, int n_threads, acelin_error *e)
+{
+    return per_atom(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS, n_threads, e);
+}
+
+acelin_status acelin_basis_vectors(const acelin_model *m, int n_atoms, const int *species,
+                                   const int64_t *start, const int *neigh_species, const double *dr,
+                                   double *b, int n_threads, char *err, size_t errlen)
+{
+    acelin_error e;
+    return acelin_error_text(per_atom(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS,
+                                      n_threads, &e), &e, err, errlen);
+}
+
+acelin_status acelin_grade_ex(const acelin_model *m, int n_atoms, const int *species,
+                              const int64_t *start, const int *neigh_species, const double *dr,
+                              double *gamma, int n_threads, acelin_error *e)
+{
+    return per_atom(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, n_threads, e);
+}
+
+acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *species,
+                           const int64_t *start, const int *neigh_species, const double *dr,
+                           double *gamma, int n_threads, char *err, size_t errlen)
+{
+    acelin_error e;
+    return acelin_error_text(per_atom(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE,
+                                      n_threads, &e), &e, err, errlen);
+}
