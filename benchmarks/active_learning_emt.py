@@ -24,9 +24,10 @@ import numpy as np
 from ase import units
 from ase.build import bulk, fcc111
 from ase.calculators.emt import EMT
+from ase.constraints import FixCom
 from ase.io import read, write
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import machine_info  # noqa: E402
@@ -38,10 +39,12 @@ def labelled(atoms):
     from ase.calculators.singlepoint import SinglePointCalculator
 
     a = atoms.copy()
+    a.set_constraint()
     a.calc = EMT()
     e, f = a.get_potential_energy(), a.get_forces()
     s = a.get_stress() if all(a.pbc) else None
     out = atoms.copy()
+    out.set_constraint()
     out.calc = SinglePointCalculator(out, energy=e, forces=f, **({"stress": s} if s is not None else {}))
     return out
 
@@ -59,8 +62,10 @@ def start_frames(rng, n=10):
 def md_frames(atoms, temperature, n, every, rng):
     a = atoms.copy()
     a.calc = EMT()
-    MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
-    dyn = Langevin(a, 2 * units.fs, temperature_K=temperature, friction=0.02 / units.fs, rng=rng)
+    thermalize_momenta(a, temperature_K=temperature, rng=rng)
+    a.set_constraint(FixCom())
+    dyn = Langevin(a, 2 * units.fs, temperature_K=temperature, friction=0.02 / units.fs, rng=rng,
+                   fixcm=False)
     out = []
     for _ in range(n):
         dyn.run(every)

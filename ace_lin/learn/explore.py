@@ -14,7 +14,7 @@ import numpy as np
 from ase import units
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 
 @dataclass
@@ -50,7 +50,7 @@ def run_trajectory(start, calc, temperature, steps, timestep_fs, stride, frictio
     of them with keep_all, else their number, largest grade, stopped)."""
     atoms = start.copy()
     atoms.calc = calc
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    thermalize_momenta(atoms, temperature_K=temperature, rng=rng)
     Stationary(atoms)
     # the centre of mass is held by a constraint: Langevin's own fixcm biases the ensemble
     atoms.set_constraint(FixCom())

@@ -17,7 +17,7 @@ import numpy as np
 from ase import units
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from ace_lin.learn.explore import max_grade, strained
 from ace_lin.learn.journal import write_atomic
@@ -63,7 +63,7 @@ def run_on_the_fly(cfg, progress: bool = True) -> dict:
         rng.bit_generator.state = st["rng_state"]
         step, max_seen = st["step"], st["max_grade"]
     else:
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+        thermalize_momenta(atoms, temperature_K=temperature, rng=rng)
         Stationary(atoms)
     atoms.set_constraint(FixCom())
     calc = ACECalculator(refit.model())
