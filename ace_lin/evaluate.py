@@ -110,3 +110,46 @@ def design_and_reference(spec_or_model, atoms, n_threads=None, reference=True):
         ref = Properties(*core.evaluate(species, nl.start, nl.j, nspec, nl.dr,
                                         reference_only=True))
     return DesignRows(e, f, v), ref
+
+
+def _core_and_elements(core_or_spec):
+    """(C model, elements) from a CoreModel, a BasisSpec or a model (its design core)."""
+    if hasattr(core_or_spec, "design") and hasattr(core_or_spec, "elements"):
+        return core_or_spec, core_or_spec.elements
+    spec = _spec_of(core_or_spec)
+    return _design_core(spec), spec.elements
+
+
+def basis_vectors(core_or_spec, atoms, n_threads=0) -> np.ndarray:
+    """Per-atom basis vectors [n_atoms, n_basis]: row i holds the invariants of atom i's
+    environment (0 for invariants of other centre species); their sum over atoms is the
+    energy design row (no E0, no ZBL core term). Input of the active set (trust/)."""
+    core, elements = _core_and_elements(core_or_spec)
+    check_structure(atoms)
+    species = species_indices(atoms, elements)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    if hasattr(core, "basis_vectors"):
+        return core.basis_vectors(species, nl.start, nspec, nl.dr, n_threads=n_threads)
+    return _basis_vectors_by_centre(core, species, nl, nspec)
+
+
+def _basis_vectors_by_centre(core, species, nl, nspec):
+    """The same from the energy design rows of single-centre sub-problems (atom i with its
+    neighbours as neighbour-less atoms): the reference for the C core's basis_vectors."""
+    out = np.zeros((species.size, core.n_basis))
+    for i in range(species.size):
+        a, b = int(nl.start[i]), int(nl.start[i + 1])
+        k = b - a
+        sub_species = np.r_[species[i], nspec[a:b]].astype(np.int32)
+        start = np.r_[0, np.full(k + 1, k)].astype(np.int64)
+        out[i] = core.design(sub_species, start, np.arange(1, k + 1, dtype=np.int32),
+                             nspec[a:b], nl.dr[a:b])[0]
+    return out
+
+
+def compute_grade(core, elements, atoms, n_threads=0) -> np.ndarray:
+    """Extrapolation grade [n_atoms] of every atom (the C core's active-set maps)."""
+    check_structure(atoms)
+    species = species_indices(atoms, elements)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    return core.grade(species, nl.start, nspec, nl.dr, n_threads=n_threads)

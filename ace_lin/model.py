@@ -1,4 +1,5 @@
-"""LinearACEModel: a basis specification, its coefficients and the one-body energies.
+"""LinearACEModel: a basis specification, its coefficients and the one-body energies,
+optionally with the extrapolation grade's active set and the fit's posterior.
 
 E = sum_i [ E0(z_i) + sum_b c_b B_b(i) ] + ZBL core pairs     (eV)
 """
@@ -8,9 +9,17 @@ from ace_lin.basis.spec import BasisSpec
 
 
 class LinearACEModel:
-    """Immutable linear ACE model. coefficients: [spec.n_basis] (eV); e0: {element: eV}."""
+    """Immutable linear ACE model. coefficients: [spec.n_basis] (eV); e0: {element: eV}.
 
-    def __init__(self, spec: BasisSpec, coefficients, e0=None, metadata=None):
+    active_set: None or {element: G [m, r]} (or trust.activeset.ElementActiveSet values):
+        the maps of the extrapolation grade (ace_lin/trust/activeset.py); elements left out
+        have no grade.
+    posterior: None or trust.committee.Posterior of (coefficients, fitted E0s); its mean
+        must be these coefficients and E0s (the committee is centred on the model).
+    """
+
+    def __init__(self, spec: BasisSpec, coefficients, e0=None, metadata=None, active_set=None,
+                 posterior=None):
         if not isinstance(spec, BasisSpec):
             raise TypeError("spec must be an ace_lin.BasisSpec")
         c = np.array(coefficients, dtype=float).reshape(-1)
@@ -29,7 +38,61 @@ class LinearACEModel:
         self._spec = spec
         self._c = c
         self.metadata = dict(metadata or {})
+        self._active = self._check_active_set(active_set)
+        self._posterior = self._check_posterior(posterior)
         self._core = None
+
+    def _check_active_set(self, active_set):
+        if active_set is None:
+            return None
+        from ace_lin.trust.grade import check_maps, element_columns, maps_of
+
+        if not hasattr(active_set, "items") or not active_set:
+            raise ValueError("active_set must be None or a non-empty {element: map} mapping")
+        maps = check_maps(maps_of(active_set), element_columns(self.basis, self._spec.elements))
+        for G in maps.values():
+            G.setflags(write=False)
+        return {el: maps[el] for el in self._spec.elements if el in maps}
+
+    def _check_posterior(self, posterior):
+        if posterior is None:
+            return None
+        from ace_lin.trust.committee import Posterior
+
+        if not isinstance(posterior, Posterior):
+            raise TypeError("posterior must be None or an ace_lin.trust.committee.Posterior")
+        nb = self._spec.n_basis
+        if posterior.n_basis != nb:
+            raise ValueError(f"posterior has {posterior.n_basis} basis columns, the model {nb}")
+        unknown = sorted(set(posterior.e0_elements) - set(self._spec.elements))
+        if unknown:
+            raise ValueError(f"posterior E0 column(s) for {unknown}: not elements of the model")
+        mine = np.r_[self._c, [self._e0[el] for el in posterior.e0_elements]]
+        scale = max(float(np.abs(mine).max(initial=0.0)), 1.0)
+        if not np.allclose(posterior.mean, mine, rtol=1e-12, atol=1e-12 * scale):
+            raise ValueError("posterior mean differs from the model's coefficients and fitted "
+                             "E0s (a posterior belongs to the coefficients it was fitted with)")
+        return posterior
+
+    @property
+    def active_set(self):
+        """None or {element: G [m, r]} (read-only arrays), the grade's maps."""
+        return None if self._active is None else dict(self._active)
+
+    @property
+    def has_active_set(self) -> bool:
+        return self._active is not None
+
+    @property
+    def posterior(self):
+        """None or the fit's Posterior (trust/committee.py)."""
+        return self._posterior
+
+    def with_trust(self, active_set=False, posterior=False) -> "LinearACEModel":
+        """A copy with the active set and/or posterior replaced (False: keep the current)."""
+        return LinearACEModel(self._spec, self._c, e0=self._e0, metadata=self.metadata,
+                              active_set=self._active if active_set is False else active_set,
+                              posterior=self._posterior if posterior is False else posterior)
 
     @property
     def spec(self) -> BasisSpec:
@@ -58,8 +121,41 @@ class LinearACEModel:
             from ace_lin._core import CoreModel
 
             e0 = np.array([self._e0[el] for el in self._spec.elements])
-            self._core = CoreModel.from_tables(self.basis, self._c, e0)
+            if self._active is None:
+                self._core = CoreModel.from_tables(self.basis, self._c, e0)
+            else:
+                idx = {el: k for k, el in enumerate(self._spec.elements)}
+                maps = {idx[el]: np.ascontiguousarray(G) for el, G in self._active.items()}
+                try:
+                    self._core = CoreModel.from_tables(self.basis, self._c, e0, active_set=maps)
+                except TypeError as exc:  # a core built before the C grade existed
+                    if "active_set" not in str(exc):
+                        raise
+                    self._core = CoreModel.from_tables(self.basis, self._c, e0)
         return self._core
+
+    def grade(self, atoms, n_threads: int = 0) -> np.ndarray:
+        """Extrapolation grade [n_atoms] of a structure (C core); > 1: extrapolation."""
+        from ace_lin.trust.grade import NoActiveSetError
+
+        if self._active is None:
+            raise NoActiveSetError("this model has no active set, so no extrapolation grade: "
+                                   "build one with `ace-lin activeset MODEL TRAIN_DATA`")
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(self._active))
+        if missing:
+            raise NoActiveSetError(f"no active set for element(s) {missing} (the training data "
+                                   f"had no environment of it): no extrapolation grade")
+        core = self.core
+        if not hasattr(core, "grade"):  # a core built before the C grade existed
+            from ace_lin.evaluate import basis_vectors
+            from ace_lin.trust.grade import element_columns, grade_from_vectors
+
+            return grade_from_vectors(basis_vectors(core, atoms, n_threads),
+                                      atoms.get_chemical_symbols(), self._active,
+                                      element_columns(self.basis, self._spec.elements))
+        from ace_lin.evaluate import compute_grade
+
+        return compute_grade(core, self._spec.elements, atoms, n_threads)
 
     @property
     def cutoff(self) -> float:
@@ -76,6 +172,11 @@ class LinearACEModel:
             "spec": self._spec.to_dict(),
             "tables": t.to_dict(),
             "coefficients": self._c,
+            "active_set": None if self._active is None else {
+                "kind": "maxvol",
+                "per_element": {el: {"n_active": int(G.shape[1]), "map": G.reshape(-1)}
+                                for el, G in self._active.items()}},
+            "posterior": None if self._posterior is None else self._posterior.to_document(),
             "metadata": dict(self.metadata, tables_hash=t.tables_hash),
         }
 
@@ -112,4 +213,35 @@ def load_model(path) -> LinearACEModel:
         if not same:
             raise ModelFileError(f"{path}: table '{key}' differs from the basis this ace_lin "
                                  "generates for the stored spec (incompatible generator or edited file)")
-    return LinearACEModel(spec, doc["coefficients"], e0=doc["e0"], metadata=doc.get("metadata"))
+    posterior = _posterior_of(doc, path)
+    try:
+        return LinearACEModel(spec, doc["coefficients"], e0=doc["e0"],
+                              metadata=doc.get("metadata"), active_set=_active_set_of(doc, spec),
+                              posterior=posterior)
+    except ValueError as exc:  # active set or posterior inconsistent with the model
+        raise ModelFileError(f"{path}: {exc}") from None
+
+
+def _active_set_of(doc, spec):
+    aset = doc["active_set"]
+    if aset is None:
+        return None
+    sp = np.asarray(doc["tables"]["basis_species"])
+    out = {}
+    for el, entry in aset["per_element"].items():
+        m = int(np.sum(sp == spec.elements.index(el)))
+        out[el] = np.asarray(entry["map"]).reshape(m, entry["n_active"])
+    return out or None
+
+
+def _posterior_of(doc, path):
+    from ace_lin.io.model_file import ModelFileError
+    from ace_lin.trust.committee import Posterior
+
+    post = doc["posterior"]
+    if post is None:
+        return None
+    try:
+        return Posterior.from_document(post)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: posterior: {exc}") from None

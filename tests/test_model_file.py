@@ -119,7 +119,8 @@ def test_layout_is_readable_and_checksum_follows_the_rule(model_path):
     assert resign(data) == data
     top = [line.split('"')[1] for line in lines if re.match(r'^  "', line)]
     assert top == ["format", "format_version", "units", "ace_lin_version", "elements", "e0",
-                   "spec", "tables", "coefficients", "metadata", "checksum"]
+                   "spec", "tables", "coefficients", "active_set", "posterior", "metadata",
+                   "checksum"]
 
 
 def test_linear_model_save_and_load(tmp_path):
@@ -135,6 +136,8 @@ def _as_version_1(doc):
     """Format 1: no long-range channel keys."""
     for key in ("n_radial_long", "r_cut_long", "r_scale_long"):
         doc["tables"].pop(key)
+    doc.pop("active_set")
+    doc.pop("posterior")
     doc["format_version"] = 1
 
 
@@ -149,6 +152,87 @@ def test_version_1_files_are_upgraded(model_path, tmp_path):
     assert np.array_equal(t["r_cut_long"], t["r_cut"]) and np.array_equal(t["r_scale_long"], t["r_scale"])
     a, b = load_model(old), load_model(model_path)
     assert np.array_equal(a.coefficients, b.coefficients) and a.spec == b.spec
+
+
+def _as_version_2(doc):
+    """Format 2: no active set, no posterior."""
+    doc.pop("active_set")
+    doc.pop("posterior")
+    doc["format_version"] = 2
+
+
+def test_version_2_files_migrate_with_null_trust_keys(model_path, tmp_path):
+    old = _edit(_as_version_2)(model_path.read_bytes(), tmp_path)
+    doc = read_model_file(old)
+    assert doc["format_version"] == FORMAT_VERSION == 3
+    assert doc["active_set"] is None and doc["posterior"] is None
+    m = load_model(old)
+    assert not m.has_active_set and m.posterior is None
+    assert np.array_equal(m.coefficients, load_model(model_path).coefficients)
+
+
+def _trust_model():
+    """A small model with an active set for Mo only and a posterior."""
+    from ace_lin.trust.committee import Posterior
+
+    m = make_model(extreme=False, seed=2)
+    sp = np.asarray(m.basis.species)
+    m_mo = int(np.sum(sp == 0))
+    rng = np.random.default_rng(5)
+    n = m.spec.n_basis + 1
+    L = np.tril(rng.normal(size=(n, n))) * 1e-3
+    post = Posterior(mean=np.r_[m.coefficients, m.e0["Si"]], factor=L, e0_elements=["Si"])
+    return m.with_trust(active_set={"Mo": rng.normal(size=(m_mo, 3))}, posterior=post)
+
+
+def test_active_set_and_posterior_round_trip(tmp_path):
+    m = _trust_model()
+    m.save(tmp_path / "t.json")
+    back = load_model(tmp_path / "t.json")
+    assert sorted(back.active_set) == ["Mo"]
+    assert np.array_equal(back.active_set["Mo"], m.active_set["Mo"])
+    assert np.array_equal(back.posterior.factor, m.posterior.factor)
+    assert np.array_equal(back.posterior.mean, m.posterior.mean)
+    assert back.posterior.e0_elements == ["Si"]
+    doc = read_model_file(tmp_path / "t.json")
+    assert doc["active_set"]["per_element"]["Mo"]["n_active"] == 3
+    assert doc["posterior"]["cov_factor"].size == m.posterior.n * (m.posterior.n + 1) // 2
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d["active_set"].update(kind="pca"), "active_set.kind"),
+    (lambda d: d["active_set"]["per_element"].update(Xx={"n_active": 1, "map": [1.0]}),
+     "'Xx' is not one of the model's elements"),
+    (lambda d: d["active_set"]["per_element"]["Mo"]["map"].pop(), "active_set.per_element.Mo.map"),
+    (lambda d: d["active_set"]["per_element"]["Mo"].update(n_active=0), "n_active"),
+    (lambda d: d["active_set"]["per_element"]["Mo"].pop("map"), "missing required key"),
+    (lambda d: d["active_set"].pop("per_element"), "missing required key 'active_set.per_element'"),
+    (lambda d: d["posterior"]["cov_factor"].pop(), "posterior.cov_factor"),
+    (lambda d: d["posterior"].update(n=3), "posterior: n = 3"),
+    (lambda d: d["posterior"].update(e0_elements=["Si", "Si"]), "more than once"),
+    (lambda d: d["posterior"]["mean"].__setitem__(0, 1e3), "posterior mean differs"),
+    (lambda d: d.pop("posterior"), "missing required key 'posterior'"),
+    (lambda d: d.update(active_set=[1, 2]), "active_set: expected null or an object"),
+])
+def test_bad_trust_keys_are_refused(tmp_path, mutate, fragment):
+    m = _trust_model()
+    m.save(tmp_path / "t.json")
+    bad = _edit(mutate)((tmp_path / "t.json").read_bytes(), tmp_path)
+    with pytest.raises(ModelFileError, match=re.escape(fragment)):
+        load_model(bad)
+
+
+def test_grade_of_a_model_without_active_set_is_a_clear_error():
+    from ase.build import bulk
+
+    from ace_lin.trust.grade import NoActiveSetError
+
+    m = make_model(extreme=False)
+    with pytest.raises(NoActiveSetError, match="no active set"):
+        m.grade(bulk("Si", "diamond", 5.43))
+    t = _trust_model()
+    with pytest.raises(NoActiveSetError, match=r"no active set for element\(s\) \['Si'\]"):
+        t.grade(bulk("Si", "diamond", 5.43))
 
 
 # -- Python: writer ------------------------------------------------------------------------

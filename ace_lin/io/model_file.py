@@ -1,11 +1,12 @@
 """The ace_lin model file: one JSON document, versioned and checksummed.
 
 Written here, read here and by the C core (csrc/model_file.c, used by the LAMMPS plugin
-without Python). Layout of format_version 2, one top-level key per line:
+without Python). Layout of format_version 3, one top-level key per line:
 
     format          "ace_lin-model"
-    format_version  2 (version 2 added the long-range channel: tables.n_radial_long,
-                    r_cut_long, r_scale_long; version-1 files are upgraded on reading)
+    format_version  3 (version 2 added the long-range channel: tables.n_radial_long,
+                    r_cut_long, r_scale_long; version 3 the keys active_set and
+                    posterior; older files are upgraded on reading, with both null)
     units           {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom",
                      "stress": "eV/Angstrom^3"}
     ace_lin_version version of the writer (informational)
@@ -14,6 +15,17 @@ without Python). Layout of format_version 2, one top-level key per line:
     spec            the basis specification (free-form object; the C core ignores it)
     tables          the arrays of acelin_tables (csrc/acelin.h), one line per array
     coefficients    [n_basis] linear coefficients, eV
+    active_set      null, or the extrapolation grade's maps (ace_lin/trust/activeset.py):
+                    {"kind": "maxvol", "per_element": {El: {"n_active": r,
+                    "map": [m*r floats]}}}, G = map as an m x r matrix (row-major), m the
+                    number of invariants centred on El (tables.basis_species), in
+                    increasing basis index; grade = max_j |sum_k B[k] G[k, j]| of the
+                    per-atom basis vector B. Elements absent: no grade for them.
+    posterior       null, or the Bayesian posterior of the fit (ace_lin/trust/committee.py):
+                    {"n": n, "columns": n (= n_basis + len(e0_elements)), "e0_elements":
+                    [El, ...] (fitted E0 columns, after the basis), "mean": [n floats],
+                    "cov_factor": [n(n+1)/2 floats]}: lower-triangular L packed row by row
+                    (L00, L10, L11, L20, ...), covariance L L^T in eV (the C core skips it)
     metadata        free-form object (the C core ignores it)
     checksum        {"algorithm": "sha256", "value": "<64 lowercase hex>"}, written last
 
@@ -41,7 +53,7 @@ from collections.abc import Mapping
 import numpy as np
 
 FORMAT_NAME = "ace_lin-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 UNITS = {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"}
 
 
@@ -56,11 +68,25 @@ def _v1_to_v2(doc):
     return doc
 
 
-MIGRATIONS = {1: _v1_to_v2}
+def _v2_to_v3(doc):
+    """Version 2 had no active set and no posterior."""
+    out = {}
+    for k, v in doc.items():  # keep the key order of the layout
+        if k == "metadata":
+            out.setdefault("active_set", None)
+            out.setdefault("posterior", None)
+        out[k] = v
+    out.setdefault("active_set", None)
+    out.setdefault("posterior", None)
+    return out
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 NU_MAX = 5  # ACELIN_NU_MAX in csrc/acelin.h: term_factors has NU_MAX entries per term
 
-_REQUIRED = ("ace_lin_version", "elements", "e0", "spec", "tables", "coefficients", "metadata")
+_REQUIRED = ("ace_lin_version", "elements", "e0", "spec", "tables", "coefficients",
+             "active_set", "posterior", "metadata")
 _TOP_ORDER = ("format", "format_version", "units") + _REQUIRED + ("checksum",)
 # tables in file order with their kind; int limits are those of the C reader
 _TABLES = (("atomic_numbers", "int32"), ("r_cut", "float"), ("r_in", "float"),
@@ -198,7 +224,75 @@ def _check_document(doc, fail):
     if dec.size:
         fail(f"tables.basis_term_start decreases at entry {dec[0] + 1}")
     out["tables"] = t
+    out["active_set"] = _check_active_set(doc["active_set"], els, t["basis_species"], fail)
+    out["posterior"] = _check_posterior(doc["posterior"], els, nb, fail)
     return out
+
+
+def _count(value, name, fail, minimum=1):
+    if not _is_int(value) or not minimum <= int(value) < 2**31:
+        fail(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_active_set(aset, els, basis_species, fail):
+    if aset is None:
+        return None
+    if not isinstance(aset, Mapping):
+        fail(f"active_set: expected null or an object, got {type(aset).__name__}")
+    for key in ("kind", "per_element"):
+        if key not in aset:
+            fail(f"missing required key 'active_set.{key}'")
+    if aset["kind"] != "maxvol":
+        fail(f"active_set.kind: expected \"maxvol\", got {aset['kind']!r}")
+    per = aset["per_element"]
+    if not isinstance(per, Mapping):
+        fail("active_set.per_element: expected an object {element: {n_active, map}}")
+    out = {}
+    for el, entry in per.items():
+        name = f"active_set.per_element.{el}"
+        if el not in els:
+            fail(f"{name}: {el!r} is not one of the model's elements {els}")
+        if not isinstance(entry, Mapping):
+            fail(f"{name}: expected an object {{n_active, map}}")
+        for key in ("n_active", "map"):
+            if key not in entry:
+                fail(f"missing required key '{name}.{key}'")
+        r = _count(entry["n_active"], f"{name}.n_active", fail)
+        m = int(np.sum(basis_species == els.index(el)))
+        G = _array(entry["map"], "float", f"{name}.map", fail)
+        _length(G, m * r, f"{name}.map", f"m*n_active = {m}*{r}, m = invariants centred on {el}",
+                fail)
+        out[el] = dict(entry, n_active=r, map=G)
+    return dict(aset, per_element=out)
+
+
+def _check_posterior(post, els, n_basis, fail):
+    if post is None:
+        return None
+    if not isinstance(post, Mapping):
+        fail(f"posterior: expected null or an object, got {type(post).__name__}")
+    for key in ("n", "columns", "e0_elements", "mean", "cov_factor"):
+        if key not in post:
+            fail(f"missing required key 'posterior.{key}'")
+    n = _count(post["n"], "posterior.n", fail)
+    e0_els = post["e0_elements"]
+    if isinstance(e0_els, (str, bytes, Mapping)) or not isinstance(e0_els, (list, tuple)):
+        fail("posterior.e0_elements: expected an array of chemical symbols")
+    for e in e0_els:
+        if e not in els:
+            fail(f"posterior.e0_elements: {e!r} is not one of the model's elements {els}")
+    if len(set(e0_els)) != len(e0_els):
+        fail("posterior.e0_elements: an element appears more than once")
+    if post["columns"] != n or n != n_basis + len(e0_els):
+        fail(f"posterior: n = {n} and columns = {post['columns']!r} must both be n_basis + "
+             f"len(e0_elements) = {n_basis + len(e0_els)}")
+    mean = _array(post["mean"], "float", "posterior.mean", fail)
+    _length(mean, n, "posterior.mean", "n", fail)
+    L = _array(post["cov_factor"], "float", "posterior.cov_factor", fail)
+    _length(L, n * (n + 1) // 2, "posterior.cov_factor", "n(n+1)/2, packed lower triangle", fail)
+    return dict(post, n=n, columns=n, e0_elements=[str(e) for e in e0_els], mean=mean,
+                cov_factor=L)
 
 
 # -- writing ----------------------------------------------------------------------------
