@@ -23,6 +23,8 @@ SUBCOMMANDS = {
     "info": "ace_lin.cli.info",
     "md": "ace_lin.cli.md",
     "lammps-plugin": "ace_lin.cli.lammps_plugin",
+    "activeset": "ace_lin.cli.activeset",
+    "select": "ace_lin.cli.select",
 }
 
 EXIT_USAGE = 2

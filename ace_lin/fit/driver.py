@@ -2,12 +2,12 @@
 
 prepare the problem (fit/problem.py) -> choose r_scale if open, assembling on the way
 (fit/r_scale_search.py) -> assemble (fit/problem.py; MPI: fit/mpi.py) -> choose the
-prior exponent if open (fit/prior_search.py) -> solve -> errors, model file, error tables
-and parity plot (fit/report.py).
+prior exponent if open (fit/prior_search.py) -> solve -> errors, posterior and active set
+(trust/from_fit.py), model file, error tables and parity plot (fit/report.py).
 
 Outputs (rank 0 only): the model file (config.output, written atomically by
-LinearACEModel.save with the fit metadata), and next to it `<stem>.errors.txt` and
-`<stem>.parity.png`.
+LinearACEModel.save with the fit metadata), and next to it `<stem>.errors.txt`,
+`<stem>.parity.png` and `<stem>.fitstate.npz` (trust/fitstate.py).
 """
 import os
 import time
@@ -22,6 +22,8 @@ from ace_lin.fit.r_scale_search import settle_r_scale
 from ace_lin.fit.report import (FitReport, fit_metadata, output_paths, parity_plot,
                                 write_error_tables)
 from ace_lin.model import LinearACEModel
+from ace_lin.trust.fitstate import fitstate_path, write_fitstate
+from ace_lin.trust.from_fit import attach_trust
 
 
 def fit(config, progress: Optional[bool] = None):
@@ -79,7 +81,9 @@ def fit(config, progress: Optional[bool] = None):
     # the returned model carries the same fit metadata as the file
     model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
                            metadata=fit_metadata(cfg, report, problem))
+    model, state = attach_trust(problem, system, model, progress=show)
     model.save(out)
+    write_fitstate(fitstate_path(out), state)
     write_error_tables(errors_path, report)
     parity_plot(plot_path, [("train", train_fit, train_pred),
                             ("test", test or [], test_pred or [])])
