@@ -141,7 +141,12 @@ class LinearACEModel:
         if self._active is None:
             raise NoActiveSetError("this model has no active set, so no extrapolation grade: "
                                    "build one with `ace-lin activeset MODEL TRAIN_DATA`")
-        missing = sorted(set(atoms.get_chemical_symbols()) - set(self._active))
+        present = set(atoms.get_chemical_symbols())
+        if present - set(self._spec.elements):
+            from ace_lin.evaluate import species_indices
+
+            species_indices(atoms, self._spec.elements)  # raises: element not in the model
+        missing = sorted(present - set(self._active))
         if missing:
             raise NoActiveSetError(f"no active set for element(s) {missing} (the training data "
                                    f"had no environment of it): no extrapolation grade")

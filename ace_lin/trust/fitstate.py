@@ -7,6 +7,7 @@ Written atomically (tmp + os.replace); numpy only, no pickles.
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List
 
@@ -75,7 +76,7 @@ def read_fitstate(path, spec_hash=None) -> FitState:
             data = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise FitStateError(f"{path}: fit state not found") from None
-    except (OSError, ValueError, EOFError) as exc:  # not a zip / truncated
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a zip / truncated
         raise FitStateError(f"{path}: not a readable fit state ({exc})") from None
     try:
         meta = json.loads(bytes(data["meta"]).decode())
