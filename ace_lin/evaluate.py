@@ -128,23 +128,7 @@ def basis_vectors(core_or_spec, atoms, n_threads=0) -> np.ndarray:
     check_structure(atoms)
     species = species_indices(atoms, elements)
     nl, nspec = _bonds(atoms, core.max_cutoff, species)
-    if hasattr(core, "basis_vectors"):
-        return core.basis_vectors(species, nl.start, nspec, nl.dr, n_threads=n_threads)
-    return _basis_vectors_by_centre(core, species, nl, nspec)
-
-
-def _basis_vectors_by_centre(core, species, nl, nspec):
-    """The same from the energy design rows of single-centre sub-problems (atom i with its
-    neighbours as neighbour-less atoms): the reference for the C core's basis_vectors."""
-    out = np.zeros((species.size, core.n_basis))
-    for i in range(species.size):
-        a, b = int(nl.start[i]), int(nl.start[i + 1])
-        k = b - a
-        sub_species = np.r_[species[i], nspec[a:b]].astype(np.int32)
-        start = np.r_[0, np.full(k + 1, k)].astype(np.int64)
-        out[i] = core.design(sub_species, start, np.arange(1, k + 1, dtype=np.int32),
-                             nspec[a:b], nl.dr[a:b])[0]
-    return out
+    return core.basis_vectors(species, nl.start, nspec, nl.dr, n_threads=n_threads)
 
 
 def compute_grade(core, elements, atoms, n_threads=0) -> np.ndarray:

@@ -126,12 +126,7 @@ class LinearACEModel:
             else:
                 idx = {el: k for k, el in enumerate(self._spec.elements)}
                 maps = {idx[el]: np.ascontiguousarray(G) for el, G in self._active.items()}
-                try:
-                    self._core = CoreModel.from_tables(self.basis, self._c, e0, active_set=maps)
-                except TypeError as exc:  # a core built before the C grade existed
-                    if "active_set" not in str(exc):
-                        raise
-                    self._core = CoreModel.from_tables(self.basis, self._c, e0)
+                self._core = CoreModel.from_tables(self.basis, self._c, e0, active_set=maps)
         return self._core
 
     def grade(self, atoms, n_threads: int = 0) -> np.ndarray:
@@ -150,17 +145,9 @@ class LinearACEModel:
         if missing:
             raise NoActiveSetError(f"no active set for element(s) {missing} (the training data "
                                    f"had no environment of it): no extrapolation grade")
-        core = self.core
-        if not hasattr(core, "grade"):  # a core built before the C grade existed
-            from ace_lin.evaluate import basis_vectors
-            from ace_lin.trust.grade import element_columns, grade_from_vectors
-
-            return grade_from_vectors(basis_vectors(core, atoms, n_threads),
-                                      atoms.get_chemical_symbols(), self._active,
-                                      element_columns(self.basis, self._spec.elements))
         from ace_lin.evaluate import compute_grade
 
-        return compute_grade(core, self._spec.elements, atoms, n_threads)
+        return compute_grade(self.core, self._spec.elements, atoms, n_threads)
 
     @property
     def cutoff(self) -> float:

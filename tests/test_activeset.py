@@ -10,13 +10,28 @@ from ase.build import bulk
 
 from ace_lin import BasisSpec
 from ace_lin.calculator import ACECalculator
-from ace_lin.evaluate import _basis_vectors_by_centre, basis_vectors, design_rows
+from ace_lin.evaluate import basis_vectors, design_rows
 from ace_lin.trust.activeset import (ElementActiveSet, build_element, maxvol, update_element)
 from ace_lin.trust.grade import (NoActiveSetError, build_active_set, element_columns,
                                  grade_from_vectors)
 from helpers import random_model
 
 TOL = 1 + 1e-8
+
+
+def _basis_vectors_by_centre(core, species, nl, nspec):
+    """Per-atom vectors from the energy design rows of single-centre sub-problems (atom i
+    with its neighbours as neighbour-less atoms): a reference independent of the C core's
+    basis_vectors."""
+    out = np.zeros((species.size, core.n_basis))
+    for i in range(species.size):
+        a, b = int(nl.start[i]), int(nl.start[i + 1])
+        k = b - a
+        sub_species = np.r_[species[i], nspec[a:b]].astype(np.int32)
+        start = np.r_[0, np.full(k + 1, k)].astype(np.int64)
+        out[i] = core.design(sub_species, start, np.arange(1, k + 1, dtype=np.int32),
+                             nspec[a:b], nl.dr[a:b])[0]
+    return out
 
 
 def _cells(symbol, a0, n, seed, strain=0.03, rattle=0.12, crystal="diamond"):
@@ -55,7 +70,7 @@ def test_basis_vectors_sum_to_the_energy_design_row(si):
 
 
 def test_basis_vectors_of_the_core_equal_single_centre_design_rows(sic):
-    """C basis vectors (or the fallback) against the single-centre sub-problems."""
+    """C basis vectors against the single-centre sub-problems."""
     from ace_lin.evaluate import _bonds, _design_core, species_indices
 
     spec, train, _ = sic
@@ -217,3 +232,18 @@ def test_bad_inputs_give_clear_errors(si):
         random_model(spec).with_trust(active_set={"Cu": np.zeros((3, 3))})
     with pytest.raises(ValueError, match="not in the model"):
         model.grade(Atoms("Cu", positions=[[0, 0, 0]]))
+
+
+def test_grade_from_the_c_reader_of_the_model_file(sic, tmp_path):
+    """The active set travels in the model file: the C reader's model grades the same."""
+    from ace_lin._core import CoreModel
+    from ace_lin.evaluate import compute_grade
+
+    spec, train, model = sic
+    model.save(tmp_path / "m.json")
+    core = CoreModel.from_file(str(tmp_path / "m.json"))
+    assert core.has_grade(0) and core.has_grade(1)
+    atoms = bulk("SiC", "zincblende", 4.4, cubic=True)
+    atoms.rattle(0.1, seed=3)
+    for a in (atoms, train[4]):
+        assert np.allclose(compute_grade(core, spec.elements, a), model.grade(a), rtol=1e-12, atol=0)
