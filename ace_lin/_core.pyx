@@ -120,7 +120,8 @@ NU_MAX = ACELIN_NU_MAX
 
 
 class CoreFileError(ValueError):
-    """The C reader refused a model file (format, checksum or version)."""
+    """The C reader refused a model file (format, checksum, version, or tables that
+    acelin_model_create finds inconsistent)."""
 
 
 class CoreComputeError(ValueError):
@@ -319,6 +320,9 @@ cdef class CoreModel:
         cdef const char *cpath = b
         with nogil:
             st = acelin_model_load(cpath, &self.ptr, err, sizeof(err))
+        if st not in (ACELIN_OK, ACELIN_ERR_ALLOC, ACELIN_ERR_IO):
+            # inconsistent tables (ACELIN_ERR_INVALID, ...) are a fault of the file too
+            raise CoreFileError(err.decode("utf-8", "replace"))
         if st != ACELIN_OK:
             raise_status(st, err)
         return self

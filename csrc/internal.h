@@ -5,6 +5,8 @@
 #include "acelin.h"
 
 #define ACELIN_MIN_DISTANCE 1e-6 /* A; closer atoms are "overlapping" and refused */
+#define ACELIN_MAX_CUTOFF 50.0   /* A; larger cutoffs are refused as corrupted (an ACE cutoff is a
+                                    few A; 1e308 would make every neighbour list explode) */
 
 struct acelin_model {
     int ns;                 /* species */

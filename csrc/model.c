@@ -53,6 +53,9 @@ static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
             !(sc > 0) || (rco > 0 && !(rco > ri && rco < rc)) || rco < 0)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID,
                                "pair %d: need 0 <= r_in < r_cut, r_scale > 0, r_core = 0 or r_in < r_core < r_cut", k);
+        if (rc > ACELIN_MAX_CUTOFF)
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: r_cut = %g A is not plausible (at most %g A)",
+                               k, rc, ACELIN_MAX_CUTOFF);
     }
     if (t->transform_power < 1 || t->transform_power > 16)
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "transform_power = %d", t->transform_power);
@@ -65,8 +68,9 @@ static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_radial_long > 0 needs r_cut_long and r_scale_long");
         for (int k = 0; k < ns * ns; ++k)
             if (!(isfinite(t->r_cut_long[k]) && isfinite(t->r_scale_long[k])) || !(t->r_cut_long[k] > t->r_in[k]) ||
-                !(t->r_scale_long[k] > 0))
-                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: need r_cut_long > r_in and r_scale_long > 0", k);
+                !(t->r_scale_long[k] > 0) || t->r_cut_long[k] > ACELIN_MAX_CUTOFF)
+                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: need r_in < r_cut_long <= %g A and "
+                                   "r_scale_long > 0", k, ACELIN_MAX_CUTOFF);
     }
     for (int k = 0; k < t->n_nl; ++k)
         if (t->nl_n[k] < 1 || t->nl_n[k] > t->n_radial + t->n_radial_long || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
@@ -342,6 +346,13 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         m->t_in_long[k] = acelin_transform_t(m->r_in[k], m->r_scale_long[k], m->p, NULL);
         m->t_span_long[k] = m->t_in_long[k] - t_cut;
         m->r_reach[k] = (m->n_long && m->r_cut_long[k] > m->r_cut[k]) ? m->r_cut_long[k] : m->r_cut[k];
+        /* the radial basis maps t(r) linearly onto [-1, 1]: the span must be a normal number */
+        if (!(isnormal(m->t_span[k]) && m->t_span[k] > 0) || !(isnormal(m->t_span_long[k]) && m->t_span_long[k] > 0)) {
+            acelin_model_free(m);
+            return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: the distance transform is degenerate "
+                               "(r_scale %g, r_scale_long %g A against r_in .. r_cut)", (int)k, t->r_scale[k],
+                               t->n_radial_long ? t->r_scale_long[k] : t->r_scale[k]);
+        }
         int zi = (int)(k / ns), zj = (int)(k % ns);
         m->zbl_a[k] = 0.46850 / (pow(m->Z[zi], 0.23) + pow(m->Z[zj], 0.23));
         if (m->r_reach[k] > m->max_cut) m->max_cut = m->r_reach[k];

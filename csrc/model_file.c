@@ -8,9 +8,10 @@
  * (ACELIN_ERR_FORMAT), "format" (FORMAT), "format_version" (VERSION when newer than
  * this core), sha256 checksum (CHECKSUM), then every key the evaluator needs with its
  * shape (FORMAT, naming the key). Values (cutoff ordering, index ranges, ...) are
- * validated by acelin_model_create. The checksum rule: sha256 of the file's bytes with
- * the 64 hex digits of checksum.value replaced by '0's; the text "value": "<hex>"
- * must occur exactly once, which is what lets a reader find it without re-serialising.
+ * validated by acelin_model_create (its status, "invalid model: ..."). The checksum
+ * rule: sha256 of the file's bytes with the 64 hex digits of checksum.value replaced
+ * by '0's; the text "value": "<hex>" must occur exactly once, which is what lets a
+ * reader find it without re-serialising.
  */
 #include <errno.h>
 #include <limits.h>
