@@ -25,6 +25,8 @@ SUBCOMMANDS = {
     "lammps-plugin": "ace_lin.cli.lammps_plugin",
     "activeset": "ace_lin.cli.activeset",
     "select": "ace_lin.cli.select",
+    "snapshots": "ace_lin.cli.snapshots",
+    "analyze": "ace_lin.cli.analyze",
 }
 
 EXIT_USAGE = 2
@@ -38,8 +40,10 @@ def user_error_types() -> tuple:
     """Exception types that mean 'the input is wrong', not 'the program is wrong'."""
     from ace_lin.data.read import DataError
     from ace_lin.fit.config import ConfigError
+    from ace_lin.md.checkpoint import CheckpointError
+    from ace_lin.md.config import MDConfigError
 
-    types = [UsageError, ConfigError, DataError]
+    types = [UsageError, ConfigError, DataError, MDConfigError, CheckpointError]
     try:
         from ace_lin.io.model_file import ModelFileError
 

@@ -1,1 +1,1 @@
-"""Molecular dynamics with the ASE calculator (restartable, atomic checkpoints)."""
+"""Molecular dynamics (ASE or LAMMPS engine), resumable; see ace_lin.md.config for the keys."""

@@ -1,16 +1,22 @@
-"""Restart files for MD: written atomically, so a crash never leaves a half-written one.
+"""Checkpoints of an MD run: one JSON file, written atomically (tmp + fsync + os.replace).
 
-The checkpoint records the dynamical state (positions A, momenta amu*A/fs-units of ASE,
-cell, step), the state of the random generator (thermostat noise) and the byte length of
-the trajectory file after the last complete frame; a restart truncates the trajectory
-there, so frames written after the checkpoint by a crashed run are dropped, not doubled.
+A checkpoint holds the step, the stage and the step inside it, the dynamical state
+(positions A, momenta in ASE units amu*A/ASE-time, cell, pbc), the random generator's
+state, the thermostat's own variables, the byte length of every output file at that step
+and the configuration's fingerprint (a resume with other physics is refused). Floats are
+stored by repr, so the state round-trips bit for bit.
 """
 import json
 import os
 
 import numpy as np
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+CHECKPOINT = "checkpoint.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used (unreadable, other configuration)."""
 
 
 def write_atomic(path: str, text: str):
@@ -22,35 +28,33 @@ def write_atomic(path: str, text: str):
     os.replace(tmp, path)
 
 
-def save_checkpoint(path, atoms, step, rng, traj_bytes, settings):
-    state = {
-        "checkpoint_version": CHECKPOINT_VERSION,
-        "units": {"positions": "Angstrom", "momenta": "ASE units (amu*Angstrom/ASE-time)"},
-        "step": int(step),
-        "symbols": atoms.get_chemical_symbols(),
-        "positions": atoms.get_positions().tolist(),
-        "momenta": atoms.get_momenta().tolist(),
-        "cell": atoms.cell.array.tolist(),
-        "pbc": [bool(p) for p in atoms.pbc],
-        "rng_state": rng.bit_generator.state,
-        "trajectory_bytes": int(traj_bytes),
-        "settings": settings,
-    }
-    write_atomic(path, json.dumps(state))
+def _plain(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return x.item()
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
 
 
-def load_checkpoint(path):
-    with open(path) as fh:
-        try:
+def save_checkpoint(path: str, state: dict):
+    write_atomic(path, json.dumps(_plain(dict(state, checkpoint_version=CHECKPOINT_VERSION))))
+
+
+def load_checkpoint(path: str, fingerprint: str) -> dict:
+    try:
+        with open(path) as fh:
             state = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: checkpoint is not valid JSON ({exc})") from None
-    if state.get("checkpoint_version", 0) > CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: checkpoint written by a newer ace_lin")
-    for key in ("step", "symbols", "positions", "momenta", "cell", "pbc", "rng_state", "trajectory_bytes"):
-        if key not in state:
-            raise ValueError(f"{path}: checkpoint lacks '{key}'")
-    state["positions"] = np.array(state["positions"])
-    state["momenta"] = np.array(state["momenta"])
-    state["cell"] = np.array(state["cell"])
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
+    if state.get("checkpoint_version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {state.get('checkpoint_version')} "
+                              f"is not {CHECKPOINT_VERSION}; use a new output folder")
+    if state.get("fingerprint") != fingerprint:
+        raise CheckpointError(f"{path}: this output folder belongs to a run with another "
+                              "configuration (model, structure, stages, timestep, seed or "
+                              "stride differ); use a new output folder")
     return state

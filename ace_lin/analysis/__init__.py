@@ -1,0 +1,1 @@
+"""Analysis of MD trajectories and of series computed on their snapshots."""

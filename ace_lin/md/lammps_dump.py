@@ -1,0 +1,74 @@
+"""Reading the LAMMPS engine's dump (lammps/dump.lammpstrj) into the common outputs.
+
+Each dump frame becomes one trajectory.extxyz frame and one thermo.csv row, rotated back
+from LAMMPS's lower-triangular orientation to the cell of the ASE structure, with
+velocities converted from A/ps to A/fs. epot = sum of per-atom energies (eV), ekin =
+sum m v^2 / 2, temperature = 2 ekin / ((3N - 3) k_B), pressure = sum of the per-atom
+-trace(stress)/3 (bar*A^3, kinetic part included) over the volume, in GPa. A frame cut
+short by a killed run is ignored; a repeated step keeps its last copy.
+"""
+import numpy as np
+from ase import units
+
+from ace_lin.md import outputs as out
+from ace_lin.md.lammps_input import BAR_PER_GPA
+
+# ASE mass unit * (A/fs)^2 in eV: E = 0.5 m v^2 with m in amu and v in A/fs
+AMU_A2_PER_FS2_IN_EV = 1.0 / units.fs ** 2
+
+
+def _box(lines):
+    """Lower-triangular cell from the three 'ITEM: BOX BOUNDS xy xz yz' lines."""
+    v = [list(map(float, ln.split())) for ln in lines]
+    tilt = [row[2] if len(row) > 2 else 0.0 for row in v]
+    xy, xz, yz = tilt
+    xlo = v[0][0] - min(0.0, xy, xz, xy + xz)
+    xhi = v[0][1] - max(0.0, xy, xz, xy + xz)
+    ylo = v[1][0] - min(0.0, yz)
+    yhi = v[1][1] - max(0.0, yz)
+    return np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, v[2][1] - v[2][0]]])
+
+
+def iter_dump(path, start_offset=0, parse=True):
+    """Yield (step, cell, columns dict, byte offset of the frame's end) for each complete
+    frame from byte start_offset on (parse=False: cell and columns None)."""
+    with open(path, "rb") as fh:
+        fh.seek(start_offset)
+        while True:
+            head = [fh.readline() for _ in range(9)]
+            if not head[-1].endswith(b"\n") or not head[0].startswith(b"ITEM: TIMESTEP"):
+                return
+            step = int(head[1])
+            n = int(head[3])
+            rows = [fh.readline() for _ in range(n)]
+            if n and not rows[-1].endswith(b"\n"):
+                return  # cut short by a killed run
+            if not parse:
+                yield step, None, None, fh.tell()
+                continue
+            cell = _box([h.decode() for h in head[5:8]])
+            names = head[8].decode().split()[2:]
+            data = np.array(b"".join(rows).split(), dtype=float).reshape(n, len(names))
+            yield step, cell, {c: data[:, k] for k, c in enumerate(names)}, fh.tell()
+
+
+def convert_frame(step, cell_lmp, cols, lframe, symbols, masses, pbc, dt_fs, with_grade):
+    """(extxyz frame text, thermo row, max_gamma or None) of one dump frame."""
+    if not np.array_equal(cols["id"], np.arange(1, len(symbols) + 1)):
+        raise ValueError(f"dump step {step}: atom IDs are not 1..N in order")
+    pos = lframe.from_lammps(np.column_stack([cols["xu"], cols["yu"], cols["zu"]]))
+    vel = lframe.from_lammps(np.column_stack([cols["vx"], cols["vy"], cols["vz"]])) / 1000.0
+    forces = lframe.from_lammps(np.column_stack([cols["fx"], cols["fy"], cols["fz"]]))
+    cell = lframe.from_lammps(cell_lmp)
+    energies = cols["c_pe_atom"]
+    epot = float(energies.sum())
+    ekin = float(0.5 * np.sum(masses[:, None] * vel * vel) * AMU_A2_PER_FS2_IN_EV)
+    n = len(symbols)
+    temp = 2.0 * ekin / ((3 * n - 3 if n > 1 else 3) * units.kB)
+    volume = abs(np.linalg.det(cell_lmp))
+    pressure = float(cols["v_p_atom"].sum() / volume / BAR_PER_GPA)
+    gamma = float(cols["f_grade"].max()) if with_grade else None
+    t_fs = step * dt_fs
+    frame = out.format_frame(symbols, cell, pbc, pos, vel, forces, energies,
+                             out.frame_info(step, t_fs, epot, ekin, temp, pressure, gamma))
+    return frame, out.thermo_row(step, t_fs, temp, epot, ekin, pressure, gamma), gamma

