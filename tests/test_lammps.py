@@ -388,3 +388,185 @@ def test_build_errors_are_clear(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "lammps", None)  # import lammps now fails
     with pytest.raises(PluginError, match="LAMMPS Python module is not installed"):
         build_plugin(out=tmp_path)
+
+
+# -- extrapolation grade through fix pair --------------------------------------------
+@pytest.fixture(scope="module")
+def graded_model(tmp_path_factory):
+    """The Si-O model of sio_model's kind with an active set: random maps G of the right
+    shapes (the grade's arithmetic does not depend on how G was chosen)."""
+    from ace_lin import LinearACEModel
+
+    spec = BasisSpec(elements=["Si", "O"], order=3, degree=7, r_cut=4.5,
+                     long_r_cut={"Si-Si": 6.0, "Si-O": 5.5, "O-O": 4.5}, long_degree=(6, 5))
+    base = random_model(spec, seed=8, e0={"Si": -1.3, "O": -2.1})
+    rng = np.random.default_rng(9)
+    species = spec.basis().species
+    maps = {el: rng.normal(size=(int(np.sum(species == s)), 6)) * 0.3
+            for s, el in enumerate(spec.elements)}
+    path = str(tmp_path_factory.mktemp("graded") / "SiO_graded.json")
+    LinearACEModel(spec, base.coefficients, e0=base.e0, active_set=maps).save(path)
+    return path
+
+
+def python_grade(model_path, atoms):
+    """CoreModel.grade of the same structure (the C reader of the same file)."""
+    from ace_lin._core import CoreModel
+    from ace_lin.evaluate import species_indices
+    from ace_lin.neighbours import neighbour_list_from_atoms
+
+    core = CoreModel.from_file(model_path)
+    sp = species_indices(atoms, list(core.elements))
+    nl = neighbour_list_from_atoms(atoms, core.max_cutoff)
+    return core.grade(sp, nl.start, sp[nl.j], nl.dr, n_threads=1)
+
+
+def _atoms_like(atoms, positions):
+    moved = atoms.copy()
+    moved.positions = positions
+    return moved
+
+
+def test_fix_pair_grade_equals_python_and_follows_its_period(plugin, graded_model, tmp_path):
+    """f_ID of `fix ID all pair 2 acelin gamma 1` is the Python grade of the step it was
+    computed on; on the odd step in between it keeps the previous values (not recomputed);
+    `compute reduce max` of it gives the largest."""
+    atoms = zincblende((2, 2, 2), 5.0, tilts=(0.1, -0.05, 0.08), swap=0.2, seed=6)
+    data = str(tmp_path / "graded.data")
+    write_data(data, atoms, ["Si", "O"])
+    lmp = open_lammps()
+    try:
+        lmp.commands_list(setup_lines(data, graded_model, plugin, ["Si", "O"]) + [
+            "fix g all pair 2 acelin gamma 1", "compute gmax all reduce max f_g",
+            "thermo_style custom step pe c_gmax", "thermo 1",
+            "velocity all create 3000.0 4928 mom yes", "timestep 0.002", "fix nve all nve",
+            "run 0"])
+        n = len(atoms)
+
+        def state():
+            x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n, 3).copy()
+            g = np.ctypeslib.as_array(lmp.gather("f_g", 1, 1)).copy()
+            return x, g, lmp.extract_compute("gmax", 0, 0)  # global scalar
+
+        x0, g0, max0 = state()
+        ref0 = python_grade(graded_model, atoms)
+        assert np.abs(x0 - atoms.positions).max() < 1e-9
+        assert ref0.max() > 0.1 and np.ptp(ref0) > 1e-3  # not trivial
+        assert_rel(g0, ref0, 1e-10, "step 0 grade")
+        assert abs(max0 - ref0.max()) <= 1e-10 * ref0.max()
+        lmp.command("run 1 pre no post no")  # step 1: not a multiple of 2
+        x1, g1, _ = state()
+        assert np.abs(x1 - x0).max() > 1e-3
+        assert np.array_equal(g1, g0), "the grade was recomputed on a step fix pair did not ask for"
+        lmp.command("run 1 pre no post no")  # step 2
+        x2, g2, max2 = state()
+        ref2 = python_grade(graded_model, _atoms_like(atoms, x2))
+        assert np.abs(ref2 - ref0).max() > 1e-6
+        assert_rel(g2, ref2, 1e-10, "step 2 grade")
+        assert abs(max2 - ref2.max()) <= 1e-10 * ref2.max()
+    finally:
+        lmp.close()
+
+
+def test_fix_pair_grade_without_active_set_is_a_lammps_error(plugin, sio_model, tmp_path):
+    atoms = zincblende((1, 1, 1), 5.0, seed=7)
+    data = str(tmp_path / "plain.data")
+    write_data(data, atoms, ["Si", "O"])
+    _expect_error(setup_lines(data, sio_model, plugin, ["Si", "O"]) +
+                  ["fix g all pair 1 acelin gamma 1", "run 0"], "has no active set for element")
+
+
+GRADE_WORKER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from mpi4py import MPI
+    from ace_lin.lammps.plugin import lammps_commands, open_lammps
+    data, model, plugin, out = sys.argv[1:5]
+    lmp = open_lammps()
+    lmp.commands_list(["units metal", "atom_style atomic", "atom_modify map array",
+                       f"read_data {data}"] + lammps_commands(model, ["Si", "O"], library=plugin)
+                      + ["fix g all pair 1 acelin gamma 1", "compute gmax all reduce max f_g",
+                         "thermo_style custom step pe c_gmax", "run 0"])
+    g = np.ctypeslib.as_array(lmp.gather("f_g", 1, 1)).copy()
+    nlocal = MPI.COMM_WORLD.gather(lmp.extract_global("nlocal"))
+    gmax = lmp.extract_compute("gmax", 0, 0)  # global scalar (every rank takes part)
+    if MPI.COMM_WORLD.rank == 0:
+        np.savez(out, gamma=g, gmax=gmax, nlocal=nlocal)
+    lmp.close()
+""")
+
+
+def test_fix_pair_grade_on_two_ranks(plugin, graded_model, tmp_path):
+    atoms = zincblende((3, 2, 2), 5.0, tilts=(0.1, -0.05, 0.08), swap=0.2, seed=5)
+    data = str(tmp_path / "split.data")
+    write_data(data, atoms, ["Si", "O"])
+    script = tmp_path / "grade_worker.py"
+    script.write_text(GRADE_WORKER)
+    ref = python_grade(graded_model, atoms)
+    env = runtime_env()
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([REPO, env.get("PYTHONPATH", "")]))
+    for key in [k for k in env if k.startswith(("PMI_", "HYDRA_", "MPIR_", "OMPI_"))]:
+        del env[key]
+    for n_ranks in (1, 2):
+        out = tmp_path / f"grade_{n_ranks}.npz"
+        cmd = [mpirun_path(), "-np", str(n_ranks), sys.executable, str(script), data, graded_model,
+               plugin, str(out)]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+        assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        got = dict(np.load(out))
+        assert len(got["nlocal"]) == n_ranks and min(got["nlocal"]) > 0
+        assert_rel(got["gamma"], ref, 1e-10, f"{n_ranks} ranks: grade")
+        assert abs(float(got["gmax"]) - ref.max()) <= 1e-10 * ref.max()
+
+
+# the input documented in docs/lammps.md ("Extrapolation grade"), with its numbers as fields
+GRADE_INPUT = """\
+fix             gamma all pair {every} acelin gamma 1
+compute         max_gamma all reduce max f_gamma
+variable        max_gamma equal c_max_gamma
+variable        calm equal "v_max_gamma <= {dump_above}"
+thermo_style    custom step temp pe etotal v_max_gamma
+thermo          {every}
+dump            extrapolating all custom {every} {dump_file} id type x y z f_gamma
+dump_modify     extrapolating skip v_calm
+fix             stop all halt {every} v_max_gamma > {halt_above} error continue
+"""
+
+
+def read_dump_frames(path):
+    """{step: per-atom f_gamma} of a LAMMPS custom dump (columns id type x y z f_gamma)."""
+    frames, lines = {}, open(path).read().splitlines()
+    k = 0
+    while k < len(lines):
+        step = int(lines[k + 1])
+        n = int(lines[k + 3])
+        rows = lines[k + 9:k + 9 + n]
+        frames[step] = np.array([float(r.split()[5]) for r in rows])
+        k += 9 + n
+    return frames
+
+
+def test_documented_grade_input_dumps_extrapolating_frames_and_halts(plugin, graded_model, tmp_path):
+    atoms = zincblende((2, 2, 2), 5.0, tilts=(0.1, -0.05, 0.08), swap=0.2, seed=6)
+    data = str(tmp_path / "graded.data")
+    write_data(data, atoms, ["Si", "O"])
+    g0 = python_grade(graded_model, atoms).max()
+    dump = tmp_path / "extrapolating.dump"
+    lmp = open_lammps()
+    try:
+        lmp.commands_list(setup_lines(data, graded_model, plugin, ["Si", "O"]) + [
+            "velocity all create 3000.0 4928 mom yes", "timestep 0.002", "fix nve all nve"])
+        lmp.commands_list(GRADE_INPUT.format(every=5, dump_above=1.02 * g0, halt_above=1.1 * g0,
+                                             dump_file=dump).splitlines())
+        lmp.command("run 1000")
+        last = lmp.extract_global("ntimestep")
+        last_max = lmp.extract_compute("max_gamma", 0, 0)
+    finally:
+        lmp.close()
+    assert last < 1000 and last % 5 == 0, f"fix halt did not stop the run (step {last})"
+    assert last_max > 1.1 * g0
+    frames = read_dump_frames(dump)
+    assert frames and max(frames) == last
+    assert 0 not in frames  # step 0 has max grade g0: below the dump threshold
+    assert all(g.max() > 1.02 * g0 * (1 - 1e-5) for g in frames.values())  # dump: 6 digits
+    assert len(frames) < last // 5 + 1, "no frame was skipped (dump_modify skip had no effect)"

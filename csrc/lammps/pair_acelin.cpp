@@ -10,6 +10,12 @@
  * comm->reverse_comm(this) folds back into the owners. Each bond is evaluated on exactly
  * one rank, so the global virial always takes the whole bond (ev_tally_xyz would take
  * half of a cross-rank bond with newton off).
+ *
+ * Extrapolation grade through LAMMPS's fix pair (`fix ID all pair N acelin gamma 1`): the
+ * fix sets the int behind extract("gamma_flag") on the steps it wants; compute() then
+ * also asks the core for the grade of every local atom (acelin_grade) into the per-atom
+ * vector behind extract_peratom("gamma") (0 for atoms of NULL types), and the fix copies
+ * it and clears the flag. Other steps pay nothing for it.
  */
 #include "pair_acelin.h"
 
@@ -71,6 +77,11 @@ struct PairACELin::Impl {
   std::vector<double> dr;              // [n_bonds*3] r_j - r_i, A
   std::vector<double> energy;          // [n_centres] eV
   std::vector<double> dE_dr;           // [n_bonds*3] eV/A
+
+  // extrapolation grade, on the steps fix pair sets gamma_flag
+  int gamma_flag = 0;
+  std::vector<double> gamma;           // [nlocal] per local atom (fix pair reads it)
+  std::vector<double> gamma_centre;    // [n_centres]
 
   // newton_pair off: ghost contributions [nall*stride]: f (3), then per-atom virial (6)
   std::vector<double> ghost_sum;
@@ -294,6 +305,46 @@ void PairACELin::compute(int eflag, int vflag)
     comm->reverse_comm(this, m.stride);
     fold_ghost_buffer(nlocal);
   }
+  if (m.gamma_flag) compute_grade(nlocal);
+}
+
+void PairACELin::compute_grade(int nlocal)
+{
+  Impl &m = *impl;
+  double *gamma = nullptr, *g_centre = nullptr;
+  try {
+    gamma = at_least(m.gamma, (size_t) nlocal + 1);    // never empty: fix pair wants a pointer
+    g_centre = at_least(m.gamma_centre, (size_t) m.n_centres + 1);
+  } catch (std::bad_alloc &) {
+    error->one(FLERR, "pair acelin: out of memory for the extrapolation grade");
+  }
+  std::fill(gamma, gamma + nlocal, 0.0);
+  acelin_error err;
+  const acelin_status st =
+      acelin_grade_ex(m.model.get(), m.n_centres, m.centre_species.data(), m.neigh_start.data(),
+                      m.neigh_species.data(), m.dr.data(), g_centre, comm->nthreads, &err);
+  if (st == ACELIN_ERR_NO_ACTIVE_SET)
+    error->one(FLERR, std::string("pair acelin: fix pair asked for the extrapolation grade (gamma), "
+                                  "but model file '") + m.path + "' has no active set for element " +
+                   acelin_model_element(m.model.get(), m.centre_species[err.atom]) +
+                   " (build one: ace-lin activeset MODEL TRAIN_DATA)");
+  if (st != ACELIN_OK) core_error(err);
+  for (int k = 0; k < m.n_centres; ++k)
+    if (m.centre_atom[k] < nlocal) gamma[m.centre_atom[k]] = g_centre[k];
+}
+
+void *PairACELin::extract(const char *name, int &dim)
+{
+  dim = 0;
+  if (strcmp(name, "gamma_flag") == 0) return &impl->gamma_flag;
+  return nullptr;
+}
+
+void *PairACELin::extract_peratom(const char *name, int &ncol)
+{
+  if (strcmp(name, "gamma") != 0) return nullptr;
+  ncol = 0;    // one value per atom: a per-atom vector
+  return impl->gamma.empty() ? nullptr : impl->gamma.data();
 }
 
 // The core numbers centre atoms 0..n-1 and bonds 0..n_bonds-1: name LAMMPS atom IDs instead.
@@ -385,7 +436,8 @@ double PairACELin::memory_usage()
   bytes += (double) (m.centre_atom.capacity() + m.centre_species.capacity() + m.neigh_atom.capacity() +
                      m.neigh_species.capacity()) * sizeof(int);
   bytes += (double) m.neigh_start.capacity() * sizeof(int64_t);
-  bytes += (double) (m.dr.capacity() + m.energy.capacity() + m.dE_dr.capacity() + m.ghost_sum.capacity()) *
+  bytes += (double) (m.dr.capacity() + m.energy.capacity() + m.dE_dr.capacity() + m.ghost_sum.capacity() +
+                     m.gamma.capacity() + m.gamma_centre.capacity()) *
       sizeof(double);
   return bytes;
 }

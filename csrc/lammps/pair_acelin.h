@@ -2,6 +2,8 @@
  *
  *   pair_style acelin
  *   pair_coeff * * MODEL_FILE El1 El2 ...     (one element or NULL per atom type)
+ *   fix ID all pair N acelin gamma 1          (optional: extrapolation grade as f_ID
+ *                                              every N steps; the model needs an active set)
  *
  * Metal units. The core's headers stay out of this file (pimpl), so LAMMPS code
  * that includes it needs nothing but LAMMPS. Built as a plugin by
@@ -37,6 +39,8 @@ class PairACELin : public Pair {
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   double memory_usage() override;
+  void *extract(const char *, int &) override;            // "gamma_flag" (for fix pair)
+  void *extract_peratom(const char *, int &) override;    // "gamma": grade per local atom
 
  protected:
   struct Impl;    // model, type map and per-step buffers (pair_acelin.cpp)
@@ -47,6 +51,7 @@ class PairACELin : public Pair {
   void build_bonds();
   void scatter(int nlocal);
   void fold_ghost_buffer(int nlocal);
+  void compute_grade(int nlocal);
   void core_error(const acelin_error &err);    // error->one naming LAMMPS atom IDs
 };
 
