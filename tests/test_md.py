@@ -219,3 +219,34 @@ def test_flag_shortcut(si_model, si_cell, tmp_path, capsys):
                  "--out", str(out), "--no-progress", "--threads", "1"]) == 0
     assert len(read(str(out / "trajectory.extxyz"), ":")) == 5
     assert "ran to step 20 of 20" in capsys.readouterr().out
+
+
+def test_grade_candidates_and_stop(si_model, si_cell, tmp_path):
+    """With an active set: max_gamma logged per frame, frames above grade_threshold saved as
+    candidates, and max_grade_stop ends the run (a re-run stays stopped until the limit is
+    raised, then continues from the stop)."""
+    model = load_model(si_model)
+    if not model.has_active_set:
+        pytest.skip("the fitted model carries no active set")
+    d = config(si_model, si_cell, tmp_path / "g", ensemble="nvt-langevin", temperature=1500.0,
+               steps=200, stride=5, checkpoint_every=50)
+    _run(d)
+    th = read_thermo(str(tmp_path / "g" / "thermo.csv"))
+    gam = th["max_gamma"]
+    assert np.all(gam >= 0) and np.ptp(gam) > 0
+    srt = np.sort(gam)
+    thr = float(0.5 * (srt[len(gam) // 2] + srt[len(gam) // 2 + 1]))  # between two frames
+    d2 = dict(d, output=str(tmp_path / "g2"), grade_threshold=thr)
+    _run(d2)
+    cand = read(str(tmp_path / "g2" / "candidates.extxyz"), ":")
+    assert [c.info["step"] for c in cand] == [int(s) for s, g in zip(th["step"], gam) if g > thr]
+    stop = thr
+    k = int(np.argmax(gam > stop))
+    d3 = dict(d, output=str(tmp_path / "g3"), max_grade_stop=stop)
+    s = _run(d3)
+    assert s["stopped"] == pytest.approx(gam[k]) and s["steps"] == th["step"][k]
+    assert read_thermo(str(tmp_path / "g3" / "thermo.csv"))["step"][-1] == th["step"][k]
+    assert _run(d3)["steps"] == th["step"][k]  # stays stopped
+    s = _run(dict(d3, max_grade_stop=float(gam.max()) + 1.0))
+    assert s["steps"] == 200 and s["stopped"] is None
+    np.testing.assert_array_equal(read_thermo(str(tmp_path / "g3" / "thermo.csv"))["max_gamma"], gam)

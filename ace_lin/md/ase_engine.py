@@ -172,7 +172,8 @@ def run_ase(cfg, model, atoms, progress=True) -> dict:
         resumed = False
 
     def checkpoint(dyn, ensemble, stopped_gamma=None):
-        done = stage_step >= cfg.stages[stage_idx].steps and stopped_gamma is None
+        done = (stage_idx < len(cfg.stages) and stage_step >= cfg.stages[stage_idx].steps
+                and stopped_gamma is None)
         save_checkpoint(ck_path, {
             "engine": "ase", "fingerprint": fp, "step": step,
             "stage": stage_idx + 1 if done else stage_idx, "stage_step": 0 if done else stage_step,
@@ -188,8 +189,10 @@ def run_ase(cfg, model, atoms, progress=True) -> dict:
     stopped = None
     try:
         if not resumed:
-            rec.record(atoms, 0)
-            checkpoint(None, None)
+            gamma = rec.record(atoms, 0)
+            if gamma is not None and cfg.max_grade_stop is not None and gamma > cfg.max_grade_stop:
+                stopped = gamma
+            checkpoint(None, None, stopped_gamma=stopped)
         while stage_idx < len(cfg.stages) and stopped is None:
             stage = cfg.stages[stage_idx]
             dyn = make_dynamics(atoms, stage, cfg.timestep, rng)

@@ -81,9 +81,10 @@ class MDConfig:
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the trajectory (not engine resources such as
-        ranks and threads, not the output folder): a resume with other physics is refused."""
+        ranks and threads, not the output folder, not the grade limits, which may be
+        raised to continue a stopped run): a resume with other physics is refused."""
         d = asdict(self)
-        for key in ("ranks", "threads", "output"):
+        for key in ("ranks", "threads", "output", "grade_threshold", "max_grade_stop"):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
