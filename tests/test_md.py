@@ -229,7 +229,7 @@ def test_grade_candidates_and_stop(si_model, si_cell, tmp_path):
     if not model.has_active_set:
         pytest.skip("the fitted model carries no active set")
     d = config(si_model, si_cell, tmp_path / "g", ensemble="nvt-langevin", temperature=1500.0,
-               steps=200, stride=5, checkpoint_every=50)
+               steps=100, stride=5, checkpoint_every=50)
     _run(d)
     th = read_thermo(str(tmp_path / "g" / "thermo.csv"))
     gam = th["max_gamma"]
@@ -248,5 +248,5 @@ def test_grade_candidates_and_stop(si_model, si_cell, tmp_path):
     assert read_thermo(str(tmp_path / "g3" / "thermo.csv"))["step"][-1] == th["step"][k]
     assert _run(d3)["steps"] == th["step"][k]  # stays stopped
     s = _run(dict(d3, max_grade_stop=float(gam.max()) + 1.0))
-    assert s["steps"] == 200 and s["stopped"] is None
+    assert s["steps"] == 100 and s["stopped"] is None
     np.testing.assert_array_equal(read_thermo(str(tmp_path / "g3" / "thermo.csv"))["max_gamma"], gam)

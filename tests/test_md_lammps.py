@@ -80,6 +80,45 @@ def test_lammps_and_ase_agree_on_first_steps(si_model, si_cell, tmp_path):
         np.testing.assert_allclose(fb.get_potential_energies(), fa.get_potential_energies(), atol=1e-7)
         assert abs(fa.info["pressure_GPa"] - fb.info["pressure_GPa"]) < 1e-5
     assert np.abs(a[-1].positions - a[0].positions).max() > 0.05  # the atoms did move
+    th = {e: read_thermo(str(tmp_path / e / "thermo.csv")) for e in runs}
+    assert ("max_gamma" in th["lammps"]) == ("max_gamma" in th["ase"])
+    if "max_gamma" in th["ase"]:  # fix pair ... acelin gamma 1 against results["max_gamma"]
+        np.testing.assert_allclose(th["lammps"]["max_gamma"], th["ase"]["max_gamma"], atol=1e-7)
+
+
+def test_lammps_grade_candidates_and_stop(si_model, si_cell, tmp_path):
+    """grade_threshold and max_grade_stop on the LAMMPS engine (fix pair + fix halt): the
+    candidates are the frames above the threshold; the run halts at the first frame above
+    the limit, stays stopped on a re-run, and continues when the limit is raised."""
+    from ace_lin.model import load_model
+
+    if not load_model(si_model).has_active_set:
+        pytest.skip("the fitted model carries no active set")
+    d = config(si_model, si_cell, tmp_path / "ref", ensemble="nvt-langevin", temperature=1500.0,
+               steps=100, checkpoint_every=50)
+    run_md(parse_config(d), progress=False)
+    th = read_thermo(str(tmp_path / "ref" / "thermo.csv"))
+    gam = np.sort(th["max_gamma"])
+    limit = float(0.5 * (gam[len(gam) // 2] + gam[len(gam) // 2 + 1]))
+    k = int(np.argmax(th["max_gamma"] > limit))
+    d2 = dict(d, output=str(tmp_path / "stop"), grade_threshold=limit, max_grade_stop=limit)
+    s = run_md(parse_config(d2), progress=False)
+    assert s["stopped"] == pytest.approx(th["max_gamma"][k], rel=1e-9)
+    th2 = read_thermo(str(tmp_path / "stop" / "thermo.csv"))
+    assert th2["step"][-1] == th["step"][k]
+    cand = read(str(tmp_path / "stop" / "candidates.extxyz"), ":")
+    assert [c.info["step"] for c in cand] == [th["step"][k]]  # k: the first frame above
+    assert run_md(parse_config(d2), progress=False)["stopped"] is not None  # stays stopped
+    s = run_md(parse_config(dict(d2, max_grade_stop=float(gam[-1]) + 1.0)), progress=False)
+    assert s["stopped"] is None
+    # the continued run: no frame lost or doubled; identical up to the halt (after it the
+    # Langevin noise differs: LAMMPS keeps no random state, the resumed segment is reseeded)
+    th3 = read_thermo(str(tmp_path / "stop" / "thermo.csv"))
+    assert list(th3["step"]) == list(th["step"])
+    np.testing.assert_allclose(th3["max_gamma"][:k + 1], th["max_gamma"][:k + 1], atol=1e-6)
+    cand = read(str(tmp_path / "stop" / "candidates.extxyz"), ":")
+    assert [c.info["step"] for c in cand] == [int(x) for x, g in zip(th3["step"], th3["max_gamma"])
+                                             if g > limit]
 
 
 @pytest.mark.parametrize("ensemble", ["nvt-langevin", "nvt-csvr", "nvt-nose-hoover", "npt"])

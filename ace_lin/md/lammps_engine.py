@@ -7,7 +7,9 @@ positions, velocities, image flags, Nose-Hoover variables). A re-run takes the l
 cuts the dump before its step (the resumed run writes that frame again) and runs
 in.resume.STEP.lammps. The resumed trajectory equals the uninterrupted one to rounding:
 LAMMPS rebuilds neighbour lists and re-sorts atoms at a restart, which changes the order
-of force summation (the test states the tolerance).
+of force summation (the test states the tolerance). A run halted by max_grade_stop
+restarts inside a segment: its stochastic thermostat is reseeded there, so the continued
+trajectory is a valid but different sample than one never halted.
 checkpoint.json records the configuration's fingerprint and how far the dump has been
 converted (its byte offset and the sizes of the output files).
 """
