@@ -3,9 +3,9 @@
  * The basis vector of atom i is B_i[k] = value of invariant k at i (k in the centre
  * species' block): the sum over atoms is the energy design row. The grade is
  * gamma_i = max_j |sum_k B_i[k] G_s[k, j]| with G_s = P A^-1 of the species' active set
- * (ace_lin/trust/activeset.py builds it); gamma <= 1 means B_i lies in the convex span the
- * active set's environments bound. Each atom writes only its own outputs, so the results
- * do not depend on the thread count.
+ * (ace_lin/trust/activeset.py builds it); gamma <= 1 means that B_i, written in the basis
+ * of the active set's environments, has no coefficient above 1 in magnitude (interpolation).
+ * Each atom writes only its own outputs, so the results do not depend on the thread count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,17 +35,22 @@ static void invariants(const acelin_model *m, const double *A, int zc, double *B
     }
 }
 
-static double grade_of(const acelin_model *m, int zc, const double *B)
+/* max_j |sum_k B[k] G[k, j]|; row by row through G (contiguous), S[r] is scratch. Each
+ * S[j] still sums over k in increasing order. */
+static double grade_of(const acelin_model *m, int zc, const double *B, double *restrict S)
 {
     const int r = m->active_n[zc];
     const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc];
     const double *G = m->active_map + m->active_off[zc];
-    double worst = 0.0;
-    for (int j = 0; j < r; ++j) {
-        double s = 0.0;
-        for (int k = 0; k < rows; ++k) s += B[k] * G[(size_t)k * r + j];
-        if (fabs(s) > worst) worst = fabs(s);
+    for (int j = 0; j < r; ++j) S[j] = 0.0;
+    for (int k = 0; k < rows; ++k) {
+        const double bk = B[k];
+        const double *restrict Gk = G + (size_t)k * r;
+        for (int j = 0; j < r; ++j) S[j] += bk * Gk[j];
     }
+    double worst = 0.0;
+    for (int j = 0; j < r; ++j)
+        if (fabs(S[j]) > worst) worst = fabs(S[j]);
     return worst;
 }
 
@@ -73,10 +78,12 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
         if (start[i + 1] - start[i] > cap) cap = start[i + 1] - start[i];
     }
     if (cap > INT32_MAX) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "more than 2^31 neighbours of one atom");
-    int widest = 0; /* largest block of invariants of one species */
-    for (int s = 0; s < m->ns; ++s)
+    int widest = 0, r_max = 0; /* largest block of invariants of one species, largest map */
+    for (int s = 0; s < m->ns; ++s) {
         if (m->species_basis_start[s + 1] - m->species_basis_start[s] > widest)
             widest = m->species_basis_start[s + 1] - m->species_basis_start[s];
+        if (m->active_n[s] > r_max) r_max = m->active_n[s];
+    }
     if (mode == BASIS_VECTORS && n_atoms) memset(out, 0, (size_t)n_atoms * m->n_basis * sizeof(double));
     acelin_error first;
     acelin_error_clear(&first);
@@ -88,7 +95,7 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
 #endif
     {
         acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
-        double *B = malloc((size_t)(widest ? widest : 1) * sizeof(double));
+        double *B = malloc((size_t)(widest + r_max + 1) * sizeof(double)); /* B, then S */
         char msg[200];
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 8)
@@ -104,7 +111,7 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
                 acelin_density(m, w, na);
                 double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
                 invariants(m, w->A, zc, Bi);
-                if (mode == GRADE) out[i] = grade_of(m, zc, B);
+                if (mode == GRADE) out[i] = grade_of(m, zc, B, B + widest);
             } else {
                 if (mode == GRADE) out[i] = NAN;
 #ifdef _OPENMP
