@@ -114,6 +114,12 @@ def main():
               f"{np.quantile(g, 0.9):.3g} | {np.median([r['f_rmse'] for r in ev]):.3f} |")
     print()
     print(f"ROC AUC (largest grade, left out vs in-distribution test): {auc:.3f}  (target >= 0.9)")
+    for kind in sorted({r["type"] for r in ev_out}):
+        g = [r["max_gamma"] for r in ev_out if r["type"] == kind]
+        print(f"  {kind} alone ({len(g)} configs): AUC {roc_auc(g, g_in):.3f}")
+    trust = model.metadata.get("trust", {})
+    print(f"active set and posterior in the fit: {trust.get('seconds')} s; active set "
+          f"{trust.get('active_set')}")
     print(f"Spearman rank correlation grade / per-config force RMSE: all {rho:.3f}, "
           f"in-distribution test only {rho_in:.3f}")
     print()

@@ -70,18 +70,26 @@ class ElementActiveSet:
         return np.abs(c).max(axis=1) if c.shape[1] else np.zeros(c.shape[0])
 
 
-def maxvol(X, tol=SWAP_TOL, max_swaps=None):
+def maxvol(X, tol=SWAP_TOL, max_swaps=None, orthonormal=False):
     """Indices of r rows of X (N x r, full column rank) whose r x r submatrix A has
     (locally) maximal |det|: every row's coefficients X A^-1 are <= 1 + tol in magnitude.
-    Start: pivoted QR of X^T; then swap the row with the largest coefficient in."""
+    Start: pivoted QR of the rows of highest leverage (at most 4r of them: pivoted QR is
+    slow on many rows, and the volume lives in the high-leverage rows); then swap the row
+    with the largest coefficient in, over all rows. orthonormal: X's columns are
+    orthonormal, so that the leverages are its squared row norms (the choice of rows does
+    not depend on a column transform of X)."""
     X = np.asarray(X, dtype=float)
     N, r = X.shape
     if r == 0:
         return np.zeros(0, dtype=int)
     if N < r:
         raise ValueError(f"maxvol needs at least as many rows as columns ({N} < {r})")
-    _, _, piv = scipy.linalg.qr(X.T, mode="economic", pivoting=True, check_finite=False)
-    idx = np.array(piv[:r])
+    cand = np.arange(N)
+    if N > 4 * r:
+        Q = X if orthonormal else scipy.linalg.qr(X, mode="economic", check_finite=False)[0]
+        cand = np.sort(np.argsort(-np.einsum("ij,ij->i", Q, Q), kind="stable")[:4 * r])
+    _, _, piv = scipy.linalg.qr(X[cand].T, mode="economic", pivoting=True, check_finite=False)
+    idx = cand[piv[:r]]
     max_swaps = 50 * r + 100 if max_swaps is None else max_swaps
     swaps = 0
     while True:
@@ -145,7 +153,7 @@ def build_element(element, columns, B, body_order=None) -> ElementActiveSet:
         r = int(np.sum(sig > RANK_RTOL * sig[0])) if sig.size and sig[0] > 0 else 0
         Vr, Vc = Vt[:r].T, Vt[r:].T
         X = Y @ Vr
-        idx = maxvol(X)
+        idx = maxvol(X / sig[:r], orthonormal=True)  # X / sig: Y's left singular vectors
         A = X[idx]
         G[np.ix_(nzi, np.arange(r))] = (Vr @ np.linalg.inv(A)) / s[:, None]
         M[:r, nzi] = B[idx][:, nzi]  # the active rows themselves (their complement part
