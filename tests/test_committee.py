@@ -180,3 +180,18 @@ def test_bad_fit_state_is_refused(fitted, tmp_path):
     with pytest.raises(FitStateError, match="another basis"):
         read_fitstate(tmp / "m.fitstate.npz", "0" * 64)
     assert not [f for f in os.listdir(tmp) if f.endswith(".tmp")]  # atomic writes left nothing
+
+
+def test_fit_with_a_non_bayesian_solver_has_no_posterior(fitted, tmp_path):
+    from ace_lin.fit.driver import fit
+
+    frames, model, _, tmp = fitted
+    cfg = {"data": {"train": str(tmp / "train.xyz")}, "elements": ["Si"], "e0": "fit",
+           "basis": dict(SPEC), "solver": {"kind": "ridge", "ridge_lambda": 1e-6,
+                                           "prior": {"p": 3}},
+           "output": str(tmp_path / "ridge.json")}
+    ridge, _ = fit(cfg)
+    assert ridge.posterior is None and ridge.has_active_set
+    assert not ridge.metadata["trust"]["posterior"]
+    with pytest.raises(ValueError, match="posterior"):
+        ACECalculator(ridge, committee=True)
