@@ -21,7 +21,7 @@ def run(args) -> int:
 
     from ace_lin.cli.activeset import read_structures
     from ace_lin.cli.main import UsageError
-    from ace_lin.io.model_file import _atomic_write
+    from ace_lin.io.model_file import atomic_write
     from ace_lin.model import load_model
     from ace_lin.trust.select import select_structures
 
@@ -48,7 +48,7 @@ def run(args) -> int:
         chosen.append(atoms)
     buf = io.StringIO()
     ase.io.write(buf, chosen, format="extxyz")
-    _atomic_write(args.out, buf.getvalue().encode())
+    atomic_write(args.out, buf.getvalue().encode(), "selection file")
     print(f"wrote {len(chosen)} of {len(pool)} structures to {args.out} "
           f"(largest grade when chosen: {grades[0]:.3g} .. {grades[-1]:.3g})")
     return 0

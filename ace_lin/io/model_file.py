@@ -372,9 +372,9 @@ def _render(doc, fail):
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path, data):
+def atomic_write(path, data, what="model file"):
     """Write to a fresh file in the same directory, fsync, then rename over path: a crash
-    leaves either the old file or the new one, never a mixture."""
+    leaves either the old file or the new one, never a mixture. what: named in errors."""
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     while True:
@@ -385,7 +385,7 @@ def _atomic_write(path, data):
         except FileExistsError:
             continue
         except OSError as exc:
-            raise type(exc)(exc.errno, f"cannot write model file: {exc.strerror}", path) from None
+            raise type(exc)(exc.errno, f"cannot write {what}: {exc.strerror}", path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -444,7 +444,7 @@ def write_model_file(path, document: Mapping) -> str:
              "for the checksum")
     digest = hashlib.sha256(data).hexdigest()
     m = found[0]
-    _atomic_write(path, data[:m.start(1)] + digest.encode("ascii") + data[m.end(1):])
+    atomic_write(path, data[:m.start(1)] + digest.encode("ascii") + data[m.end(1):])
     return digest
 
 

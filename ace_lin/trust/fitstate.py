@@ -49,7 +49,7 @@ def fitstate_path(model_path: str) -> str:
 
 
 def write_fitstate(path, state: FitState) -> None:
-    from ace_lin.io.model_file import _atomic_write
+    from ace_lin.io.model_file import atomic_write
 
     arrays = {"R": state.R, "qty": state.qty, "gamma": state.gamma,
               "unpenalized": state.unpenalized.astype(bool)}
@@ -65,7 +65,7 @@ def write_fitstate(path, state: FitState) -> None:
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    _atomic_write(os.fspath(path), buf.getvalue())
+    atomic_write(os.fspath(path), buf.getvalue(), "fit state")
 
 
 def read_fitstate(path, spec_hash=None) -> FitState:
