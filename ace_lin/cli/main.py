@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "select": "ace_lin.cli.select",
     "snapshots": "ace_lin.cli.snapshots",
     "analyze": "ace_lin.cli.analyze",
+    "active-learn": "ace_lin.cli.active_learn",
 }
 
 EXIT_USAGE = 2
