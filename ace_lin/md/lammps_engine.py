@@ -301,6 +301,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
     done = max(restart_steps(folder) + [0])
     last_frame = state["converted"]["step"]
     state["stopped_gamma"] = halt[1] if halt is not None else None
+    state["step"] = done  # of the latest restart file (for people reading the folder)
     save_checkpoint(ck_path, state)
     if halt is not None:
         summary["stopped"] = halt[1]
