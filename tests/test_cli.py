@@ -74,9 +74,12 @@ def test_errors_text_and_info(fitted, capsys):
     assert main(["info", model]) == 0
     out = capsys.readouterr().out
     assert "Si" in out and "per order" in out and "r_cut" in out and "train errors" in out
+    assert "active set      Si (" in out and "posterior       kept" in out
     assert main(["info", model, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["elements"] == ["Si"] and sum(info["n_basis_by_order"].values()) == info["n_basis"]
+    assert info["trust"] == {"active_set": {"Si": info["n_basis"]}, "posterior": True,
+                             "labels_folded": None}
     # the example leaves r_scale open: the fit searched it, info shows the choice
     factor = info["training"]["r_scale_factor"]
     assert factor is not None and info["r_scale_A"]["Si-Si"] == pytest.approx(factor * 2 * 1.11)

@@ -2,6 +2,9 @@
 HELP = "show a model: elements, E0, basis size per order, cutoffs, training summary"
 
 
+import numpy as np
+
+
 def add_arguments(p):
     p.add_argument("model", help="model file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -31,6 +34,11 @@ def summary(model) -> dict:
             "prior": fit.get("prior"),
             "prior_p_by_evidence": fit.get("prior_search") is not None,
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
+    active = model.active_set or {}
+    out["trust"] = {
+        "active_set": {el: int(np.asarray(G).shape[0]) for el, G in active.items()},
+        "posterior": model.posterior is not None,
+        "labels_folded": model.metadata.get("active_learning", {}).get("labels_folded")}
     return out
 
 
@@ -91,4 +99,11 @@ def run(args) -> int:
             if e:
                 print(f"{name + ' errors':<16}{e['n_configs']} configs: E MAE {_fmt(e['energy_mae'])} "
                       f"meV/atom, F MAE {_fmt(e['force_mae'])} eV/A, S MAE {_fmt(e['stress_mae'])} GPa")
+    t = s["trust"]
+    grade = (", ".join(f"{el} ({n} invariants)" for el, n in t["active_set"].items())
+             if t["active_set"] else "none (ace-lin activeset MODEL TRAIN_DATA builds one)")
+    print(f"active set      {grade}")
+    print(f"posterior       {'kept (committee uncertainties)' if t['posterior'] else 'none'}")
+    if t["labels_folded"] is not None:
+        print(f"active learning {t['labels_folded']} labels folded in")
     return 0
