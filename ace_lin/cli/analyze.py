@@ -17,12 +17,12 @@ def add_arguments(p):
 def _csv(path, columns: dict):
     import numpy as np
 
-    from ace_lin.md.checkpoint import write_atomic
+    from ace_lin.io.atomic import atomic_write
 
     names = list(columns)
     data = np.column_stack([np.asarray(columns[n], float) for n in names])
     rows = [",".join(names)] + [",".join("%.10g" % v for v in row) for row in data]
-    write_atomic(path, "\n".join(rows) + "\n")
+    atomic_write(path, "\n".join(rows) + "\n")
 
 
 def _png(path, panels):
@@ -57,7 +57,7 @@ def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None):
     from ace_lin.analysis.vdos import vdos
     from ace_lin.handoff.select import frame_times
     from ace_lin.handoff.trajectory import TrajectoryError, index_frames, read_frame
-    from ace_lin.md.checkpoint import write_atomic
+    from ace_lin.io.atomic import atomic_write
 
     headers = index_frames(path)
     steps, times = frame_times(headers)
@@ -94,7 +94,7 @@ def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None):
     stats.update(diffusion_A2_per_ps=d, diffusion_cm2_per_s=d * 1e-4,
                  vdos_peak_THz=float(vd["frequency_THz"][np.argmax(vd["vdos_per_THz"])]),
                  units={"drift": "meV/atom/ns", "fluctuation": "meV/atom", "D": "A^2/ps, cm^2/s"})
-    write_atomic(f"{out}/stats.json", json.dumps(stats, indent=1) + "\n")
+    atomic_write(f"{out}/stats.json", json.dumps(stats, indent=1) + "\n")
     fmax = vd["frequency_THz"][-1]
     _png(f"{out}/vdos.png", [(vd["frequency_THz"], vd["vdos_per_THz"], "frequency (THz)",
                               "VDOS (1/THz)", {}),
@@ -110,7 +110,7 @@ def analyze_series(path, column, out, max_lag_fs=None):
 
     from ace_lin.analysis.dephasing import dephasing
     from ace_lin.cli.main import UsageError
-    from ace_lin.md.checkpoint import write_atomic
+    from ace_lin.io.atomic import atomic_write
 
     with open(path) as fh:
         names = fh.readline().strip().split(",")
@@ -137,7 +137,7 @@ def analyze_series(path, column, out, max_lag_fs=None):
                                                 "spectral_density_eV2_fs": res["spectral_density_eV2_fs"]})
     summary = {k: res[k] for k in ("T2_fs", "tau_gauss_fs", "std_eV", "mean_eV")}
     summary["column"] = column
-    write_atomic(f"{out}/series.json", json.dumps(summary, indent=1) + "\n")
+    atomic_write(f"{out}/series.json", json.dumps(summary, indent=1) + "\n")
     _png(f"{out}/series.png", [(res["time_fs"], res["acf_normalized"], "time (fs)", "ACF / ACF(0)", {}),
                                (res["frequency_cm1"], res["spectral_density_eV2_fs"],
                                 "frequency (cm$^{-1}$)", "J (eV$^2$ fs)", {}),

@@ -21,7 +21,7 @@ def run(args) -> int:
 
     from ace_lin.cli.activeset import read_structures
     from ace_lin.cli.main import UsageError
-    from ace_lin.io.model_file import atomic_write
+    from ace_lin.io.atomic import atomic_write
     from ace_lin.model import load_model
     from ace_lin.trust.select import select_structures
 

@@ -31,7 +31,7 @@ def run(args) -> int:
     from ace_lin.handoff.trajectory import TrajectoryError, index_frames, read_frame
     from ace_lin.handoff.select import boundary_jumps, check_frames, select_windows, unwrap
     from ace_lin.handoff import writers
-    from ace_lin.md.checkpoint import write_atomic
+    from ace_lin.io.atomic import atomic_write
 
     if not os.path.isfile(args.trajectory):
         raise UsageError(f"{args.trajectory}: no such trajectory file")
@@ -88,7 +88,7 @@ def run(args) -> int:
             rows.append(f"{k},{int(info['step'])},{float(info['time_fs']):g},{float(epot):.10g},"
                         f"{float(info.get('ekin_eV', float('nan'))):.10g},"
                         f"{float(info.get('temperature_K', float('nan'))):.6g},{wi},{path}")
-    write_atomic(os.path.join(args.out, "index.csv"), "\n".join(rows) + "\n")
+    atomic_write(os.path.join(args.out, "index.csv"), "\n".join(rows) + "\n")
     n = sum(len(w) for w in windows)
     print(f"wrote {n} {args.format} snapshot(s) in {len(windows)} window(s) to {args.out}/ "
           f"(index.csv lists them)")

@@ -9,12 +9,12 @@ manual cannot drift from the code. tests/test_docs.py fails when the committed f
 
 Everything outside the markers is hand-written and kept as it is.
 """
-import os
 import re
 import sys
 from dataclasses import MISSING, fields
 
 from ace_lin.basis.spec import BasisSpec
+from ace_lin.io.atomic import atomic_write
 from ace_lin.fit.config import (ELEMENTS_EXAMPLE, SECTIONS, TOP_DOCS, BasisSection,
                                 FitConfig, basis_keys, key_entries, yaml_value)
 from ace_lin.fit.presets import BASIS_PRESETS, DEFAULT_BASIS_SIZE, preset
@@ -158,13 +158,6 @@ def splice(text: str, generated: str) -> str:
     return f"{head}\n{generated}{tail}"
 
 
-def _write_atomic(path: str, text: str):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     import argparse
 
@@ -192,7 +185,7 @@ def main(argv=None) -> int:
             return 1
         return 0
     if new != text:
-        _write_atomic(path, new)
+        atomic_write(path, new, "docs/fitting.md")
     return 0
 
 

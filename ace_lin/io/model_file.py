@@ -47,10 +47,11 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping
 
 import numpy as np
+
+from ace_lin.io.atomic import atomic_write
 
 FORMAT_NAME = "ace_lin-model"
 FORMAT_VERSION = 3
@@ -372,42 +373,6 @@ def _render(doc, fail):
     return "\n".join(lines) + "\n"
 
 
-def atomic_write(path, data, what="model file"):
-    """Write to a fresh file in the same directory, fsync, then rename over path: a crash
-    leaves either the old file or the new one, never a mixture. what: named in errors."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    while True:
-        tmp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:  # 0o666 so that the umask applies, as for a normally created file
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise type(exc)(exc.errno, f"cannot write {what}: {exc.strerror}", path) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable; not every file system allows this
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def write_model_file(path, document: Mapping) -> str:
     """Write document as a model file at path, atomically; returns the sha256 hex digest.
 
@@ -444,7 +409,7 @@ def write_model_file(path, document: Mapping) -> str:
              "for the checksum")
     digest = hashlib.sha256(data).hexdigest()
     m = found[0]
-    atomic_write(path, data[:m.start(1)] + digest.encode("ascii") + data[m.end(1):])
+    atomic_write(path, data[:m.start(1)] + digest.encode("ascii") + data[m.end(1):], "model file")
     return digest
 
 

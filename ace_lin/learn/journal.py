@@ -12,15 +12,7 @@ import json
 import os
 from typing import Hashable, List
 
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and os.replace (fsynced)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+from ace_lin.io.atomic import atomic_write
 
 
 def _key(k):
@@ -69,9 +61,10 @@ class Journal:
         self.keys.append(key)
         self._seen.add(key)
         self._bytes += len(data)
-        write_atomic(self.index_path, json.dumps({"bytes": self._bytes,
+        atomic_write(self.index_path, json.dumps({"bytes": self._bytes,
                                                   "keys": [list(k) if isinstance(k, tuple) else k
-                                                           for k in self.keys]}).encode())
+                                                           for k in self.keys]}).encode(),
+                     "journal index")
 
 
 def extxyz_text(atoms) -> str:

@@ -21,13 +21,13 @@ import hashlib
 import io
 import json
 import os
-import shutil
 from dataclasses import asdict
 
 import numpy as np
 
 from ace_lin.fit.config import ConfigError
-from ace_lin.learn.journal import Journal, extxyz_text, write_atomic
+from ace_lin.io.atomic import atomic_write
+from ace_lin.learn.journal import Journal, extxyz_text
 
 STATE_VERSION = 1
 PROGRESS_COLUMNS = ("iteration", "labels", "frames_checked", "frames_above_threshold",
@@ -72,13 +72,13 @@ class RunFolder:
         return st
 
     def save_state(self):
-        write_atomic(self.state_path, json.dumps(self.state, indent=1).encode())
+        atomic_write(self.state_path, json.dumps(self.state, indent=1).encode())
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=PROGRESS_COLUMNS, lineterminator="\n")
         w.writeheader()
         for row in self.state["rows"]:
             w.writerow({k: row[k] for k in PROGRESS_COLUMNS})
-        write_atomic(os.path.join(self.root, "progress.csv"), buf.getvalue().encode())
+        atomic_write(os.path.join(self.root, "progress.csv"), buf.getvalue().encode())
 
     def iteration_dir(self, k: int) -> str:
         d = os.path.join(self.root, "iterations", f"{k:03d}")
@@ -89,14 +89,12 @@ class RunFolder:
 def keep_copy(model_path, folder):
     """An atomic copy of the model file into `folder` (the model history of the run)."""
     os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, os.path.basename(model_path))
-    tmp = target + f".tmp{os.getpid()}"
-    shutil.copyfile(model_path, tmp)
-    os.replace(tmp, target)
+    with open(model_path, "rb") as fh:
+        atomic_write(os.path.join(folder, os.path.basename(model_path)), fh.read(), "model copy")
 
 
 def _write_frames(path, frames):
-    write_atomic(path, "".join(extxyz_text(f) for f in frames).encode())
+    atomic_write(path, "".join(extxyz_text(f) for f in frames).encode())
 
 
 def _read_frames(path):
@@ -131,7 +129,7 @@ def explore_and_select(run: RunFolder, refit, starts, k: int, n_select: int, bar
               "max_grade": ex.max_grade, "trajectories_stopped": ex.n_stopped,
               "selected": len(selected)}
     _write_frames(sel_path, selected)           # first the frames, then the record that
-    write_atomic(rec_path, json.dumps(record).encode())  # says the step is complete
+    atomic_write(rec_path, json.dumps(record).encode())  # says the step is complete
     return selected, record
 
 

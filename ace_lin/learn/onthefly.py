@@ -20,14 +20,14 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from ace_lin.learn.explore import max_grade, strained
-from ace_lin.learn.journal import write_atomic
+from ace_lin.io.atomic import atomic_write
 from ace_lin.learn.loop import RunFolder, plot_progress
 
 CHECK_EVERY = 10  # grade checks between routine checkpoints
 
 
 def _save(path, atoms, step, rng, labels, max_seen):
-    write_atomic(path, json.dumps({
+    atomic_write(path, json.dumps({
         "step": int(step), "positions": atoms.get_positions().tolist(),
         "momenta": atoms.get_momenta().tolist(), "cell": atoms.cell.array.tolist(),
         "rng_state": rng.bit_generator.state, "labels": int(labels),

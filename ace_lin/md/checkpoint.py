@@ -7,9 +7,10 @@ and the configuration's fingerprint (a resume with other physics is refused). Fl
 stored by repr, so the state round-trips bit for bit.
 """
 import json
-import os
 
 import numpy as np
+
+from ace_lin.io.atomic import atomic_write
 
 CHECKPOINT_VERSION = 2
 CHECKPOINT = "checkpoint.json"
@@ -17,15 +18,6 @@ CHECKPOINT = "checkpoint.json"
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used (unreadable, other configuration)."""
-
-
-def write_atomic(path: str, text: str):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _plain(x):
@@ -41,7 +33,7 @@ def _plain(x):
 
 
 def save_checkpoint(path: str, state: dict):
-    write_atomic(path, json.dumps(_plain(dict(state, checkpoint_version=CHECKPOINT_VERSION))))
+    atomic_write(path, json.dumps(_plain(dict(state, checkpoint_version=CHECKPOINT_VERSION))))
 
 
 def load_checkpoint(path: str, fingerprint: str) -> dict:

@@ -49,7 +49,7 @@ def fitstate_path(model_path: str) -> str:
 
 
 def write_fitstate(path, state: FitState) -> None:
-    from ace_lin.io.model_file import atomic_write
+    from ace_lin.io.atomic import atomic_write
 
     arrays = {"R": state.R, "qty": state.qty, "gamma": state.gamma,
               "unpenalized": state.unpenalized.astype(bool)}
