@@ -6,9 +6,15 @@ With a model that has an active set: gamma (per-atom extrapolation grade, > 1 me
 extrapolation) and max_gamma. With committee=True (or a number of members >= 2) and a
 model that keeps its posterior: energy_std (eV) and forces_std (eV/A, [N, 3]), the spread
 of a seeded committee drawn from the posterior (ace_lin/trust/committee.py); the
-committee's mean is the model's own prediction.
+committee's mean is the model's own prediction. When the posterior keeps the fit's noise
+model (files written by this version): also energy_std_predictive (eV) and
+forces_std_predictive (eV/A, [N, 3]), the committee spread and the fit's noise added in
+quadrature: the expected spread of the DFT value around the prediction, the one to compare
+with DFT errors (benchmarks/trust_mlearn_si.py).
 """
 import os
+
+import numpy as np
 
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
@@ -20,7 +26,8 @@ from ace_lin.units import virial_to_stress
 
 class ACECalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress",
-                              "gamma", "max_gamma", "energy_std", "forces_std"]
+                              "gamma", "max_gamma", "energy_std", "forces_std",
+                              "energy_std_predictive", "forces_std_predictive"]
 
     def __init__(self, model_or_path, n_threads: int = 0, committee=False, seed: int = 0,
                  grade=None, **kwargs):
@@ -72,3 +79,8 @@ class ACECalculator(Calculator):
             e_std, f_std = committee_spread(self.deviations, rows.energy, rows.forces, counts)
             self.results["energy_std"] = e_std
             self.results["forces_std"] = f_std
+            noise = self.model.posterior.noise
+            if noise is not None:
+                self.results["energy_std_predictive"] = float(
+                    np.hypot(e_std, noise.energy_std(len(self.atoms))))
+                self.results["forces_std_predictive"] = np.hypot(f_std, noise.forces_std())

@@ -9,7 +9,8 @@ frames (the mlearn test split of the kept types). Prints:
 - Spearman rank correlation of the largest grade with the per-configuration force RMSE;
 - committee calibration (32 members, seed 0): fraction of force components whose error lies
   within 1, 2, 3 predicted std, with the committee spread alone (epistemic) and with the
-  fit's noise level added (predictive: sqrt(std^2 + 1/beta), force weight 1);
+  fit's noise model added (ACECalculator's forces_std_predictive: sqrt(std^2 + 1/beta),
+  force weight 1);
   a Gaussian gives 0.683, 0.954, 0.997.
 Writes <out>/trust_mlearn_si.png (ROC curve, grade vs force error).
 
@@ -74,7 +75,7 @@ def main():
     model, report = fit({"data": {"train": path}, "basis": {"size": "small"},
                          "output": os.path.join(out, "si_kept.json")})
     t_fit = time.perf_counter() - t0
-    noise = report.solver_info["noise_rms"]  # eV/A for force rows of weight 1
+    noise = model.posterior.noise.forces_std()  # eV/A
     calc = ACECalculator(model, committee=args.members, seed=0)
 
     def evaluate(frames):
@@ -88,6 +89,7 @@ def main():
             err = f - ref_f
             rows.append({"max_gamma": r["max_gamma"], "f_rmse": float(np.sqrt(np.mean(err ** 2))),
                          "err": err.ravel(), "std": r["forces_std"].ravel(),
+                         "pred": r["forces_std_predictive"].ravel(),
                          "type": a.info.get("config_type")})
         return rows
 
@@ -129,7 +131,8 @@ def main():
     for name, ev in (("in-distribution test", ev_in), ("left out", ev_out)):
         err = np.abs(np.concatenate([r["err"] for r in ev]))
         std = np.concatenate([r["std"] for r in ev])
-        for kind, s in (("committee", std), ("committee + noise", np.sqrt(std ** 2 + noise ** 2))):
+        pred = np.concatenate([r["pred"] for r in ev])
+        for kind, s in (("committee", std), ("predictive (committee + noise)", pred)):
             frac = [float(np.mean(err <= k * s)) for k in (1, 2, 3)]
             print(f"| {name} | {kind} | {frac[0]:.3f} | {frac[1]:.3f} | {frac[2]:.3f} | "
                   f"{np.median(s):.4f} | {np.sqrt(np.mean(err ** 2)):.4f} |")

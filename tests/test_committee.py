@@ -195,3 +195,46 @@ def test_fit_with_a_non_bayesian_solver_has_no_posterior(fitted, tmp_path):
     assert not ridge.metadata["trust"]["posterior"]
     with pytest.raises(ValueError, match="posterior"):
         ACECalculator(ridge, committee=True)
+
+
+def test_fit_keeps_its_noise_model_and_predictive_spread(fitted):
+    """The labels carry N(0, 0.02 eV/A) force noise: the fit's noise model recovers it, and
+    the predictive spread adds it to the committee spread in quadrature."""
+    frames, model, plain, tmp = fitted
+    noise = load_model(tmp / "m.json").posterior.noise
+    assert noise is not None and noise.forces_weight == 1.0 and noise.energy_weight == 30.0
+    assert 0.014 < noise.forces_std() < 0.028
+    assert noise.energy_std(64) == pytest.approx(8 * noise.forces_std() / 30.0)
+    calc = ACECalculator(model, committee=8)
+    atoms = frames[1].copy()
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    r = calc.results
+    assert np.allclose(r["forces_std_predictive"] ** 2, r["forces_std"] ** 2 + noise.forces_std() ** 2)
+    assert r["energy_std_predictive"] == pytest.approx(
+        np.hypot(r["energy_std"], noise.energy_std(len(atoms))))
+
+
+def test_model_file_checks_the_noise_model(fitted, tmp_path):
+    import hashlib
+    import json
+    import re
+
+    from ace_lin.io.model_file import ModelFileError
+
+    def resign(data: bytes) -> bytes:
+        m = re.search(rb'"checksum": \{"algorithm": "sha256", "value": "([0-9a-f]{64})"', data)
+        zeroed = data[:m.start(1)] + b"0" * 64 + data[m.end(1):]
+        return data[:m.start(1)] + hashlib.sha256(zeroed).hexdigest().encode() + data[m.end(1):]
+
+    _, _, _, tmp = fitted
+    text = (tmp / "m.json").read_text()
+    doc = json.loads(text)
+    assert set(doc["posterior"]["noise"]) == {"beta", "energy_weight", "forces_weight", "stress_weight"}
+    for bad in ({"beta": -1.0}, {"beta": "x"}, {"extra": 1.0}):
+        d = json.loads(text)
+        d["posterior"]["noise"].update(bad)
+        p = tmp_path / "bad.json"
+        p.write_bytes(resign(json.dumps(d).encode()))
+        with pytest.raises(ModelFileError, match="posterior.noise"):
+            load_model(p)

@@ -45,6 +45,7 @@ migration is refused.
 """
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -292,8 +293,27 @@ def _check_posterior(post, els, n_basis, fail):
     _length(mean, n, "posterior.mean", "n", fail)
     L = _array(post["cov_factor"], "float", "posterior.cov_factor", fail)
     _length(L, n * (n + 1) // 2, "posterior.cov_factor", "n(n+1)/2, packed lower triangle", fail)
-    return dict(post, n=n, columns=n, e0_elements=[str(e) for e in e0_els], mean=mean,
-                cov_factor=L)
+    out = dict(post, n=n, columns=n, e0_elements=[str(e) for e in e0_els], mean=mean,
+               cov_factor=L)
+    if post.get("noise") is not None:
+        out["noise"] = _check_noise(post["noise"], fail)
+    return out
+
+
+_NOISE_KEYS = ("beta", "energy_weight", "forces_weight", "stress_weight")
+
+
+def _check_noise(noise, fail):
+    """posterior.noise (optional): the fit's noise precision and row weights."""
+    if not isinstance(noise, Mapping) or sorted(noise) != sorted(_NOISE_KEYS):
+        fail(f"posterior.noise: expected an object with exactly the keys {list(_NOISE_KEYS)}")
+    out = {}
+    for k in _NOISE_KEYS:
+        v = noise[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+            fail(f"posterior.noise.{k}: expected a finite number > 0, got {v!r}")
+        out[k] = float(v)
+    return out
 
 
 # -- writing ----------------------------------------------------------------------------

@@ -7,15 +7,54 @@ mean prediction is the model's prediction; the spread is rescaled by sqrt(K / (K
 that the members' sample covariance stays an unbiased estimate of L L^T). Energies and
 forces are linear in the coefficients, so the members' predictions are the design rows
 (ace_lin.evaluate.design_rows) times the members' deviations: one design call, not K
-force calls. The spread is the model's (epistemic) uncertainty; the fit's noise level
-1/sqrt(beta) (weighted rows) is not part of it.
+force calls. The spread is the model's (epistemic) uncertainty.
+
+The predictive uncertainty of a new DFT value adds the fit's noise: BLR models every
+weighted row's residual as N(0, 1/beta), so an unweighted quantity has noise std
+1/(sqrt(beta) * row weight) (fit/weights.py): forces 1/(sqrt(beta) w_F) eV/A, a total
+energy of N atoms sqrt(N)/(sqrt(beta) w_E) eV, a stress component
+sqrt(N)/(sqrt(beta) w_S V) eV/A^3. NoiseModel keeps beta and the global weights
+(config_type multipliers are not applied: a new structure has no config_type).
+benchmarks/trust_mlearn_si.py measures the calibration of both spreads.
 """
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
 DEFAULT_MEMBERS = 32
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """The fit's noise precision beta (1 / weighted residual^2) and row weights."""
+    beta: float
+    energy_weight: float
+    forces_weight: float
+    stress_weight: float
+
+    def __post_init__(self):
+        for k in ("beta", "energy_weight", "forces_weight", "stress_weight"):
+            v = float(getattr(self, k))
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"posterior.noise.{k} must be a finite number > 0, got {v}")
+            object.__setattr__(self, k, v)
+
+    def energy_std(self, n_atoms: int) -> float:
+        """Noise std of a total energy of n_atoms atoms (eV)."""
+        return float(np.sqrt(n_atoms / self.beta) / self.energy_weight)
+
+    def forces_std(self) -> float:
+        """Noise std of one force component (eV/A)."""
+        return float(1.0 / (np.sqrt(self.beta) * self.forces_weight))
+
+    def stress_std(self, n_atoms: int, volume: float) -> float:
+        """Noise std of one stress component (eV/A^3) of a cell of volume A^3."""
+        return float(np.sqrt(n_atoms / self.beta) / (self.stress_weight * volume))
+
+    def to_document(self) -> dict:
+        return {"beta": self.beta, "energy_weight": self.energy_weight,
+                "forces_weight": self.forces_weight, "stress_weight": self.stress_weight}
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +64,7 @@ class Posterior:
     mean: np.ndarray
     factor: np.ndarray
     e0_elements: List[str]
+    noise: Optional[NoiseModel] = None
 
     def __post_init__(self):
         mean = np.array(self.mean, dtype=float).reshape(-1)
@@ -78,8 +118,11 @@ class Posterior:
     # -- model file (format_version 3, "posterior") ------------------------------------
     def to_document(self) -> dict:
         rows, cols = np.tril_indices(self.n)
-        return {"n": self.n, "columns": self.n, "e0_elements": list(self.e0_elements),
-                "mean": self.mean, "cov_factor": self.factor[rows, cols]}
+        doc = {"n": self.n, "columns": self.n, "e0_elements": list(self.e0_elements),
+               "mean": self.mean, "cov_factor": self.factor[rows, cols]}
+        if self.noise is not None:
+            doc["noise"] = self.noise.to_document()
+        return doc
 
     @classmethod
     def from_document(cls, doc) -> "Posterior":
@@ -90,7 +133,9 @@ class Posterior:
                              f"entries, got {packed.size}")
         L = np.zeros((n, n))
         L[np.tril_indices(n)] = packed
-        return cls(mean=doc["mean"], factor=L, e0_elements=list(doc["e0_elements"]))
+        noise = doc.get("noise")
+        return cls(mean=doc["mean"], factor=L, e0_elements=list(doc["e0_elements"]),
+                   noise=None if noise is None else NoiseModel(**noise))
 
 
 def lower_factor(F) -> np.ndarray:

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from ace_lin.trust.committee import Posterior, lower_factor
+from ace_lin.trust.committee import NoiseModel, Posterior, lower_factor
 from ace_lin.trust.fitstate import FitState
 from ace_lin.trust.grade import build_active_set
 
@@ -25,7 +25,11 @@ def fit_posterior(problem, system, coefficients):
     info = solution.info
     hyper = {"solver": "blr", "alpha": info["alpha"], "beta": info["beta"], "lam": solution.lam,
              "noise_rms": info["noise_rms"], "log_evidence": info["log_evidence"]}
-    return Posterior(mean=coef, factor=lower_factor(F), e0_elements=list(problem.e0_fit)), hyper
+    w = problem.cfg.weights
+    noise = NoiseModel(beta=info["beta"], energy_weight=w.energy, forces_weight=w.forces,
+                       stress_weight=w.stress)
+    return Posterior(mean=coef, factor=lower_factor(F), e0_elements=list(problem.e0_fit),
+                     noise=noise), hyper
 
 
 def attach_trust(problem, system, model, progress=False):
