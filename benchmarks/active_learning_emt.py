@@ -7,12 +7,13 @@ once choosing uniformly at random among all exploration frames (`selection: rand
 every iteration the model of that iteration is scored against EMT on independent frames:
 1200 K MD of a 108-atom cell, strained cells (+-5 %), a vacancy and a (111) surface slab.
 
-Prints per iteration: labels, energy RMSE (meV/atom) and force RMSE (eV/A) of both runs,
-and at the end whether active selection reaches a lower force RMSE at equal labels and
+Prints per seed and iteration: labels, energy RMSE (meV/atom) and force RMSE (eV/A) of both
+runs; then the mean and median over seeds, and per seed and for the seed mean whether active selection reaches a lower force RMSE at equal labels and
 random's final force RMSE with at most half of its labels. Writes al_emt.png (force RMSE
 against labels).
 
     python3 benchmarks/active_learning_emt.py [--out DIR] [--iterations 8] [--per-iteration 4]
+                                               [--seeds 1,2,3]
 """
 import argparse
 import json
@@ -127,60 +128,98 @@ def run(out, selection, iterations, per_iteration, seed):
     return state, time.perf_counter() - t0
 
 
+def one_seed(out, seed, groups, iterations, per_iteration):
+    """{selection: {labels: (E RMSE meV/atom, F RMSE eV/A)}} of one seed's two runs."""
+    os.makedirs(out, exist_ok=True)
+    start = os.path.join(out, "start.extxyz")
+    if not os.path.exists(start):
+        write(start, start_frames(np.random.default_rng(seed)))
+    table = {}
+    for selection in ("maxvol", "random"):
+        state, wall = run(out, selection, iterations, per_iteration, seed)
+        root = os.path.join(out, f"run_{selection}")
+        rows = {0: errors(os.path.join(root, "iterations", "initial", "model.json"), groups)}
+        for r in state["rows"]:
+            path = os.path.join(root, "iterations", f"{r['iteration']:03d}", "model.json")
+            if os.path.exists(path):
+                rows[r["labels"]] = errors(path, groups)
+        table[selection] = rows
+        print(f"seed {seed}, {selection}: finished ({state['finished']}) in {wall:.0f} s", flush=True)
+    return table
+
+
+def verdict(by_labels):
+    """(active lower at every common label count, labels active needs for random's final
+    force RMSE, random's final label count)."""
+    common = sorted(set(by_labels["maxvol"]) & set(by_labels["random"]) - {0})
+    lower = all(by_labels["maxvol"][n][1] < by_labels["random"][n][1] for n in common)
+    final_n = max(by_labels["random"])
+    final_f = by_labels["random"][final_n][1]
+    reach = [n for n, (e, f) in by_labels["maxvol"].items() if f <= final_f]
+    return lower, (min(reach) if reach else None), final_n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/ace_lin_al_emt")
     ap.add_argument("--iterations", type=int, default=8)
     ap.add_argument("--per-iteration", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", default="1",
+                    help="comma-separated seeds (start frames, exploration, selection)")
     args = ap.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",")]
     os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    start = os.path.join(args.out, "start.extxyz")
-    if not os.path.exists(start):
-        write(start, start_frames(rng))
-    test_path = os.path.join(args.out, "test.json")
-    groups = test_frames(rng)
+    groups = test_frames(np.random.default_rng(1000))  # the same test frames for every seed
     print(machine_info())
     print(f"oracle: EMT Cu; start: 10 frames of 32 atoms; test: "
           + ", ".join(f"{n} {len(f)}" for n, f in groups))
-    table = {}
-    for selection in ("maxvol", "random"):
-        state, wall = run(args.out, selection, args.iterations, args.per_iteration, args.seed)
-        root = os.path.join(args.out, f"run_{selection}")
-        rows = [(0, *errors(os.path.join(root, "iterations", "initial", "model.json"), groups))]
-        for r in state["rows"]:
-            path = os.path.join(root, "iterations", f"{r['iteration']:03d}", "model.json")
-            if os.path.exists(path):
-                rows.append((r["labels"], *errors(path, groups)))
-        table[selection] = rows
-        print(f"{selection}: finished ({state['finished']}) in {wall:.0f} s")
-    print(f"{'labels':>6s} {'maxvol E meV/at':>15s} {'F eV/A':>8s} {'random E meV/at':>15s} {'F eV/A':>8s}")
-    by_labels = {sel: {n: (e, f) for n, e, f in rows} for sel, rows in table.items()}
-    for n in sorted(set(by_labels["maxvol"]) | set(by_labels["random"])):
-        a = by_labels["maxvol"].get(n, (np.nan, np.nan))
-        b = by_labels["random"].get(n, (np.nan, np.nan))
-        print(f"{n:6d} {a[0]:15.2f} {a[1]:8.4f} {b[0]:15.2f} {b[1]:8.4f}")
-    common = sorted(set(by_labels["maxvol"]) & set(by_labels["random"]) - {0})
-    lower = all(by_labels["maxvol"][n][1] < by_labels["random"][n][1] for n in common)
-    final_n = max(by_labels["random"])
-    final_f = by_labels["random"][final_n][1]
-    half = [n for n, (e, f) in by_labels["maxvol"].items() if f <= final_f]
-    print(f"active lower force RMSE at every common label count ({common}): {lower}")
-    print(f"random's final force RMSE {final_f:.4f} eV/A ({final_n} labels) reached by active with "
-          f"{min(half) if half else 'no'} labels (target <= {final_n // 2})")
+    tables = {s: one_seed(os.path.join(args.out, f"seed_{s}"), s, groups, args.iterations,
+                          args.per_iteration) for s in seeds}
+    print()
+    print("| seed | labels | maxvol E (meV/atom) | maxvol F (eV/A) | random E (meV/atom) | random F (eV/A) |")
+    print("|---|---|---|---|---|---|")
+    for s, t in tables.items():
+        for n in sorted(set(t["maxvol"]) | set(t["random"])):
+            a = t["maxvol"].get(n, (np.nan, np.nan))
+            b = t["random"].get(n, (np.nan, np.nan))
+            print(f"| {s} | {n} | {a[0]:.1f} | {a[1]:.3f} | {b[0]:.1f} | {b[1]:.3f} |")
+    print()
+    labels = sorted(set.intersection(*[set(t[sel]) for t in tables.values() for sel in t]))
+    mean = {sel: {n: tuple(np.mean([t[sel][n][i] for t in tables.values()]) for i in (0, 1))
+                  for n in labels} for sel in ("maxvol", "random")}
+    median = {sel: {n: tuple(np.median([t[sel][n][i] for t in tables.values()]) for i in (0, 1))
+                    for n in labels} for sel in ("maxvol", "random")}
+    print(f"over {len(seeds)} seed(s):")
+    print("| labels | maxvol F mean | random F mean | maxvol F median | random F median | seeds maxvol lower |")
+    print("|---|---|---|---|---|---|")
+    for n in labels:
+        wins = sum(t["maxvol"][n][1] < t["random"][n][1] for t in tables.values())
+        print(f"| {n} | {mean['maxvol'][n][1]:.3f} | {mean['random'][n][1]:.3f} | "
+              f"{median['maxvol'][n][1]:.3f} | {median['random'][n][1]:.3f} | {wins}/{len(seeds)} |")
+    for s, t in tables.items():
+        lower, reach, final_n = verdict(t)
+        print(f"seed {s}: active lower force RMSE at every label count: {lower}; random's final "
+              f"({final_n} labels) reached by active with {reach} labels (target <= {final_n // 2})")
+    lower, reach, final_n = verdict(mean)
+    print(f"seed mean: active lower at every label count: {lower}; random's final reached with "
+          f"{reach} labels (target <= {final_n // 2})")
     with open(os.path.join(args.out, "al_emt.json"), "w") as fh:
-        json.dump(table, fh)
+        json.dump({str(s): {sel: {str(n): v for n, v in t[sel].items()} for sel in t}
+                   for s, t in tables.items()}, fh)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for sel, rows in table.items():
-        ax.plot([r[0] for r in rows], [r[2] for r in rows], "o-", label=sel)
+    for sel, color in (("maxvol", "C0"), ("random", "C1")):
+        for t in tables.values():
+            ns = sorted(t[sel])
+            ax.plot(ns, [t[sel][n][1] for n in ns], "-", color=color, alpha=0.3, lw=0.8)
+        ax.plot(labels, [mean[sel][n][1] for n in labels], "o-", color=color, label=f"{sel} (mean)")
     ax.set_xlabel("labels (EMT calls)")
     ax.set_ylabel("force RMSE on independent frames (eV/A)")
+    ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "al_emt.png"), dpi=110)

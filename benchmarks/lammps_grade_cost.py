@@ -5,8 +5,9 @@ Si diamond, 1000 atoms (5x5x5 cells, a = 5.43 A), NVE at 600 K, 1 fs, skin 1.0 A
 rank, OpenMP threads from --threads; median of --repeats timed runs of --steps steps after
 a warm-up, all in one LAMMPS instance per (model, threads) so that the three variants share
 the machine's state. Models: the `small` and `large` presets with random coefficients and an
-active set of random maps G of the right shape (r = --active columns per element); the cost
-does not depend on the values. The grade is computed by a second pass of the core over the
+active set of random maps G of the shape a fit writes (m x m, m = invariants of the element;
+--active r < m gives m x r, the size of a set restricted to r columns); the cost does not
+depend on the values. The grade is computed by a second pass of the core over the
 atoms (acelin_grade) on the steps fix pair asks for.
 
     python3 benchmarks/lammps_grade_cost.py [--models small,large] [--steps 100] [--repeats 3]
@@ -34,7 +35,7 @@ def graded_model(name, active, path):
     rng = np.random.default_rng(0)
     m = spec.n_basis
     LinearACEModel(spec, rng.normal(size=m) * 1e-3, e0={"Si": 0.0},
-                   active_set={"Si": rng.normal(size=(m, min(active, m)))}).save(path)
+                   active_set={"Si": rng.normal(size=(m, min(active, m) if active > 0 else m))}).save(path)
     return spec.n_basis
 
 
@@ -79,7 +80,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--active", type=int, default=64, help="active-set size r per element")
+    ap.add_argument("--active", type=int, default=0,
+                    help="columns r of the grade map per element (0: m, as a fit writes it)")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before liblammps loads libgomp
     from machine import machine_info

@@ -79,6 +79,14 @@ def test_fold_equals_a_fit_of_all_the_data_with_the_same_basis(run, monkeypatch)
     scale = np.abs(ref.coefficients).max()
     assert np.abs(ref.coefficients - model.coefficients).max() < 1e-7 * scale
     assert ref.e0["Cu"] == pytest.approx(model.e0["Cu"], abs=1e-7)
+    # the updated model's errors on all 12 frames it holds, not the first fit's on 8
+    from ace_lin.calculator import ACECalculator
+    errs = model.metadata["active_learning"]["train_errors"]
+    assert errs["n_configs"] == 12 and model.metadata["fit"]["train_errors"]["n_configs"] == 8
+    calc = ACECalculator(model, grade=False)
+    df = np.concatenate([(calc.get_forces(a) - a.get_forces()).ravel() for a in frames])
+    # (the labelled frames went through extxyz text: positions to ~1e-8 relative)
+    assert errs["force_rmse"] == pytest.approx(np.sqrt(np.mean(df ** 2)), rel=1e-6)
     # the posterior and the active set came along
     assert model.posterior is not None and model.has_active_set
     gamma = model.grade(frames[10], 0)

@@ -34,6 +34,12 @@ def summary(model) -> dict:
             "prior": fit.get("prior"),
             "prior_p_by_evidence": fit.get("prior_search") is not None,
             "train": _overall(fit.get("train_errors")), "test": _overall(fit.get("test_errors"))}
+        learned = model.metadata.get("active_learning") or {}
+        if learned.get("train_errors"):
+            # the fit's errors are those of the model before active learning
+            out["training"]["initial_train"] = out["training"].pop("train")
+            out["training"]["initial_test"] = out["training"].pop("test")
+            out["training"]["train"] = _overall(learned["train_errors"])
     active = model.active_set or {}
     out["trust"] = {
         "active_set": {el: int(np.asarray(G).shape[0]) for el, G in active.items()},
@@ -94,10 +100,11 @@ def run(args) -> int:
             shape = (f", gamma = {_fmt(pr['ridge'])} + (degree/{_fmt(pr['d_ref'])})^p, "
                      f"p {_fmt(pr['p'])}{how}" if pr["kind"] == "algebraic" else "")
             print(f"prior           {pr['kind']}{shape}")
-        for name in ("train", "test"):
+        for name in ("train", "test", "initial_train", "initial_test"):
             e = tr.get(name)
             if e:
-                print(f"{name + ' errors':<16}{e['n_configs']} configs: E MAE {_fmt(e['energy_mae'])} "
+                label = name.replace("initial_", "first fit ")
+                print(f"{label + ' errors':<16}{e['n_configs']} configs: E MAE {_fmt(e['energy_mae'])} "
                       f"meV/atom, F MAE {_fmt(e['force_mae'])} eV/A, S MAE {_fmt(e['stress_mae'])} GPa")
     t = s["trust"]
     grade = (", ".join(f"{el} ({n} invariants)" for el, n in t["active_set"].items())

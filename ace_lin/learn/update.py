@@ -100,6 +100,17 @@ class Refitter:
             raise ValueError(f"{self.labelled_path}: {len(configs)} frames, expected {stop}")
         return configs[start:stop]
 
+    def _train_errors(self, model, problem, n_labels) -> dict:
+        """Error table (fit/metrics.py units) of model on the starting data and the first
+        n_labels labelled frames."""
+        from ace_lin.calculator import ACECalculator
+        from ace_lin.fit.metrics import error_table, predict
+
+        configs = list(problem.train) + (self._new_configs(0, n_labels) if n_labels else [])
+        calc = ACECalculator(model, grade=False,
+                             n_threads=problem.cfg.assembly.n_threads or 0)
+        return error_table(configs, predict(configs, calc))
+
     def _fold(self, state, model, start, stop) -> FitState:
         problem = self.problem(model.spec)
         new = self._new_configs(start, stop)
@@ -123,10 +134,14 @@ class Refitter:
         new_model, solution = solve_problem(problem, system)
         mean = np.r_[new_model.coefficients, [new_model.e0[el] for el in problem.e0_fit]]
         posterior, hyper = fit_posterior(problem, system, mean)
+        # the "fit" block's errors are those of the first model: the updated model's
+        # own errors on everything it was fitted to go in "active_learning"
+        errors = self._train_errors(new_model, problem, n_labels)
         meta = dict(model.metadata)
         meta["active_learning"] = {FOLDED: int(n_labels), "rows": int(system.n_rows),
                                    "prior": problem.prior.to_dict(), "lambda": solution.lam,
-                                   **{k: v for k, v in hyper.items() if k != "solver"}}
+                                   **{k: v for k, v in hyper.items() if k != "solver"},
+                                   "train_errors": errors}
         out = type(model)(model.spec, new_model.coefficients, e0=new_model.e0, metadata=meta,
                           active_set=state.active_set or None, posterior=posterior)
         out.save(self.model_path)
