@@ -209,8 +209,27 @@ class _ScaledSolver(ABC):
         """Solve the scaled, prior-free problem: returns (w, lambda, info)."""
 
 
-def _svd_z(X, qty, rss0):
-    """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range)."""
+def data_rows(X, qty, rss0):
+    """(X, qty, rss0) without the rows of X that are zero up to round-off, their targets
+    moved into rss0 (no coefficient reaches them). With fewer data rows m than basis
+    functions p, the accumulated factor R (p x p) has only m rows above round-off, and the
+    SVD or bidiagonalization of the remaining m x p matrix costs O(m^2 p), not O(p^3)."""
+    if X.shape[0] <= X.shape[1] // 2 or X.size == 0:  # already small enough
+        return X, qty, rss0
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    keep = norms > max(X.shape) * _EPS * norms.max()
+    if keep.all() or keep.sum() >= X.shape[1]:
+        return X, qty, rss0
+    gone = qty[~keep]
+    return X[keep], qty[keep], rss0 + float(gone @ gone)
+
+
+def _svd_z(X, qty, rss0, trim=True):
+    """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range); with trim,
+    rows of X that are zero up to round-off are dropped first (data_rows), and sig may
+    then have fewer entries than X has columns (the others are 0)."""
+    if trim:
+        X, qty, rss0 = data_rows(X, qty, rss0)
     U, sig, Vt = _svd(X)
     z = U.T @ qty
     if X.shape[0] > X.shape[1]:
@@ -295,8 +314,9 @@ class BLRSolver(_ScaledSolver):
         w, fit, _, _ = self._fit_scaled(X, qty, n, rss0)
         return w, fit.pop("lam"), fit
 
-    def _fit_scaled(self, X, qty, n, rss0):
-        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
+    def _fit_scaled(self, X, qty, n, rss0, trim=True):
+        """trim=False keeps Vt square (the posterior needs all of w's directions)."""
+        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0, trim)
         fit = _evidence_fit(sig, z, n, rss0, self.max_iter, self.tol)
         w = Vt.T @ (sig / (sig * sig + fit["lam"]) * z)
         return w, fit, sig, Vt
@@ -311,7 +331,7 @@ class BLRSolver(_ScaledSolver):
         (beta T11^T T11)^-1). Inactive columns are fixed at 0 (no variance). F is
         [p, k], k <= p, not triangular (trust/committee.py lower_factor makes it so)."""
         red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
-        w, fit, sig, Vt = self._fit_scaled(red.X, red.q, red.n, red.rss0)
+        w, fit, sig, Vt = self._fit_scaled(red.X, red.q, red.n, red.rss0, trim=False)
         alpha, beta = fit["alpha"], fit["beta"]
         lam = fit.pop("lam")
         info = dict(fit, **red.counts(), column_scaling=self.column_scaling)
@@ -341,14 +361,17 @@ class BLRSolver(_ScaledSolver):
         from ace_lin.fit._bidiag import singular_values_and_projection
 
         red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
-        sig, z, outside = singular_values_and_projection(red.X, red.q)
-        return _evidence_fit(sig, z, red.n, red.rss0 + outside, self.max_iter,
+        X, q, rss0 = data_rows(red.X, red.q, red.rss0)
+        sig, z, outside = singular_values_and_projection(X, q)
+        return _evidence_fit(sig, z, red.n, rss0 + outside, self.max_iter,
                              self.tol)["log_evidence"]
 
 
 def _evidence_fit(sig, z, n, rss0, max_iter, tol):
     """MacKay's evidence maximization from the singular values sig of X and z = U^T qty:
-    dict with lam = alpha/beta, alpha, beta, the log evidence and diagnostics."""
+    dict with lam = alpha/beta, alpha, beta, the log evidence and diagnostics. Zero
+    singular values may be left out (a wide X has fewer than columns): each would add
+    log(alpha) / 2 - log(alpha + 0) / 2 = 0 to the log evidence and nothing to the rest."""
     sig2, z2 = sig * sig, z * z
     p = sig.size
     total = float(np.sum(z2) + rss0)
