@@ -49,7 +49,8 @@ def fit(config, progress: Optional[bool] = None):
     if rank == 0:
         # the search scored the winner on all training data with the prior's start exponent
         known = ({problem.prior.p: problem.r_scale_search["log_evidence"]}
-                 if problem.r_scale_search and problem.prior_open else None)
+                 if problem.r_scale_search and problem.prior_open
+                 and problem.r_scale_search["log_evidence"] is not None else None)
         problem = settle_prior(problem, system, known)
         result = solve_problem(problem, system)
     if comm is not None:
