@@ -9,10 +9,18 @@ Also --elements 3 or 4 (the first elements of that list, same structures).
 Each variant is fitted in its own process (`ace_lin.fit.driver.fit`, 'auto' searches as in
 a default `ace-lin fit`), so that its wall time and peak resident memory (ru_maxrss of
 the child) are its own. Prints one row per variant: elements, n_basis, fit wall time (s),
-peak memory (GB), test energy MAE (meV/atom) and force MAE (eV/A).
+peak memory (GB), test energy MAE (meV/atom) and force MAE (eV/A). The rest of the wall
+time after search, assembly and solve is the posterior and active set (trust/from_fit.py)
+and writing the model file.
 
     OMP_NUM_THREADS=2 python3 benchmarks/many_elements.py [--out DIR] [--elements 5]
         [--variants default,order3] [--n-train 20] [--n-test 6]
+
+    python3 benchmarks/many_elements.py --evidence-cost [--p 2000 --m 600]
+
+--evidence-cost times one evidence evaluation of a streamed factor of m < p random rows
+(BLRSolver.log_evidence, which works on the m data rows) against the bidiagonalization of
+the whole p x p factor (the route before), median of 3 each, and exits.
 
 Variants: default = the `small` preset for that number of elements; full = the degrees of
 the three-element `small` preset ([10, 10, 8, 6], the full species expansion the default
@@ -23,7 +31,6 @@ their count).
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -174,6 +181,30 @@ def run_variant(out, paths, variant, tag):
     return res
 
 
+def evidence_cost(p, m, repeats=3):
+    from ace_lin.fit._bidiag import singular_values_and_projection
+    from ace_lin.fit.assemble import StreamingQR
+    from ace_lin.fit.solvers import BLRSolver, column_norms
+
+    rng = np.random.default_rng(0)
+    acc = StreamingQR(p)
+    acc.add(rng.normal(size=(m, p)), rng.normal(size=m))
+    F = acc.factor()
+    R, q = F[:p, :p], F[:p, p]
+    blr = BLRSolver()
+    new, old = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        blr.log_evidence(R, q, n_rows=m)
+        new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        singular_values_and_projection(R / column_norms(R)[None, :], q)
+        old.append(time.perf_counter() - t)
+    print(f"p = {p}, m = {m} rows: log_evidence on the data rows {np.median(new):.2f} s, "
+          f"bidiagonalization of the p x p factor {np.median(old):.2f} s, ratio "
+          f"{np.median(old) / np.median(new):.1f} (median of {repeats})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="many_elements_out")
@@ -181,12 +212,19 @@ def main():
     ap.add_argument("--variants", default="default")
     ap.add_argument("--n-train", type=int, default=20)
     ap.add_argument("--n-test", type=int, default=6)
+    ap.add_argument("--evidence-cost", action="store_true")
+    ap.add_argument("--p", type=int, default=2000)
+    ap.add_argument("--m", type=int, default=600)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--train", help=argparse.SUPPRESS)
     ap.add_argument("--test", help=argparse.SUPPRESS)
     ap.add_argument("--tag", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.evidence_cost:
+        print(machine_info())
+        evidence_cost(args.p, args.m)
+        return
     os.makedirs(args.out, exist_ok=True)
     if args.child:
         fit_one(args)
@@ -194,14 +232,17 @@ def main():
     print(machine_info())
     print(f"data: EMT random fcc alloys, {np.prod(REPEAT) * 4} atoms, {args.n_train} train / "
           f"{args.n_test} test configurations")
-    print("| elements | variant | n_basis | fit wall (s) | peak memory (GB) | test energy MAE "
-          "(meV/atom) | test force MAE (eV/A) | r_scale factor | prior p |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| elements | variant | n_basis | fit wall (s) | of it search+assembly, solve (s) | "
+          "peak memory (GB) | test energy MAE (meV/atom) | test force MAE (eV/A) | "
+          "r_scale factor | prior p |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.elements.split(",")):
         paths = ensure_data(args.out, n, args.n_train, args.n_test)
         for v in args.variants.split(","):
             r = run_variant(args.out, paths, v, f"{n}_{v.split('=')[0]}")
+            sec = r["seconds"]
             print(f"| {'-'.join(ELEMENTS[:n])} | {v} | {r['n_basis']} | {r['wall']:.0f} | "
+                  f"{sec['transform'] + sec['assemble']:.0f}, {sec['solve']:.0f} | "
                   f"{r['peak_gb']:.2f} | {r['energy_mae']:.2f} | {r['force_mae']:.3f} | "
                   f"{r['r_scale'] if r['r_scale'] is None else round(r['r_scale'], 3)} | "
                   f"{r['prior']} |", flush=True)
