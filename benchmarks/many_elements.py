@@ -22,6 +22,14 @@ and writing the model file.
 (BLRSolver.log_evidence, which works on the m data rows) against the bidiagonalization of
 the whole p x p factor (the route before), median of 3 each, and exits.
 
+    python3 benchmarks/many_elements.py --md-cost
+
+--md-cost times energy + forces + stress (ACECalculator, the C core that LAMMPS also runs)
+of a 2048-atom random fcc alloy: the five-element `small` model against the one-element
+`small` model (Cu) and the full five-element expansion at the three-element `small`
+degrees (the default before the many-element presets) on the same positions, median of 3 calls, microseconds per atom, and
+exits. Coefficients are random: the cost does not depend on their values.
+
 Variants: default = the `small` preset for that number of elements; full = the degrees of
 the three-element `small` preset ([10, 10, 8, 6], the full species expansion the default
 for 5 elements had before the many-element presets; slow: tens of minutes for 5
@@ -205,6 +213,37 @@ def evidence_cost(p, m, repeats=3):
           f"{np.median(old) / np.median(new):.1f} (median of {repeats})")
 
 
+def md_cost(repeats=3):
+    from ace_lin import ACECalculator, BasisSpec, LinearACEModel
+    from ace_lin.fit.presets import preset
+    from ase.build import bulk
+
+    rng = np.random.default_rng(0)
+    base = bulk("Cu", "fcc", a=A_MIX, cubic=True).repeat((8, 8, 8))
+    base.positions += rng.normal(0, 0.05, base.positions.shape)
+    rows = []
+    full = dict(preset("small", 3))  # the full expansion at the three-element degrees
+    for els, fields in ((ELEMENTS[:1], preset("small", 1)), (ELEMENTS, preset("small", 5)),
+                        (ELEMENTS, full)):
+        spec = BasisSpec(elements=els, **fields)
+        model = LinearACEModel(spec, rng.normal(size=spec.n_basis) * 1e-3,
+                               e0={e: 0.0 for e in els})
+        atoms = base.copy()
+        atoms.set_chemical_symbols(list(rng.choice(els, size=len(atoms))))
+        times = []
+        for _ in range(repeats + 1):  # the first call builds the neighbour list and tables
+            atoms.calc = ACECalculator(model)
+            t = time.perf_counter()
+            atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+            times.append(time.perf_counter() - t)
+        us = np.median(times[1:]) / len(atoms) * 1e6
+        rows.append((len(els), spec.n_basis, us))
+        print(f"{len(els)} element(s), n_basis {spec.n_basis}: {us:.1f} us/atom per call "
+              f"(energy, forces, stress; {len(atoms)} atoms)", flush=True)
+    print(f"ratio five / one element: {rows[1][2] / rows[0][2]:.2f} (full expansion at the "
+          f"three-element degrees: {rows[2][2] / rows[0][2]:.2f})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="many_elements_out")
@@ -213,6 +252,7 @@ def main():
     ap.add_argument("--n-train", type=int, default=20)
     ap.add_argument("--n-test", type=int, default=6)
     ap.add_argument("--evidence-cost", action="store_true")
+    ap.add_argument("--md-cost", action="store_true")
     ap.add_argument("--p", type=int, default=2000)
     ap.add_argument("--m", type=int, default=600)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -221,6 +261,10 @@ def main():
     ap.add_argument("--test", help=argparse.SUPPRESS)
     ap.add_argument("--tag", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.md_cost:
+        print(machine_info())
+        md_cost()
+        return
     if args.evidence_cost:
         print(machine_info())
         evidence_cost(args.p, args.m)
