@@ -261,9 +261,9 @@ def _underdetermined_system(m=120, p=300, seed=8):
 
 
 def test_large_p_evidence_path_agrees_with_the_dense_one():
-    """With fewer data rows than functions, the evidence (and the BLR solve) work on the
-    m data rows of the factor (O(m^2 p)); they agree with the dense route on all p rows
-    (the square SVD of the p x p factor) and with the evidence computed from A itself."""
+    """With fewer data rows than functions, the evidence works on the m data rows of the
+    factor (O(m^2 p)); it agrees with the dense route on all p rows (the square SVD of the
+    p x p factor, as in the BLR solve) and with the evidence computed from A itself."""
     from ace_lin.fit import solvers
 
     m, p = 120, 300
@@ -279,7 +279,7 @@ def test_large_p_evidence_path_agrees_with_the_dense_one():
     sol = blr.solve(R, qty, **kw)
     # dense reference: every row of the p x p factor, square SVD, no trimming
     red = blr._reduce(R, qty, gamma, m, rss0, free)
-    U, sig, Vt, z, r_all = solvers._svd_z(red.X, red.q, red.rss0, trim=False)
+    U, sig, Vt, z, r_all = solvers._svd_z(red.X, red.q, red.rss0)
     assert sig.size == red.X.shape[1]
     dense = solvers._evidence_fit(sig, z, red.n, r_all, blr.max_iter, blr.tol)
     assert fast == pytest.approx(dense["log_evidence"], rel=1e-9, abs=1e-7)

@@ -213,7 +213,8 @@ def data_rows(X, qty, rss0):
     """(X, qty, rss0) without the rows of X that are zero up to round-off, their targets
     moved into rss0 (no coefficient reaches them). With fewer data rows m than basis
     functions p, the accumulated factor R (p x p) has only m rows above round-off, and the
-    SVD or bidiagonalization of the remaining m x p matrix costs O(m^2 p), not O(p^3)."""
+    bidiagonalization of the remaining m x p matrix costs O(m^2 p), not O(p^3). Used by
+    the evidence of the searches (log_evidence), not by the solves."""
     if X.shape[0] <= X.shape[1] // 2 or X.size == 0:  # already small enough
         return X, qty, rss0
     norms = np.sqrt(np.einsum("ij,ij->i", X, X))
@@ -224,12 +225,8 @@ def data_rows(X, qty, rss0):
     return X[keep], qty[keep], rss0 + float(gone @ gone)
 
 
-def _svd_z(X, qty, rss0, trim=True):
-    """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range); with trim,
-    rows of X that are zero up to round-off are dropped first (data_rows), and sig may
-    then have fewer entries than X has columns (the others are 0)."""
-    if trim:
-        X, qty, rss0 = data_rows(X, qty, rss0)
+def _svd_z(X, qty, rss0):
+    """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range)."""
     U, sig, Vt = _svd(X)
     z = U.T @ qty
     if X.shape[0] > X.shape[1]:
@@ -314,9 +311,10 @@ class BLRSolver(_ScaledSolver):
         w, fit, _, _ = self._fit_scaled(X, qty, n, rss0)
         return w, fit.pop("lam"), fit
 
-    def _fit_scaled(self, X, qty, n, rss0, trim=True):
-        """trim=False keeps Vt square (the posterior needs all of w's directions)."""
-        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0, trim)
+    def _fit_scaled(self, X, qty, n, rss0):
+        # all rows of X (no data_rows): Vt stays square, as the posterior needs, and the
+        # posterior's mean is exactly the solution (trust/from_fit.py checks that)
+        U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
         fit = _evidence_fit(sig, z, n, rss0, self.max_iter, self.tol)
         w = Vt.T @ (sig / (sig * sig + fit["lam"]) * z)
         return w, fit, sig, Vt
@@ -331,7 +329,7 @@ class BLRSolver(_ScaledSolver):
         (beta T11^T T11)^-1). Inactive columns are fixed at 0 (no variance). F is
         [p, k], k <= p, not triangular (trust/committee.py lower_factor makes it so)."""
         red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
-        w, fit, sig, Vt = self._fit_scaled(red.X, red.q, red.n, red.rss0, trim=False)
+        w, fit, sig, Vt = self._fit_scaled(red.X, red.q, red.n, red.rss0)
         alpha, beta = fit["alpha"], fit["beta"]
         lam = fit.pop("lam")
         info = dict(fit, **red.counts(), column_scaling=self.column_scaling)
