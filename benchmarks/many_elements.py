@@ -30,6 +30,10 @@ of a 2048-atom random fcc alloy: the five-element `small` model against the one-
 degrees (the default before the many-element presets) on the same positions, median of 3 calls, microseconds per atom, and
 exits. Coefficients are random: the cost does not depend on their values.
 
+--large-p N overrides the basis size above which the searches take their cheaper path
+(fit/search.py LARGE_P): a large N runs the full searches, to measure what the cheaper path
+costs in accuracy.
+
 Variants: default = the `small` preset for that number of elements; full = the degrees of
 the three-element `small` preset ([10, 10, 8, 6], the full species expansion the default
 for 5 elements had before the many-element presets; slow: tens of minutes for 5
@@ -157,8 +161,11 @@ def variant_basis(name):
 
 def fit_one(args):
     """Child process: one fit; prints a JSON line with its numbers."""
+    from ace_lin.fit import search
     from ace_lin.fit.driver import fit
 
+    if args.large_p is not None:
+        search.LARGE_P = args.large_p
     basis = variant_basis(args.variant)
     if basis.get("size") is None:
         basis.pop("size")
@@ -175,9 +182,11 @@ def fit_one(args):
                                   "prior": (report.prior_search or {}).get("p")}))
 
 
-def run_variant(out, paths, variant, tag):
+def run_variant(out, paths, variant, tag, large_p=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--variant", variant,
            "--train", paths["train"], "--test", paths["test"], "--out", out, "--tag", tag]
+    if large_p is not None:
+        cmd += ["--large-p", str(large_p)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     text = proc.stdout.read()
@@ -253,6 +262,8 @@ def main():
     ap.add_argument("--n-test", type=int, default=6)
     ap.add_argument("--evidence-cost", action="store_true")
     ap.add_argument("--md-cost", action="store_true")
+    ap.add_argument("--large-p", type=int, default=None,
+                    help="override fit/search.py LARGE_P (e.g. 100000: the searches in full)")
     ap.add_argument("--p", type=int, default=2000)
     ap.add_argument("--m", type=int, default=600)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -283,7 +294,7 @@ def main():
     for n in (int(x) for x in args.elements.split(",")):
         paths = ensure_data(args.out, n, args.n_train, args.n_test)
         for v in args.variants.split(","):
-            r = run_variant(args.out, paths, v, f"{n}_{v.split('=')[0]}")
+            r = run_variant(args.out, paths, v, f"{n}_{v.split('=')[0]}", args.large_p)
             sec = r["seconds"]
             print(f"| {'-'.join(ELEMENTS[:n])} | {v} | {r['n_basis']} | {r['wall']:.0f} | "
                   f"{sec['transform'] + sec['assemble']:.0f}, {sec['solve']:.0f} | "
