@@ -109,6 +109,12 @@ def test_presets_build_and_have_the_documented_sizes():
     # more elements: lower degrees keep the basis from exploding (~k^order)
     two = {name: BasisSpec(elements=["W", "Be"], **preset(name, 2)).n_basis for name in BASIS_PRESETS}
     assert two["small"] < two["medium"] < two["large"] <= 2500
+    # four and more elements: order-dependent degree limits (five-element alloy: under
+    # 5000 functions in `small`, against 17975 with the three-element degrees)
+    five = {name: BasisSpec(elements=["Al", "Cu", "Ni", "Pd", "Pt"], **preset(name, 5)).n_basis
+            for name in BASIS_PRESETS}
+    assert five["small"] < five["medium"] < five["large"] <= 7000 and five["small"] <= 5000
+    assert preset("small", 4) == preset("small", 7)
 
 
 def test_large_preset_long_range_channel_can_be_switched_off():

@@ -165,3 +165,30 @@ def test_fit_under_mpirun_equals_serial(tmp_path):
     assert m["metadata"]["fit"]["r_scale_search"]["factor"] == s["metadata"]["fit"]["r_scale_search"]["factor"]
     np.testing.assert_allclose(m["coefficients"], s["coefficients"], rtol=1e-8,
                                atol=1e-8 * np.abs(s["coefficients"]).max())
+
+
+def test_large_basis_path_picks_on_part_a_and_keeps_the_start_exponent(
+        made_with_wide_transform, monkeypatch):
+    """Above LARGE_P functions (here forced with LARGE_P = 0) the search scores part A
+    only, completes the winner on part B, and the prior search scores nothing; the
+    winner's folded system is still the one-shot assembly, and the data's transform is
+    still found (it is clear on part A already)."""
+    from ace_lin.fit import search
+    from ace_lin.fit.driver import fit
+    from ace_lin.fit.problem import assemble_problem, prepare
+    from ace_lin.fit.r_scale_search import settle_r_scale
+
+    c_true, spec, cfg = made_with_wide_transform
+    monkeypatch.setattr(search, "LARGE_P", 0)
+    problem, system = settle_r_scale(prepare(cfg))
+    direct = assemble_problem(problem, problem.train)
+    assert system.n_rows == direct.n_rows
+    gram, gram_direct = system.R.T @ system.R, direct.R.T @ direct.R
+    assert np.allclose(gram, gram_direct, rtol=1e-10, atol=1e-10 * np.abs(gram_direct).max())
+    model, report = fit(dict(cfg, output=cfg["output"] + ".large.json"))
+    assert report.r_scale_search["factor"] == pytest.approx(COARSE[2])
+    assert [t["stage"] for t in report.r_scale_search["tried"]] == ["A"] * 4
+    assert report.r_scale_search["log_evidence"] is None
+    assert report.prior_search["tried"] == [] and report.prior_search["p"] == 3.0
+    assert "n_basis > 0" in report.prior_search["skipped"]
+    assert np.linalg.norm(model.coefficients - c_true) / np.linalg.norm(c_true) < 1e-5

@@ -231,7 +231,7 @@ def test_singular_values_and_projection_match_the_svd():
     from ace_lin.fit._bidiag import singular_values_and_projection
 
     rng = np.random.default_rng(5)
-    for m, n in ((40, 40), (60, 25), (1, 1)):
+    for m, n in ((40, 40), (60, 25), (1, 1), (25, 60), (1, 4)):
         X = rng.normal(size=(m, n)) * np.logspace(0, -8, n)
         q = rng.normal(size=m)
         s, z, outside = singular_values_and_projection(X, q)
@@ -241,8 +241,57 @@ def test_singular_values_and_projection_match_the_svd():
         # singular vectors are defined up to sign
         np.testing.assert_allclose(np.abs(z), np.abs(z_ref), rtol=1e-9, atol=1e-12)
         assert outside == pytest.approx(q @ q - z_ref @ z_ref, rel=1e-9, abs=1e-12)
-    with pytest.raises(ValueError, match="rows >= columns"):
-        singular_values_and_projection(np.ones((2, 3)), np.ones(2))
+        assert s.size == min(m, n)
+    with pytest.raises(ValueError, match="entries"):
+        singular_values_and_projection(np.ones((2, 3)), np.ones(3))
+
+
+def _underdetermined_system(m=120, p=300, seed=8):
+    """The streamed factor of fewer rows than columns (p x p, rows m.. round-off only),
+    as the assembly delivers it for a large basis and few configurations."""
+    from ace_lin.fit.assemble import StreamingQR
+
+    A, _, y = random_problem(n=m, p=p, noise=0.05, seed=seed, spread=2.0)
+    A[:, -1] = 1.0   # an E0-like flat-prior column
+    acc = StreamingQR(p)
+    for rows in np.array_split(np.arange(m), 3):
+        acc.add(A[rows], y[rows])
+    F = acc.factor()
+    return A, y, F[:p, :p], F[:p, p], float(F[p, p] ** 2)
+
+
+def test_large_p_evidence_path_agrees_with_the_dense_one():
+    """With fewer data rows than functions, the evidence works on the m data rows of the
+    factor (O(m^2 p)); it agrees with the dense route on all p rows (the square SVD of the
+    p x p factor, as in the BLR solve) and with the evidence computed from A itself."""
+    from ace_lin.fit import solvers
+
+    m, p = 120, 300
+    A, y, R, qty, rss0 = _underdetermined_system(m, p)
+    X, q, r0 = solvers.data_rows(R, qty, rss0)
+    assert X.shape == (m, p) and r0 >= rss0
+    free = np.zeros(p, dtype=bool)
+    free[-1] = True
+    gamma = np.linspace(1.0, 4.0, p)
+    blr = BLRSolver(tol=1e-10)
+    kw = dict(gamma=gamma, n_rows=m, rss0=rss0, unpenalized=free)
+    fast = blr.log_evidence(R, qty, **kw)
+    sol = blr.solve(R, qty, **kw)
+    # dense reference: every row of the p x p factor, square SVD, no trimming
+    red = blr._reduce(R, qty, gamma, m, rss0, free)
+    U, sig, Vt, z, r_all = solvers._svd_z(red.X, red.q, red.rss0)
+    assert sig.size == red.X.shape[1]
+    dense = solvers._evidence_fit(sig, z, red.n, r_all, blr.max_iter, blr.tol)
+    assert fast == pytest.approx(dense["log_evidence"], rel=1e-9, abs=1e-7)
+    assert sol.info["log_evidence"] == pytest.approx(dense["log_evidence"], rel=1e-9, abs=1e-7)
+    w_dense = Vt.T @ (sig / (sig * sig + dense["lam"]) * z)
+    np.testing.assert_allclose(sol.coefficients, red.coefficients(w_dense), rtol=1e-6,
+                               atol=1e-9 * np.abs(sol.coefficients).max())
+    # and from the design matrix itself (QR of A: m x p, no streamed factor)
+    Q, Rm = np.linalg.qr(A)
+    ref = blr.log_evidence(np.vstack([Rm, np.zeros((p - m, p))]),
+                           np.r_[Q.T @ y, np.zeros(p - m)], **kw)
+    assert fast == pytest.approx(ref, rel=1e-9, abs=1e-7)
 
 
 def test_log_evidence_without_coefficients_equals_the_solve():

@@ -41,7 +41,10 @@ def run(args) -> int:
             stages.setdefault(t["stage"], []).append(f"{t['factor']:.3g}x {t['log_evidence']:.1f}")
         print(f"r_scale {tr['factor']:.3g} x default, the largest log evidence (training "
               f"part " + "; part ".join(f"{k}: " + ", ".join(v) for k, v in stages.items()) + ")")
-    if report.prior_search:  # the evidence behind the prior's exponent
+    if report.prior_search and report.prior_search.get("skipped"):
+        print(f"prior exponent p {report.prior_search['p']:.3g} "
+              f"({report.prior_search['skipped']})")
+    elif report.prior_search:  # the evidence behind the prior's exponent
         ps = report.prior_search
         print(f"prior exponent p {ps['p']:.3g}, the largest log evidence ("
               + ", ".join(f"p {t['p']:.3g}: {t['log_evidence']:.1f}" for t in ps["tried"]) + ")")

@@ -49,11 +49,16 @@ def fit(config, progress: Optional[bool] = None):
     if rank == 0:
         # the search scored the winner on all training data with the prior's start exponent
         known = ({problem.prior.p: problem.r_scale_search["log_evidence"]}
-                 if problem.r_scale_search and problem.prior_open else None)
+                 if problem.r_scale_search and problem.prior_open
+                 and problem.r_scale_search["log_evidence"] is not None else None)
         problem = settle_prior(problem, system, known)
-        result = solve_problem(problem, system)
+        # the BLR solve also gives the posterior the trust part needs, from one SVD
+        with_posterior = cfg.trust.posterior and cfg.solver.kind == "blr"
+        result = solve_problem(problem, system, posterior=with_posterior)
+        if with_posterior:
+            result, posterior = result[:2], (result[1], result[2])
     if comm is not None:
-        result = comm.bcast(result, root=0)
+        result = comm.bcast(result, root=0)  # the posterior factor stays on rank 0
     model, solution = result
     t["solve"] = time.perf_counter()  # includes the prior exponent's evidence search
     if rank != 0:
@@ -81,7 +86,8 @@ def fit(config, progress: Optional[bool] = None):
     # the returned model carries the same fit metadata as the file
     model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
                            metadata=fit_metadata(cfg, report, problem))
-    model, state = attach_trust(problem, system, model, progress=show)
+    model, state = attach_trust(problem, system, model, progress=show,
+                                computed=posterior if with_posterior else None)
     model.save(out)
     write_fitstate(fitstate_path(out), state)
     write_error_tables(errors_path, report)

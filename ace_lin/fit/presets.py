@@ -21,6 +21,13 @@ raises the CV energy error, all of it from the most compressed cell, pure extrap
 when held out (RESULTS.md). Multi-element presets do not have the channel (its pair and
 three-body count grows with ns^2, ns^3).
 
+Four or more elements: the full species expansion at the three-element degrees has
+7856 functions for four elements and 17975 for five, too many to fit on a workstation.
+The degree limits there are order-dependent: the three- and four-body degrees (D_3, D_4)
+drop most, the pair degree D_1 stays, so that the radial resolution of the 2-body part is
+kept while the species tuples of the high orders are few (n_basis still grows about like
+ns^3, through the 3-body part; benchmarks/many_elements.py, RESULTS.md "Many elements").
+
 The inner radii (r_in, r_core) are left open and the 5 A cutoff is a floor: the fit
 derives them from the data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep
 their neighbour shells.
@@ -32,14 +39,17 @@ _COMMON = {"order": 4, "r_cut": 5.0}
 BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
     "small": {1: {"degree": [16, 16, 12, 10], "w_l": 1.5},
               2: {"degree": [12, 12, 9, 7], "w_l": 1.5},
-              3: {"degree": [10, 10, 8, 6], "w_l": 1.5}},
+              3: {"degree": [10, 10, 8, 6], "w_l": 1.5},
+              4: {"degree": [10, 8, 5, 4], "w_l": 1.5}},
     "medium": {1: {"degree": [16, 16, 12, 10], "w_l": 1.0},
                2: {"degree": [13, 13, 10, 8], "w_l": 1.5},
-               3: {"degree": [11, 11, 8, 6], "w_l": 1.5}},
+               3: {"degree": [11, 11, 8, 6], "w_l": 1.5},
+               4: {"degree": [11, 9, 5, 4], "w_l": 1.5}},
     "large": {1: {"degree": [16, 16, 14, 12], "w_l": 1.0, "long_r_cut": 7.0, "long_order": 2,
                   "long_degree": [22, 21], "long_w_l": 1.0, "long_lmax": 6},
               2: {"degree": [14, 14, 10, 8], "w_l": 1.5},
-              3: {"degree": [12, 12, 9, 6], "w_l": 1.5}},
+              3: {"degree": [12, 12, 9, 6], "w_l": 1.5},
+              4: {"degree": [12, 10, 5, 4], "w_l": 1.5}},
 }
 
 DEFAULT_BASIS_SIZE = "small"

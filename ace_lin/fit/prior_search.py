@@ -18,6 +18,8 @@ those three (clipped to [LOW, HIGH] = [1, 5]; skipped when it lies within MIN_GA
 tried exponent); the largest of the four wins. Cost: up to four evidence evaluations of the
 assembled system (each a bidiagonalization of its square triangular factor, no
 reassembly), one fewer when the r_scale search already scored p = 3 on the full system.
+Above LARGE_P basis functions (fit/search.py) nothing is scored: the exponent stays at the
+start value 3, and the record says why.
 The lower bound keeps the prior a smoothness prior (the penalty grows at least linearly
 with the degree); the upper one lies where the evidence of every benchmark data set has
 fallen off.
@@ -26,7 +28,8 @@ from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ace_lin.fit.problem import FitProblem, log_evidence
-from ace_lin.fit.search import PRIOR_START, parabola_vertex
+from ace_lin.fit import search
+from ace_lin.fit.search import PRIOR_START, is_large, parabola_vertex
 
 START = PRIOR_START
 LOW, HIGH = 1.0, 5.0
@@ -78,6 +81,11 @@ def settle_prior(problem: FitProblem, system, known: Optional[Dict[float, float]
     this system. Local to the calling rank (no communication)."""
     if not problem.prior_open:
         return problem
+    if is_large(problem.basis.n_basis):
+        p = PRIOR_START[1]
+        return replace(problem, prior=replace(problem.prior, p=p), prior_open=False,
+                       prior_search={"p": p, "tried": [],
+                                     "skipped": f"n_basis > {search.LARGE_P}: start exponent kept"})
 
     def score(p):
         return log_evidence(replace(problem, prior=replace(problem.prior, p=p)), system)

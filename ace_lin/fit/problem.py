@@ -164,13 +164,22 @@ def log_evidence(problem: FitProblem, system) -> float:
                             rss0=system.rss0)
 
 
-def solve_problem(problem: FitProblem, system, solver=None):
+def solve_problem(problem: FitProblem, system, solver=None, posterior: bool = False):
     """Solve the regularized system with the configured solver (or `solver`); returns
-    (LinearACEModel without metadata, Solution)."""
+    (LinearACEModel without metadata, Solution). posterior=True (BLR solvers only):
+    returns (model, Solution, F) instead, F the posterior factor of BLRSolver.posterior
+    from the same SVD as the solution (one O(p^3) decomposition instead of two)."""
     nb = problem.basis.n_basis
-    solution = (solver or configured_solver(problem.cfg)).solve(
-        system.R, system.qty, **_prior(problem), n_rows=system.n_rows, rss0=system.rss0)
+    solver = solver or configured_solver(problem.cfg)
+    args = (system.R, system.qty)
+    kw = dict(**_prior(problem), n_rows=system.n_rows, rss0=system.rss0)
+    F = None
+    if posterior:
+        solution, F = solver.posterior(*args, **kw)
+    else:
+        solution = solver.solve(*args, **kw)
     coef = solution.coefficients
     e0 = dict(problem.e0_fixed)
     e0.update({el: float(v) for el, v in zip(problem.e0_fit, coef[nb:])})
-    return LinearACEModel(problem.spec, coef[:nb], e0=e0), solution
+    model = LinearACEModel(problem.spec, coef[:nb], e0=e0)
+    return (model, solution, F) if posterior else (model, solution)

@@ -12,6 +12,18 @@ from typing import Optional
 # prior's exponent is the middle one (fit/prior_search.py reuses that evidence)
 PRIOR_START = (2.0, 3.0, 4.0)
 
+# above this many basis functions (p) the searches score fewer candidates: every evidence
+# of the full training system is a dense factorization, O(p^3) (O(m^2 p) with fewer data
+# rows m than functions). The r_scale search then picks its winner on part A alone, and
+# the prior exponent stays at the start value that r_scale search scored with
+# (fit/r_scale_search.py, fit/prior_search.py; benchmarks/many_elements.py).
+LARGE_P = 4000
+
+
+def is_large(n_basis: int) -> bool:
+    """True when a basis is large enough for the searches' cheaper path (LARGE_P)."""
+    return int(n_basis) > LARGE_P
+
 
 def word(value) -> Optional[str]:
     """A configuration string normalised for comparison (case, surrounding spaces); None

@@ -209,6 +209,22 @@ class _ScaledSolver(ABC):
         """Solve the scaled, prior-free problem: returns (w, lambda, info)."""
 
 
+def data_rows(X, qty, rss0):
+    """(X, qty, rss0) without the rows of X that are zero up to round-off, their targets
+    moved into rss0 (no coefficient reaches them). With fewer data rows m than basis
+    functions p, the accumulated factor R (p x p) has only m rows above round-off, and the
+    bidiagonalization of the remaining m x p matrix costs O(m^2 p), not O(p^3). Used by
+    the evidence of the searches (log_evidence), not by the solves."""
+    if X.shape[0] <= X.shape[1] // 2 or X.size == 0:  # already small enough
+        return X, qty, rss0
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    keep = norms > max(X.shape) * _EPS * norms.max()
+    if keep.all() or keep.sum() >= X.shape[1]:
+        return X, qty, rss0
+    gone = qty[~keep]
+    return X[keep], qty[keep], rss0 + float(gone @ gone)
+
+
 def _svd_z(X, qty, rss0):
     """(U, sig, Vt, z = U^T qty, rss0 plus the part of qty outside X's range)."""
     U, sig, Vt = _svd(X)
@@ -296,6 +312,8 @@ class BLRSolver(_ScaledSolver):
         return w, fit.pop("lam"), fit
 
     def _fit_scaled(self, X, qty, n, rss0):
+        # all rows of X (no data_rows): Vt stays square, as the posterior needs, and the
+        # posterior's mean is exactly the solution (trust/from_fit.py checks that)
         U, sig, Vt, z, rss0 = _svd_z(X, qty, rss0)
         fit = _evidence_fit(sig, z, n, rss0, self.max_iter, self.tol)
         w = Vt.T @ (sig / (sig * sig + fit["lam"]) * z)
@@ -341,14 +359,17 @@ class BLRSolver(_ScaledSolver):
         from ace_lin.fit._bidiag import singular_values_and_projection
 
         red = self._reduce(R, qty, gamma, n_rows, rss0, unpenalized)
-        sig, z, outside = singular_values_and_projection(red.X, red.q)
-        return _evidence_fit(sig, z, red.n, red.rss0 + outside, self.max_iter,
+        X, q, rss0 = data_rows(red.X, red.q, red.rss0)
+        sig, z, outside = singular_values_and_projection(X, q)
+        return _evidence_fit(sig, z, red.n, rss0 + outside, self.max_iter,
                              self.tol)["log_evidence"]
 
 
 def _evidence_fit(sig, z, n, rss0, max_iter, tol):
     """MacKay's evidence maximization from the singular values sig of X and z = U^T qty:
-    dict with lam = alpha/beta, alpha, beta, the log evidence and diagnostics."""
+    dict with lam = alpha/beta, alpha, beta, the log evidence and diagnostics. Zero
+    singular values may be left out (a wide X has fewer than columns): each would add
+    log(alpha) / 2 - log(alpha + 0) / 2 = 0 to the log evidence and nothing to the rest."""
     sig2, z2 = sig * sig, z * z
     p = sig.size
     total = float(np.sum(z2) + rss0)

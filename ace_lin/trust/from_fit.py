@@ -9,16 +9,20 @@ from ace_lin.trust.fitstate import FitState
 from ace_lin.trust.grade import build_active_set
 
 
-def fit_posterior(problem, system, coefficients):
+def fit_posterior(problem, system, coefficients, computed=None):
     """(Posterior or None, hyper-parameters) of the configured BLR solver on `system`; its
-    mean is the solver's solution, which must be `coefficients` (those of the model)."""
+    mean is the solver's solution, which must be `coefficients` (those of the model).
+    computed: (Solution, F) of BLRSolver.posterior on this system when the solve already
+    made them (fit/problem.py solve_problem), so that its SVD is not repeated."""
     from ace_lin.fit.problem import _prior, configured_solver
 
     solver = configured_solver(problem.cfg)
     if not hasattr(solver, "posterior"):
         return None, {"solver": problem.cfg.solver.kind}
-    solution, F = solver.posterior(system.R, system.qty, **_prior(problem),
-                                   n_rows=system.n_rows, rss0=system.rss0)
+    if computed is None:
+        computed = solver.posterior(system.R, system.qty, **_prior(problem),
+                                    n_rows=system.n_rows, rss0=system.rss0)
+    solution, F = computed
     coef = np.asarray(coefficients)
     if not np.allclose(solution.coefficients, coef, rtol=1e-10, atol=1e-12 * max(np.abs(coef).max(), 1)):
         raise RuntimeError("the posterior's mean differs from the fitted coefficients")
@@ -32,15 +36,17 @@ def fit_posterior(problem, system, coefficients):
                      noise=noise), hyper
 
 
-def attach_trust(problem, system, model, progress=False):
-    """(model with the active set and posterior asked for by problem.cfg.trust, FitState)."""
+def attach_trust(problem, system, model, progress=False, computed=None):
+    """(model with the active set and posterior asked for by problem.cfg.trust, FitState).
+    computed: see fit_posterior."""
     from ace_lin.fit.problem import _prior
 
     cfg = problem.cfg.trust
     t0 = time.perf_counter()
     nb = problem.basis.n_basis
     mean = np.r_[model.coefficients, [model.e0[el] for el in problem.e0_fit]]
-    posterior, hyper = fit_posterior(problem, system, mean) if cfg.posterior else (None, {})
+    posterior, hyper = (fit_posterior(problem, system, mean, computed) if cfg.posterior
+                        else (None, {}))
     t1 = time.perf_counter()
     aset = (build_active_set(problem.spec, [c.atoms for c in problem.train], progress=progress,
                              n_threads=problem.cfg.assembly.n_threads or 0)
