@@ -17,7 +17,6 @@
 #include "workspace.h"
 
 #define NU ACELIN_NU_MAX
-#define GRADE_BLOCK 16 /* atoms per pass over the grade map */
 
 /* B[b - b0] for the invariants b0..b1-1 of centre species zc (products as in design.c) */
 static void invariants(const acelin_model *m, const double *A, int zc, double *B)
@@ -36,34 +35,23 @@ static void invariants(const acelin_model *m, const double *A, int zc, double *B
     }
 }
 
-/* gamma[a] = max_j |sum_k B[a][k] G[k, j]| for n atoms of centre species zc, whose
- * vectors are rows of B (stride ld). G (rows x r, row-major) is streamed once for the
- * whole block: a large map (r = rows = 1482 for the large preset: 17.6 MB) does not fit
- * in cache, and reading it once per atom made the grade memory-bound. S (n x r) is
- * scratch. Each S[a][j] sums over k in increasing order, as for one atom alone, so the
- * grades do not depend on the blocking or the thread count. */
-static void grade_block(const acelin_model *m, int zc, int n, const double *B, int ld,
-                        double *restrict S, double *gamma)
+/* max_j |sum_k B[k] G[k, j]|; row by row through G (contiguous), S[r] is scratch. Each
+ * S[j] still sums over k in increasing order. */
+static double grade_of(const acelin_model *m, int zc, const double *B, double *restrict S)
 {
     const int r = m->active_n[zc];
     const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc];
     const double *G = m->active_map + m->active_off[zc];
-    memset(S, 0, (size_t)n * r * sizeof(double));
+    for (int j = 0; j < r; ++j) S[j] = 0.0;
     for (int k = 0; k < rows; ++k) {
+        const double bk = B[k];
         const double *restrict Gk = G + (size_t)k * r;
-        for (int a = 0; a < n; ++a) {
-            const double bk = B[(size_t)a * ld + k];
-            double *restrict Sa = S + (size_t)a * r;
-            for (int j = 0; j < r; ++j) Sa[j] += bk * Gk[j];
-        }
+        for (int j = 0; j < r; ++j) S[j] += bk * Gk[j];
     }
-    for (int a = 0; a < n; ++a) {
-        double worst = 0.0;
-        const double *Sa = S + (size_t)a * r;
-        for (int j = 0; j < r; ++j)
-            if (fabs(Sa[j]) > worst) worst = fabs(Sa[j]);
-        gamma[a] = worst;
-    }
+    double worst = 0.0;
+    for (int j = 0; j < r; ++j)
+        if (fabs(S[j]) > worst) worst = fabs(S[j]);
+    return worst;
 }
 
 enum { BASIS_VECTORS, GRADE };
@@ -107,51 +95,29 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
 #endif
     {
         acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
-        /* GRADE: the block's vectors, the vectors of one species, then its scratch S */
-        const int nb = mode == GRADE ? GRADE_BLOCK : 1;
-        double *B = malloc(((size_t)2 * nb * widest + (size_t)nb * r_max + 1) * sizeof(double));
-        int ok[GRADE_BLOCK], rows_of[GRADE_BLOCK];
-        double g[GRADE_BLOCK];
+        double *B = malloc((size_t)(widest + r_max + 1) * sizeof(double)); /* B, then S */
         char msg[200];
-        const int n_blocks = (n_atoms + nb - 1) / nb;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 8)
 #endif
-        for (int blk = 0; blk < n_blocks; ++blk) {
-            const int i0 = blk * nb, i1 = i0 + nb < n_atoms ? i0 + nb : n_atoms;
-            for (int i = i0; i < i1; ++i) {
-                acelin_status st = ACELIN_ERR_ALLOC;
-                int na = 0, zc = species[i];
-                int64_t bad_bond = -1;
-                double ec;
-                strcpy(msg, "out of memory (workspace)");
-                if (w && B) st = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
-                ok[i - i0] = st == ACELIN_OK;
-                if (st == ACELIN_OK) {
-                    acelin_density(m, w, na);
-                    double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc]
-                                                       : B + (size_t)(i - i0) * widest;
-                    invariants(m, w->A, zc, Bi);
-                } else {
-                    if (mode == GRADE) out[i] = NAN;
+        for (int i = 0; i < n_atoms; ++i) {
+            acelin_status s = ACELIN_ERR_ALLOC;
+            int na = 0, zc = species[i];
+            int64_t bad_bond = -1;
+            double ec;
+            strcpy(msg, "out of memory (workspace)");
+            if (w && B) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
+            if (s == ACELIN_OK) {
+                acelin_density(m, w, na);
+                double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
+                invariants(m, w->A, zc, Bi);
+                if (mode == GRADE) out[i] = grade_of(m, zc, B, B + widest);
+            } else {
+                if (mode == GRADE) out[i] = NAN;
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
-                    acelin_first_failure(&first, st, i, bad_bond, msg);
-                }
-            }
-            if (mode != GRADE || !B) continue;
-            double *Bs = B + (size_t)nb * widest, *S = Bs + (size_t)nb * widest;
-            for (int zc = 0; zc < m->ns; ++zc) { /* one pass over G per species in the block */
-                int n = 0;
-                for (int i = i0; i < i1; ++i)
-                    if (ok[i - i0] && species[i] == zc) {
-                        memcpy(Bs + (size_t)n * widest, B + (size_t)(i - i0) * widest, (size_t)widest * sizeof(double));
-                        rows_of[n++] = i;
-                    }
-                if (!n) continue;
-                grade_block(m, zc, n, Bs, widest, S, g);
-                for (int a = 0; a < n; ++a) out[rows_of[a]] = g[a];
+                acelin_first_failure(&first, s, i, bad_bond, msg);
             }
         }
         free(B);
