@@ -39,18 +39,35 @@ ROWS = [("radial", "  radial functions"), ("harmonics", "  harmonics"),
         ("scatter", "force/virial scatter"), ("neighbour_list", "neighbour list (C)")]
 
 
-def compile_harness(tmp, native):
-    gen = os.path.join(CSRC, "generated")
+def export_csrc(rev, tmp):
+    """csrc/ of git revision rev in tmp/rev-csrc (with this tree's generated kernels)."""
+    import shutil
+    import tarfile
+
+    out = os.path.join(tmp, "rev-src")
+    os.makedirs(out)
+    tar = os.path.join(tmp, "rev.tar")
+    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc"], cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"git archive {rev} failed: {res.stderr.strip()}")
+    with tarfile.open(tar) as tf:
+        tf.extractall(out)
+    shutil.copytree(os.path.join(CSRC, "generated"), os.path.join(out, "csrc", "generated"))
+    return os.path.join(out, "csrc")
+
+
+def compile_harness(tmp, native, csrc=CSRC, name="profile_force"):
+    gen = os.path.join(csrc, "generated")
     if not os.path.isfile(os.path.join(gen, "acelin_ylm.c")):
         sys.exit("csrc/generated is missing: build the extensions first (setup.py build_ext)")
-    srcs = [os.path.join(CSRC, f) for f in sorted(os.listdir(CSRC)) if f.endswith(".c")]
+    srcs = [os.path.join(csrc, f) for f in sorted(os.listdir(csrc)) if f.endswith(".c")]
     srcs += [os.path.join(gen, f) for f in sorted(os.listdir(gen)) if f.endswith(".c")]
     flags = ["-O3", "-std=c99", "-fno-math-errno", "-fopenmp"]
     if native:
         flags += ["-march=native", "-mprefer-vector-width=256"]
-    exe = os.path.join(tmp, "profile_force")
+    exe = os.path.join(tmp, name)
     cc = os.environ.get("CC", "cc")
-    cmd = [cc] + flags + ["-I" + CSRC, "-I" + gen, os.path.join(HERE, "profile_force.c")] + srcs + \
+    cmd = [cc] + flags + ["-I" + csrc, "-I" + gen, os.path.join(HERE, "profile_force.c")] + srcs + \
           ["-o", exe, "-lm"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
@@ -142,6 +159,9 @@ def main():
                     help="preset names (random coefficients) or model files, comma separated")
     ap.add_argument("--native", action="store_true", help="compile with -march=native")
     ap.add_argument("--lammps", action="store_true", help="also time the LAMMPS adapter")
+    ap.add_argument("--against", metavar="REV",
+                    help="also time the core of git revision REV (same run, same input): "
+                         "the ratio of library calls REV / this tree")
     args = ap.parse_args()
     from machine import machine_info
 
@@ -154,6 +174,9 @@ def main():
           + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="acelin-profile-") as tmp:
         exe, flags = compile_harness(tmp, args.native)
+        ref_exe = None
+        if args.against:
+            ref_exe, _ = compile_harness(tmp, args.native, export_csrc(args.against, tmp), "profile_ref")
         print(f"harness flags: {flags}; 1 thread; median of {args.repeats} passes")
         atoms = si_cell()
         inp = os.path.join(tmp, "si.bin")
@@ -162,6 +185,11 @@ def main():
         for name in [m for m in args.models.split(",") if m]:
             path = name if name.endswith(".json") else random_model(name, os.path.join(tmp, f"{name}.json"))
             r = run_harness(exe, path, inp, args.repeats)
+            if ref_exe:  # interleaved with this tree's run, so both see the same load
+                ref = run_harness(ref_exe, path, inp, args.repeats)
+                again = run_harness(exe, path, inp, args.repeats)
+                r["against"] = {"library_call": ref["library_call"], "backprop": ref["backprop"],
+                                "this_again": again["library_call"]}
             if args.lammps:
                 lmp = lammps_pair_time(path)
                 r["lammps"] = lmp
@@ -184,6 +212,13 @@ def main():
                       ("n_basis", lambda r: r["n_basis"]),
                       ("neighbours in range", lambda r: r["active_neighbours"] / n)]:
         print(f"{label:<24}" + "".join(f"{fn(results[nm]):>20.2f}" for nm in names))
+    if args.against:
+        print(f"\nlibrary call of {args.against} / this tree (this tree timed before and after it):")
+        for nm in names:
+            a = results[nm]["against"]
+            mine = 0.5 * (results[nm]["library_call"] + a["this_again"])
+            print(f"  {nm:<10} {a['library_call'] / n * 1e6:8.2f} / {mine / n * 1e6:8.2f} us/atom = "
+                  f"{a['library_call'] / mine:5.2f}x")
     if args.lammps:
         print("\nLAMMPS, 2016-atom Si NVE 300 K, 1 rank, 1 thread, us/atom/step:")
         for nm in names:
