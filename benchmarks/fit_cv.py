@@ -1,4 +1,4 @@
-"""Cross-validated accuracy of the large preset and of variants of it, on training data only.
+"""Cross-validated accuracy of a preset (large unless --preset) and of variants of it, on training data only.
 
 The mlearn test sets have ~25 configurations, and two surface slabs or a few hot liquid
 snapshots move their MAE by 20 %. This script scores each variant by k-fold
@@ -10,6 +10,10 @@ wall time of the whole cross-validation (2 cores), and the prior exponent of eac
 
     python3 benchmarks/fit_cv.py [--data ../shared/data] [--only mlearn_Si,mlearn_Mo]
                                  [--variants default,transform_p1,...] [--folds 5]
+                                 [--preset large|small|fast|...]
+
+The `c_*` variants are candidates for the cost-limited `fast` preset (run them with
+--preset small: they replace its degrees and w_l; benchmarks/profile_force.py gives their cost).
 """
 import argparse
 import os
@@ -40,13 +44,27 @@ VARIANTS = {
     "no_column_scaling": {"solver": {"column_scaling": False}},
     "prior_p2": {"solver": {"prior": {"kind": "algebraic", "p": 2.0}}},
     "prior_p3": {"solver": {"prior": {"kind": "algebraic", "p": 3.0}}},  # the fixed p before
+    # candidates for `fast` (a cost per atom-step well below small's)
+    "c_16_16_12_10_w2": {"basis": {"degree": [16, 16, 12, 10], "w_l": 2.0}},
+    "c_12_12_12_10": {"basis": {"degree": [12, 12, 12, 10], "w_l": 1.5}},
+    "c_20_14_12_10_w2": {"basis": {"degree": [20, 14, 12, 10], "w_l": 2.0}},
+    "c_16_14_14_12_w2": {"basis": {"degree": [16, 14, 14, 12], "w_l": 2.0}},
+    "c_14_14_12_10": {"basis": {"degree": [14, 14, 12, 10], "w_l": 1.5}},
+    "c_12_12_12_12": {"basis": {"degree": [12, 12, 12, 12], "w_l": 1.5}},
+    "c_16_15_14_12": {"basis": {"degree": [16, 15, 14, 12], "w_l": 1.5}},
+    "c_16_14_14_12": {"basis": {"degree": [16, 14, 14, 12], "w_l": 1.5}},
+    "c_16_14_14_12_w1.75": {"basis": {"degree": [16, 14, 14, 12], "w_l": 1.75}},
+    "c_16_13_13_12": {"basis": {"degree": [16, 13, 13, 12], "w_l": 1.5}},
+    "c_rc4.2": {"basis": {"r_cut": 4.2}},
+    "c_rc4.4": {"basis": {"r_cut": 4.4}},
+    "c_rc4.4_16_15_14_12": {"basis": {"r_cut": 4.4, "degree": [16, 15, 14, 12]}},
 }
 DEFAULT_RUN = "default,no_long_range,long_16_14_w2,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
 
 
-def config(data_dir, name, variant):
+def config(data_dir, name, variant, preset="large"):
     cfg = {"data": {"train": f"{data_dir}/{name}_train.xyz"},
-           "basis": {"size": "large"}, "output": os.devnull + ".json"}
+           "basis": {"size": preset}, "output": os.devnull + ".json"}
     for section, values in VARIANTS[variant].items():
         cfg.setdefault(section, {}).update(values)
     return cfg
@@ -61,19 +79,20 @@ def main():
                     help=f"comma-separated, from: {','.join(VARIANTS)}")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--preset", default="large", help="the basis size the variants modify")
     args = ap.parse_args()
     from ace_lin.fit.crossval import cross_validate
 
     print(machine_info())
     print(f"{args.folds}-fold cross-validation on the training files (stratified by config_type, "
-          f"seed {args.seed}); large preset + overrides; test files not used")
+          f"seed {args.seed}); {args.preset} preset + overrides; test files not used")
     head = (f"{'dataset':<11} {'variant':<18} {'n_basis':>7} {'E MAE':>7} {'F MAE':>7}   "
             "E MAE per config_type (meV/atom)              wall s  prior p per fold")
     print(head + "\n" + f"{'':<11} {'':<18} {'':>7} {'meV/at':>7} {'eV/A':>7}\n" + "-" * len(head))
     for name in args.only.split(","):
         for variant in args.variants.split(","):
             t0 = time.perf_counter()
-            cv = cross_validate(config(args.data, name, variant), k=args.folds, seed=args.seed)
+            cv = cross_validate(config(args.data, name, variant, args.preset), k=args.folds, seed=args.seed)
             wall = time.perf_counter() - t0
             e = cv.errors
             groups = " ".join(f"{g[:8]} {v['energy_mae']:5.2f}" for g, v in e["by_config_type"].items())

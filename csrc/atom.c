@@ -168,9 +168,10 @@ double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
 }
 
 /* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
- * R_n does not depend on l, so for each block of 4 radial indices accumulate over (l, m)
- *   T0[n] = sum_lm g_lmn Y_lm,  T_a[n] = sum_lm g_lmn dY_lm/du_a
- * in registers, then contract with R' and R. Radial counts are padded to multiples of 4. */
+ * Contract over n first, per (l, m): h_lm = sum_n g_lmn R_n, h'_lm = sum_n g_lmn R_n' (two
+ * products per entry, VN radial indices per vector, each l only up to its own radial
+ * count), then s1 = sum_lm h'_lm Y_lm and G = sum_lm h_lm dY_lm/du. The lane sums of h are
+ * taken once per neighbour, after the (l, m) sum (both are linear). */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
 {
     const int nlm = m->n_lm, N0 = m->n_rpad;
@@ -178,29 +179,27 @@ void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *
         const double *gz = w->dEdA + (size_t)w->nb_species[j] * m->n_int;
         const double *R = w->R + (size_t)j * N0, *dR = w->dR + (size_t)j * N0;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
-        v4d S1 = {0, 0, 0, 0}, H0 = S1, H1 = S1, H2 = S1;
-        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax; /* harmonics filled up to here */
-        for (int c = w->nb_far[j] ? m->n_spad : 0; c < N0; c += 4) {
-            v4d t0 = {0, 0, 0, 0}, t1 = t0, t2 = t0, t3 = t0;
-            for (int l = 0; l <= lmax; ++l) {
-                const int N = m->Nl[l];
-                if (N <= c) continue;
-                const double *gl = gz + m->loff[l] + c;
-                for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
-                    const v4d gv = load4(gl + i * N);
-                    t0 += gv * Y[k];
-                    t1 += gv * dY[k];
-                    t2 += gv * dY[nlm + k];
-                    t3 += gv * dY[2 * nlm + k];
+        const int far = w->nb_far[j], c0 = far ? m->n_spad : 0; /* short-channel R are zero there */
+        const int lmax = far ? m->lmax_far : m->lmax;          /* harmonics filled up to here */
+        vnd S1 = {0}, H0 = S1, H1 = S1, H2 = S1;
+        for (int l = 0; l <= lmax; ++l) {
+            const int N = m->Nl[l];
+            if (N <= c0) continue;
+            for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
+                const double *gl = gz + m->loff[l] + i * N;
+                vnd h = {0}, q = h;
+                for (int c = c0; c < N; c += VN) {
+                    const vnd gv = loadn(gl + c);
+                    h += gv * loadn(R + c);
+                    q += gv * loadn(dR + c);
                 }
+                S1 += q * Y[k];
+                H0 += h * dY[k];
+                H1 += h * dY[nlm + k];
+                H2 += h * dY[2 * nlm + k];
             }
-            const v4d rv = load4(R + c), drv = load4(dR + c);
-            S1 += t0 * drv;
-            H0 += t1 * rv;
-            H1 += t2 * rv;
-            H2 += t3 * rv;
         }
-        const double s1 = hsum4(S1), G0 = hsum4(H0), G1 = hsum4(H1), G2 = hsum4(H2);
+        const double s1 = hsumn(S1), G0 = hsumn(H0), G1 = hsumn(H1), G2 = hsumn(H2);
         const double *u = w->nb_u + 3 * j;
         const double r = w->nb_r[j], ug = u[0] * G0 + u[1] * G1 + u[2] * G2;
         double *out = dE_dr + 3 * w->nb_bond[j];

@@ -36,7 +36,8 @@ struct acelin_model {
     int n_nlm;              /* file layout: sum over channels of 2l+1 */
     /* internal layout of the atomic base, per neighbour species: [l][m][n], n fastest,
        so that building A and contracting dE/dA are contiguous loops over n */
-    int Nl[9];              /* radial functions used with each l, rounded up to a multiple of 4 */
+    int Nl[9];              /* radial functions used with each l, rounded up to whole vectors
+                               (VN, simd4.h: 2 in the portable build, 4 with AVX) */
     int loff[10];           /* offset of l inside a species block */
     int n_int;              /* size of a species block */
     int n_A;                /* ns * n_int: atomic base size per centre atom */

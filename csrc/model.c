@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "simd4.h"
 
 #define NU ACELIN_NU_MAX
 
@@ -376,7 +377,9 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     }
     m->n_lm = (m->lmax + 1) * (m->lmax + 1);
     m->n_rpad = (m->n_spad + m->n_long + 3) / 4 * 4;
-    for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + 3) / 4 * 4; /* padded entries are never used by a product */
+    /* whole vectors of the back-propagation (VN lanes: simd4.h); padded entries are never
+       used by a product */
+    for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + VN - 1) / VN * VN;
     m->loff[0] = 0;
     for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
     m->n_int = m->loff[9];

@@ -22,6 +22,27 @@ static inline v4d load4(const double *p)
     return v;
 }
 
+/* The machine's own vector width (32 bytes with AVX, else 16: SSE2, NEON): GCC keeps a
+ * v4d accumulator of a loop in memory when it has no 32-byte registers, so loops whose
+ * accumulators must stay in registers use vnd, VN lanes (radial counts are multiples of 4,
+ * so of VN too). */
+#if defined(__AVX__)
+typedef double vnd __attribute__((vector_size(32)));
+#define VN 4
+#define hsumn(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
+#else
+typedef double vnd __attribute__((vector_size(16)));
+#define VN 2
+#define hsumn(v) ((v)[0] + (v)[1])
+#endif
+
+static inline vnd loadn(const double *p)
+{
+    vnd v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* sum of the 4 lanes, pairwise (a macro: a vector argument would draw GCC's ABI note;
  * pass a variable, it is read 4 times) */
 #define hsum4(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
