@@ -45,7 +45,7 @@ def fit(config, progress: Optional[bool] = None):
     t["assemble"] = time.perf_counter()
 
     rank = comm.Get_rank() if comm is not None else 0
-    result = None
+    result, posterior = None, None  # posterior: (Solution, F) of the BLR solve, rank 0 only
     if rank == 0:
         # the search scored the winner on all training data with the prior's start exponent
         known = ({problem.prior.p: problem.r_scale_search["log_evidence"]}
@@ -53,10 +53,12 @@ def fit(config, progress: Optional[bool] = None):
                  and problem.r_scale_search["log_evidence"] is not None else None)
         problem = settle_prior(problem, system, known)
         # the BLR solve also gives the posterior the trust part needs, from one SVD
-        with_posterior = cfg.trust.posterior and cfg.solver.kind == "blr"
-        result = solve_problem(problem, system, posterior=with_posterior)
-        if with_posterior:
-            result, posterior = result[:2], (result[1], result[2])
+        if cfg.trust.posterior:
+            model, solution, F = solve_problem(problem, system, posterior=True)
+        else:
+            (model, solution), F = solve_problem(problem, system), None
+        result = (model, solution)
+        posterior = (solution, F) if F is not None else None
     if comm is not None:
         result = comm.bcast(result, root=0)  # the posterior factor stays on rank 0
     model, solution = result
@@ -86,8 +88,7 @@ def fit(config, progress: Optional[bool] = None):
     # the returned model carries the same fit metadata as the file
     model = LinearACEModel(problem.spec, model.coefficients, e0=e0,
                            metadata=fit_metadata(cfg, report, problem))
-    model, state = attach_trust(problem, system, model, progress=show,
-                                computed=posterior if with_posterior else None)
+    model, state = attach_trust(problem, system, model, progress=show, computed=posterior)
     model.save(out)
     write_fitstate(fitstate_path(out), state)
     write_error_tables(errors_path, report)

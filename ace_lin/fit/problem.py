@@ -166,15 +166,15 @@ def log_evidence(problem: FitProblem, system) -> float:
 
 def solve_problem(problem: FitProblem, system, solver=None, posterior: bool = False):
     """Solve the regularized system with the configured solver (or `solver`); returns
-    (LinearACEModel without metadata, Solution). posterior=True (BLR solvers only):
-    returns (model, Solution, F) instead, F the posterior factor of BLRSolver.posterior
-    from the same SVD as the solution (one O(p^3) decomposition instead of two)."""
+    (LinearACEModel without metadata, Solution). posterior=True: returns (model, Solution,
+    F) instead, F the posterior factor of BLRSolver.posterior from the same SVD as the
+    solution (one O(p^3) decomposition instead of two), None for a solver without one."""
     nb = problem.basis.n_basis
     solver = solver or configured_solver(problem.cfg)
     args = (system.R, system.qty)
     kw = dict(**_prior(problem), n_rows=system.n_rows, rss0=system.rss0)
     F = None
-    if posterior:
+    if posterior and hasattr(solver, "posterior"):
         solution, F = solver.posterior(*args, **kw)
     else:
         solution = solver.solve(*args, **kw)

@@ -131,9 +131,10 @@ class Refitter:
         problem = self.problem(model.spec)
         system = _system(state)
         problem = settle_prior(problem, system)
-        new_model, solution = solve_problem(problem, system)
+        new_model, solution, F = solve_problem(problem, system, posterior=True)  # one SVD
         mean = np.r_[new_model.coefficients, [new_model.e0[el] for el in problem.e0_fit]]
-        posterior, hyper = fit_posterior(problem, system, mean)
+        posterior, hyper = fit_posterior(problem, system, mean,
+                                         computed=(solution, F) if F is not None else None)
         # the "fit" block's errors are those of the first model: the updated model's
         # own errors on everything it was fitted to go in "active_learning"
         errors = self._train_errors(new_model, problem, n_labels)
