@@ -28,7 +28,8 @@ from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ace_lin.fit.problem import FitProblem, log_evidence
-from ace_lin.fit.search import LARGE_P, PRIOR_START, is_large, parabola_vertex
+from ace_lin.fit import search  # search.LARGE_P read at call time (tests lower it)
+from ace_lin.fit.search import PRIOR_START, is_large, parabola_vertex
 
 START = PRIOR_START
 LOW, HIGH = 1.0, 5.0
@@ -84,7 +85,7 @@ def settle_prior(problem: FitProblem, system, known: Optional[Dict[float, float]
         p = PRIOR_START[1]
         return replace(problem, prior=replace(problem.prior, p=p), prior_open=False,
                        prior_search={"p": p, "tried": [],
-                                     "skipped": f"n_basis > {LARGE_P}: start exponent kept"})
+                                     "skipped": f"n_basis > {search.LARGE_P}: start exponent kept"})
 
     def score(p):
         return log_evidence(replace(problem, prior=replace(problem.prior, p=p)), system)
