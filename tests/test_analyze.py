@@ -13,7 +13,8 @@ from ace_lin.cli.main import main
 from ace_lin.md.outputs import format_frame, frame_info
 
 
-def oscillator_trajectory(path, nu_thz, n_frames=400, dt=1.0, drift_eV_per_fs=0.0):
+def oscillator_trajectory(path, nu_thz, n_frames=400, dt=1.0, drift_eV_per_fs=0.0, t0=0.0,
+                          mode="w"):
     """8 Si atoms, each a 3D harmonic oscillator of frequency nu_thz with random phases and
     amplitudes (the exact positions and velocities)."""
     rng = np.random.default_rng(1)
@@ -23,14 +24,14 @@ def oscillator_trajectory(path, nu_thz, n_frames=400, dt=1.0, drift_eV_per_fs=0.
     ph = rng.uniform(0, 2 * np.pi, size=(8, 3))
     text = []
     for k in range(n_frames):
-        t = k * dt
+        t = t0 + k * dt
         pos = a.positions + amp * np.sin(w * t + ph)
         vel = amp * w * np.cos(w * t + ph)
         epot = -40.0 + drift_eV_per_fs * t
         text.append(format_frame(a.get_chemical_symbols(), a.cell.array, a.pbc, pos, vel,
                                  np.zeros((8, 3)), np.full(8, epot / 8),
-                                 frame_info(k, t, epot, 0.2, 300.0, 0.0)))
-    with open(path, "w") as fh:
+                                 frame_info(int(round(t)), t, epot, 0.2, 300.0, 0.0)))
+    with open(path, mode) as fh:
         fh.write("".join(text))
 
 
@@ -52,6 +53,21 @@ def test_vdos_peaks_at_the_oscillator_frequency(tmp_path):
     assert stats["etot_drift_meV_per_atom_per_ns"] == pytest.approx(100.0, rel=1e-6)
     for name in ("vdos.png", "rdf_msd.png", "rdf.csv", "msd.csv", "vacf.csv"):
         assert (out / name).stat().st_size > 100
+
+
+def test_window_selects_one_stage_of_a_run_with_two_strides(tmp_path, capsys):
+    """Frames every 20 fs, then every fs (as from stages with their own strides): the whole
+    trajectory is refused, the fine stage's window is analysed."""
+    traj = str(tmp_path / "two.extxyz")
+    oscillator_trajectory(traj, nu_thz=15.3, n_frames=50, dt=20.0)
+    oscillator_trajectory(traj, nu_thz=15.3, n_frames=400, dt=1.0, t0=1000.0, mode="a")
+    assert main(["analyze", traj, "--out", str(tmp_path / "all")]) == 2
+    assert "not uniformly spaced" in capsys.readouterr().err
+    out = tmp_path / "w"
+    assert main(["analyze", traj, "--out", str(out), "--window", "1000fs:1400fs"]) == 0
+    assert json.load(open(out / "stats.json"))["n_frames"] == 400
+    data = np.loadtxt(out / "vdos.csv", delimiter=",", skiprows=1)
+    assert abs(data[np.argmax(data[:, 2]), 0] - 15.3) <= data[1, 0] - data[0, 0]
 
 
 def test_vdos_of_two_frequencies_function():

@@ -63,6 +63,13 @@ def _run(d):
     ({"stride": 7, "checkpoint_every": 14}, "steps (20) must be a multiple of 'stride' (7)"),
     ({"structure": "WRONG"}, "element(s) O that the model (elements Si) does not describe"),
     ({"ensemble": "npt", "temperature": 300}, "missing key 'pressure'"),
+    ({"stages": [{"ensemble": "nve", "temperature": 300, "steps": 3, "stride": 1},
+                 {"ensemble": "nve", "steps": 10}], "ensemble": None, "temperature": None,
+      "steps": None, "checkpoint_every": 10},
+     "stage 1: it starts at step 3, not a multiple of its 'stride' (5)"),
+    ({"stages": [{"ensemble": "nve", "temperature": 300, "steps": 24, "stride": 8}],
+      "ensemble": None, "temperature": None, "steps": None},
+     "'checkpoint_every' (20) must be a multiple of 'stride' (8)"),
 ])
 def test_bad_config_gives_one_clear_line(si_model, si_cell, tmp_path, capsys, change, message):
     d = config(si_model, si_cell, tmp_path / "out", ensemble="nve", temperature=300, steps=20)

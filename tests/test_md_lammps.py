@@ -58,6 +58,26 @@ def config(si_model, si_cell, out, **kw):
     return d
 
 
+def test_stage_strides_give_the_same_frames_on_both_engines(si_model, si_cell, tmp_path):
+    """Coarse, every-step and coarse again (NVE throughout): frames at steps 0, 5, 10, 11,
+    ..., 15, 20, 25 on both engines, with the same positions (to 1e-7 A, as above)."""
+    stages = [{"ensemble": "nve", "temperature": 600.0, "steps": 10},
+              {"ensemble": "nve", "steps": 5, "stride": 1},
+              {"ensemble": "nve", "steps": 10}]
+    runs = {}
+    for engine in ("ase", "lammps"):
+        d = config(si_model, si_cell, tmp_path / engine, engine=engine, stages=stages,
+                   checkpoint_every=10)
+        run_md(parse_config(d), progress=False)
+        runs[engine] = read(str(tmp_path / engine / "trajectory.extxyz"), ":")
+        th = read_thermo(str(tmp_path / engine / "thermo.csv"))
+        assert list(th["step"]) == [0, 5, 10, 11, 12, 13, 14, 15, 20, 25]
+    a, b = runs["ase"], runs["lammps"]
+    assert [f.info["step"] for f in a] == [f.info["step"] for f in b] == [0, 5, 10, 11, 12, 13, 14, 15, 20, 25]
+    for fa, fb in zip(a, b):
+        assert np.abs(fa.positions - fb.positions).max() < 1e-7
+
+
 def test_lammps_and_ase_agree_on_first_steps(si_model, si_cell, tmp_path):
     """NVE from the same initial velocities: positions agree to 1e-7 A and forces to 1e-6
     eV/A over 20 steps. The residual is the unit constants: LAMMPS metal units convert

@@ -11,6 +11,9 @@ def add_arguments(p):
                                     "(e.g. a band gap on the snapshots)")
     p.add_argument("--column", help="value column of --series (default: the first after time_fs)")
     p.add_argument("--max-lag-fs", type=float, help="longest correlation lag (default: half the span)")
+    p.add_argument("--window", help="frames to analyse, START:STOP in frame numbers or in fs "
+                                    "(500fs:10500fs), as in `ace-lin snapshots`; default all. "
+                                    "They must be uniformly spaced: one stage's frames")
     p.add_argument("--rdf-max", type=float, help="RDF range in A (default: min(6, half the cell height))")
 
 
@@ -47,7 +50,7 @@ def _png(path, panels):
     os.replace(tmp, path)
 
 
-def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None):
+def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None, window=None):
     import json
 
     import numpy as np
@@ -55,18 +58,20 @@ def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None):
     from ace_lin.analysis.energy import energy_stats
     from ace_lin.analysis.structure import continuous_positions, diffusion_coefficient, msd, rdf
     from ace_lin.analysis.vdos import vdos
-    from ace_lin.handoff.select import frame_times
+    from ace_lin.handoff.select import frame_times, select_windows
     from ace_lin.handoff.trajectory import TrajectoryError, index_frames, read_frame
     from ace_lin.io.atomic import atomic_write
 
     headers = index_frames(path)
+    if window:
+        headers = [headers[k] for k in select_windows(headers, window)[0]]
     steps, times = frame_times(headers)
     dt = np.diff(times)
     if len(dt) < 3:
         raise TrajectoryError(f"{path}: needs at least 4 frames")
     if np.ptp(dt) > 1e-6 * dt.max() or dt.min() <= 0:
         raise TrajectoryError(f"{path}: the frames are not uniformly spaced in time "
-                              "(use one stage's frames)")
+                              "(select one stage's frames with --window)")
     dt = float(dt.mean())
     frames = [read_frame(path, h) for h in headers]
     n_atoms = len(frames[0])
@@ -159,7 +164,8 @@ def run(args) -> int:
     os.makedirs(args.out, exist_ok=True)
     if args.trajectory:
         try:
-            stats, _ = analyze_trajectory(args.trajectory, args.out, args.max_lag_fs, args.rdf_max)
+            stats, _ = analyze_trajectory(args.trajectory, args.out, args.max_lag_fs, args.rdf_max,
+                                          args.window)
         except TrajectoryError as exc:
             raise UsageError(str(exc)) from None
         print(f"{args.trajectory}: {stats['n_frames']} frames, T = {stats['temperature_mean_K']:.1f} "

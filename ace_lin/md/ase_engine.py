@@ -197,11 +197,12 @@ def run_ase(cfg, model, atoms, progress=True) -> dict:
             if th_state and stage_step > 0:
                 set_thermostat_state(dyn, stage.ensemble, th_state)
             th_state = None
+            stride = cfg.stage_stride(stage_idx)
             while stage_step < stage.steps:
                 dyn.step()
                 step += 1
                 stage_step += 1
-                if step % cfg.stride == 0:
+                if step % stride == 0:
                     gamma = rec.record(atoms, step)
                     if (gamma is not None and cfg.max_grade_stop is not None
                             and gamma > cfg.max_grade_stop):

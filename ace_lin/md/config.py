@@ -9,7 +9,8 @@
     timestep:   fs (default 1.0)
     seed:       random seed of the initial velocities and the thermostat noise (default 0)
     stride:     steps between frames of trajectory.extxyz and rows of thermo.csv (default 10)
-    checkpoint_every: steps between checkpoints (default 100 * stride; a multiple of stride)
+    checkpoint_every: steps between checkpoints (a multiple of every stage's stride; default
+                100 x the largest stride, rounded up to such a multiple)
     output:     folder of the results (default "md")
     initial_temperature: K of the Maxwell-Boltzmann start velocities (default: the first
                 stage's temperature)
@@ -21,13 +22,18 @@ A stage: ensemble (nve | nvt-langevin | nvt-csvr | nvt-nose-hoover | npt), steps
 temperature (K; required for thermostatted stages and for the first stage when no
 initial_temperature is given), tau (fs, thermostat time: Langevin damping time = 1/friction,
 CSVR relaxation time, Nose-Hoover period; default 100), pressure (GPa, npt), tau_p (fs,
-barostat time, default 1000), barostat (iso | aniso | tri, default iso).
+barostat time, default 1000), barostat (iso | aniso | tri, default iso), stride (steps
+between frames in this stage; default the top-level stride: e.g. a coarse equilibration
+and production and a final window at every step for nonadiabatic couplings). Frames lie on
+the steps that are multiples of their stage's stride, so each stage must start and end on
+such a step; checkpoint_every must be a multiple of every stride.
 
 Unknown keys, missing keys and bad values raise MDConfigError naming the key.
 Relative paths in a YAML file are relative to the file's directory.
 """
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
@@ -36,7 +42,7 @@ ENSEMBLES = ("nve", "nvt-langevin", "nvt-csvr", "nvt-nose-hoover", "npt")
 THERMOSTATTED = ("nvt-langevin", "nvt-csvr", "nvt-nose-hoover", "npt")
 ENGINES = ("ase", "lammps")
 BAROSTATS = ("iso", "aniso", "tri")
-STAGE_KEYS = ("ensemble", "temperature", "steps", "tau", "pressure", "tau_p", "barostat")
+STAGE_KEYS = ("ensemble", "temperature", "steps", "tau", "pressure", "tau_p", "barostat", "stride")
 TOP_KEYS = ("model", "structure", "supercell", "engine", "ranks", "threads", "timestep", "seed",
             "stride", "checkpoint_every", "output", "initial_temperature", "grade_threshold",
             "max_grade_stop", "stages")
@@ -55,6 +61,7 @@ class Stage:
     pressure: Optional[float] = None     # GPa
     tau_p: float = 1000.0                # fs
     barostat: str = "iso"
+    stride: Optional[int] = None         # steps between frames; None: the run's stride
 
 
 @dataclass
@@ -79,6 +86,14 @@ class MDConfig:
     def total_steps(self) -> int:
         return sum(s.steps for s in self.stages)
 
+    def stage_stride(self, k) -> int:
+        """Steps between frames in stage k."""
+        return self.stages[k].stride or self.stride
+
+    def grade_every(self) -> int:
+        """Steps between grade evaluations that serve every stage's frames (their gcd)."""
+        return math.gcd(*[self.stage_stride(k) for k in range(len(self.stages))])
+
     def fingerprint(self) -> str:
         """Hash of everything that decides the trajectory (not engine resources such as
         ranks and threads, not the output folder, not the grade limits, which may be
@@ -86,6 +101,9 @@ class MDConfig:
         d = asdict(self)
         for key in ("ranks", "threads", "output", "grade_threshold", "max_grade_stop"):
             d.pop(key)
+        for st in d["stages"]:  # runs configured before stage strides existed still resume
+            if st["stride"] is None:
+                st.pop("stride")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -140,6 +158,8 @@ def _stage(d, where, first, has_initial_t):
         raise MDConfigError(f"{where}temperature: a thermostat needs a temperature > 0 K")
     if "tau" in d:
         st.tau = _number(d["tau"], f"{where}tau", positive=True)
+    if "stride" in d:
+        st.stride = _integer(d["stride"], f"{where}stride", 1)
     if ens == "npt":
         if "pressure" not in d:
             raise MDConfigError(f"{where}: missing key 'pressure' (GPa; needed for npt)")
@@ -165,7 +185,7 @@ def parse_config(d: dict, base_dir=None) -> MDConfig:
     for key in ("model", "structure"):
         if key not in d:
             raise MDConfigError(f"missing key '{key}'")
-    top_stage = {k: d[k] for k in STAGE_KEYS if k in d}
+    top_stage = {k: d[k] for k in STAGE_KEYS if k in d and k != "stride"}  # stride: both
     has_t0 = d.get("initial_temperature") is not None
     if "stages" in d:
         if top_stage:
@@ -177,7 +197,7 @@ def parse_config(d: dict, base_dir=None) -> MDConfig:
     else:
         if "ensemble" not in top_stage:
             raise MDConfigError("missing key 'ensemble' (or a list 'stages')")
-        stages = [_stage(top_stage, "", True, has_t0)]
+        stages = [_stage(top_stage, "", True, has_t0)]  # the top-level stride is the run's
     cfg = MDConfig(model=_path(d["model"], "model", base_dir),
                    structure=_path(d["structure"], "structure", base_dir), stages=stages)
     if "supercell" in d:
@@ -197,12 +217,15 @@ def parse_config(d: dict, base_dir=None) -> MDConfig:
         cfg.seed = _integer(d["seed"], "seed", 0)
     if "stride" in d:
         cfg.stride = _integer(d["stride"], "stride", 1)
-    cfg.checkpoint_every = 100 * cfg.stride
+    strides = [cfg.stage_stride(k) for k in range(len(stages))]
+    common = math.lcm(*strides)
+    cfg.checkpoint_every = -(-100 * max(strides) // common) * common
     if d.get("checkpoint_every") is not None:
         cfg.checkpoint_every = _integer(d["checkpoint_every"], "checkpoint_every", 1)
-        if cfg.checkpoint_every % cfg.stride:
+        bad = next((s for s in strides if cfg.checkpoint_every % s), None)
+        if bad is not None:
             raise MDConfigError(f"'checkpoint_every' ({cfg.checkpoint_every}) must be a multiple "
-                                f"of 'stride' ({cfg.stride})")
+                                f"of 'stride' ({bad})")
     if "output" in d:
         cfg.output = _path(d["output"], "output", base_dir)
     elif base_dir is not None:
@@ -210,10 +233,16 @@ def parse_config(d: dict, base_dir=None) -> MDConfig:
     for key in ("initial_temperature", "grade_threshold", "max_grade_stop"):
         if d.get(key) is not None:
             setattr(cfg, key, _number(d[key], key, minimum=0.0))
+    first = 0
     for k, st in enumerate(cfg.stages):
-        if st.steps % cfg.stride:
+        stride = cfg.stage_stride(k)
+        if st.steps % stride:
             raise MDConfigError(f"stage {k}: steps ({st.steps}) must be a multiple of 'stride' "
-                                f"({cfg.stride}), so that every stage ends on a frame")
+                                f"({stride}), so that every stage ends on a frame")
+        if first % stride:
+            raise MDConfigError(f"stage {k}: it starts at step {first}, not a multiple of its "
+                                f"'stride' ({stride}); frames lie on multiples of the stride")
+        first += st.steps
         if st.ensemble == "npt" and cfg.engine == "ase" and st.barostat != "iso":
             raise MDConfigError(f"stage {k}: the ASE engine's npt is isotropic only "
                                 f"(barostat: iso, or engine: lammps)")

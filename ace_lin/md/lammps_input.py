@@ -12,7 +12,7 @@ temp/csvr) get a new fix ID and a seed derived from (seed, segment start step) i
 segment, so a run resumed from any restart file draws the same noise as the uninterrupted
 one. Nose-Hoover (nvt/npt) fixes keep one ID per stage and are restored from the restart.
 
-Trajectory: `dump custom` every stride steps, sorted by ID, unwrapped positions (A),
+Trajectory: `dump custom` every stride steps (set per stage by dump_modify and thermo), sorted by ID, unwrapped positions (A),
 velocities (A/ps), forces (eV/A), per-atom energy (eV), per-atom -trace(stress)/3 incl.
 the kinetic part (bar*A^3; their sum over the volume is the pressure) and, with an active
 set, the grade (fix pair ... acelin gamma 1). The thermo quantities of thermo.csv are
@@ -155,26 +155,34 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           "compute s_atom all stress/atom NULL",
           "variable p_atom atom -(c_s_atom[1]+c_s_atom[2]+c_s_atom[3])/3.0"]
     cols = "id type xu yu zu vx vy vz fx fy fz c_pe_atom v_p_atom"
-    if with_grade:
-        L += [f"fix grade all pair {cfg.stride} acelin gamma 1",
+    first_stride = cfg.stage_stride(segs[0][0]) if segs else cfg.stride
+    if with_grade:  # every stage's frames are multiples of the gcd of the strides
+        L += [f"fix grade all pair {cfg.grade_every()} acelin gamma 1",
               "compute max_gamma all reduce max f_grade", "variable max_gamma equal c_max_gamma"]
         cols += " f_grade"
-        if halt:
-            L.append(f"fix grade_stop all halt {cfg.stride} v_max_gamma > "
-                     f"{cfg.max_grade_stop!r} error soft")
     L += ["thermo_style custom step temp pe etotal press" + (" c_max_gamma" if with_grade else ""),
-          f"thermo {cfg.stride}", "thermo_modify flush yes",
-          f"dump traj all custom {cfg.stride} {DUMP} {cols}",
+          f"thermo {first_stride}", "thermo_modify flush yes",
+          f"dump traj all custom {first_stride} {DUMP} {cols}",
           "dump_modify traj sort id format float %.12g" +
           (" append yes" if restart_step is not None else "")]
     stage_fix = tstat = None
+    halt_stride = None
     kept = [restart_step] if restart_step is not None else []  # the last two restarts stay
     for k, first, n in segs:
         st = cfg.stages[k]
         if stage_fix != k:
             if stage_fix is not None:
                 L.append(f"unfix integrate_s{stage_fix}")
-            L += [f"# stage {k}: {st.ensemble}, {st.steps} steps", _stage_fix(k, st, cfg.timestep)]
+            stride = cfg.stage_stride(k)
+            L += [f"# stage {k}: {st.ensemble}, {st.steps} steps, a frame every {stride}",
+                  _stage_fix(k, st, cfg.timestep), f"thermo {stride}",
+                  f"dump_modify traj every {stride}"]
+            if halt and halt_stride != stride:  # the halt checks this stage's frames only
+                if halt_stride is not None:
+                    L.append("unfix grade_stop")
+                L.append(f"fix grade_stop all halt {stride} v_max_gamma > "
+                         f"{cfg.max_grade_stop!r} error soft")
+                halt_stride = stride
             stage_fix = k
         if tstat is not None:
             L.append(f"unfix {tstat}")

@@ -1,6 +1,6 @@
 """The output folder of an MD run, the same for both engines.
 
-trajectory.extxyz: one extended-XYZ frame per `stride` steps with per-atom columns
+trajectory.extxyz: one extended-XYZ frame per `stride` steps (the stage's) with per-atom columns
     species, pos (A), velocities (A/fs), forces (eV/A), energies (eV per atom) and frame
     info step, time_fs, energy (potential, eV), ekin_eV, temperature_K, pressure_GPa
     (and max_gamma with an extrapolation grade). ase.io.read gives energy, forces and
