@@ -3,6 +3,8 @@ resume after kill -9, the kept input runs by itself."""
 import os
 import subprocess
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -76,6 +78,13 @@ def test_stage_strides_give_the_same_frames_on_both_engines(si_model, si_cell, t
     assert [f.info["step"] for f in a] == [f.info["step"] for f in b] == [0, 5, 10, 11, 12, 13, 14, 15, 20, 25]
     for fa, fb in zip(a, b):
         assert np.abs(fa.positions - fb.positions).max() < 1e-7
+    th = {e: read_thermo(str(tmp_path / e / "thermo.csv")) for e in runs}
+    assert "max_gamma" in th["ase"]  # the default fit carries an active set
+    # graded on each stage's frames, same values
+    np.testing.assert_allclose(th["lammps"]["max_gamma"], th["ase"]["max_gamma"], atol=1e-7)
+    # the grade costs ~1.6 force calls: LAMMPS computes it on frame steps only
+    script = (tmp_path / "lammps" / "in.lammps").read_text()
+    assert re.findall(r"fix grade all pair (\d+)", script) == ["5", "1", "5"]
 
 
 def test_lammps_and_ase_agree_on_first_steps(si_model, si_cell, tmp_path):

@@ -90,10 +90,6 @@ class MDConfig:
         """Steps between frames in stage k."""
         return self.stages[k].stride or self.stride
 
-    def grade_every(self) -> int:
-        """Steps between grade evaluations that serve every stage's frames (their gcd)."""
-        return math.gcd(*[self.stage_stride(k) for k in range(len(self.stages))])
-
     def fingerprint(self) -> str:
         """Hash of everything that decides the trajectory (not engine resources such as
         ranks and threads, not the output folder, not the grade limits, which may be

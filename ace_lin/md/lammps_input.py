@@ -156,8 +156,8 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           "variable p_atom atom -(c_s_atom[1]+c_s_atom[2]+c_s_atom[3])/3.0"]
     cols = "id type xu yu zu vx vy vz fx fy fz c_pe_atom v_p_atom"
     first_stride = cfg.stage_stride(segs[0][0]) if segs else cfg.stride
-    if with_grade:  # every stage's frames are multiples of the gcd of the strides
-        L += [f"fix grade all pair {cfg.grade_every()} acelin gamma 1",
+    if with_grade:  # graded on frame steps only (it costs ~1.6 force calls); re-made per stage
+        L += [f"fix grade all pair {first_stride} acelin gamma 1",
               "compute max_gamma all reduce max f_grade", "variable max_gamma equal c_max_gamma"]
         cols += " f_grade"
     L += ["thermo_style custom step temp pe etotal press" + (" c_max_gamma" if with_grade else ""),
@@ -167,6 +167,7 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           (" append yes" if restart_step is not None else "")]
     stage_fix = tstat = None
     halt_stride = None
+    grade_stride = first_stride
     kept = [restart_step] if restart_step is not None else []  # the last two restarts stay
     for k, first, n in segs:
         st = cfg.stages[k]
@@ -177,6 +178,9 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
             L += [f"# stage {k}: {st.ensemble}, {st.steps} steps, a frame every {stride}",
                   _stage_fix(k, st, cfg.timestep), f"thermo {stride}",
                   f"dump_modify traj every {stride}"]
+            if with_grade and grade_stride != stride:  # same ID: dump and reduce find it again
+                L += ["unfix grade", f"fix grade all pair {stride} acelin gamma 1"]
+                grade_stride = stride
             if halt and halt_stride != stride:  # the halt checks this stage's frames only
                 if halt_stride is not None:
                     L.append("unfix grade_stop")
