@@ -45,12 +45,15 @@ def worker(spec_path):
     with open(spec_path) as fh:
         spec = json.load(fh)
     comm = MPI.COMM_WORLD
-    lattice, a, reps, mass = CELLS[spec["element"]]
+    if spec.get("data"):  # a LAMMPS data file with its masses (benchmarks/lammps_alloy_speed.py)
+        cell = ["units metal", "atom_style atomic", f"read_data {spec['data']}"]
+    else:
+        lattice, a, reps, mass = CELLS[spec["element"]]
+        cell = ["units metal", "atom_style atomic", f"lattice {lattice} {a}",
+                f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}", "create_box 1 box",
+                "create_atoms 1 box", f"mass 1 {mass}"]
     lmp = open_lammps()
-    lmp.commands_list([
-        "units metal", "atom_style atomic", f"lattice {lattice} {a}",
-        f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}", "create_box 1 box",
-        "create_atoms 1 box", f"mass 1 {mass}"] + spec["pair"] + [
+    lmp.commands_list(cell + spec["pair"] + [
         "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
         "velocity all create 300.0 87287 mom yes rot yes dist gaussian",
         "timestep 0.001", "fix nve all nve", "thermo 1000", "run 10"])  # warm-up, full setup
@@ -128,7 +131,8 @@ def cases(args, plugin):
     return [c for c in out if wanted(c[0])]
 
 
-def measure(case, layout, args, tmp):
+def measure(case, layout, args, tmp, data=None):
+    """One `mpirun` worker process; data: a LAMMPS data file instead of the element's cell."""
     from ace_lin.lammps.plugin import mpirun_path, runtime_env
 
     key, el, _, _, pair = case
@@ -136,7 +140,7 @@ def measure(case, layout, args, tmp):
     spec = os.path.join(tmp, f"{key}_{ranks}x{threads}.json")
     with open(spec, "w") as fh:
         json.dump({"element": el, "pair": pair, "repeats": args.repeats,
-                   "target_seconds": args.target_seconds}, fh)
+                   "target_seconds": args.target_seconds, "data": data}, fh)
     env = runtime_env()
     env.update(OMP_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p))

@@ -16,6 +16,7 @@ from ase.io import read
 
 from ace_lin.cli.main import main
 from ace_lin.fit.driver import fit
+from ace_lin.io.model_file import write_model_file
 from ace_lin.md.config import MDConfigError, parse_config
 from ace_lin.md.outputs import THERMO_COLUMNS, read_thermo
 from ace_lin.md.run import run_md
@@ -218,6 +219,38 @@ def test_outputs(si_model, si_cell, tmp_path):
     with pytest.raises(Exception, match="another configuration"):
         _run(dict(d, seed=8))
     assert (folder / "trajectory.extxyz").read_bytes() == before
+
+
+def test_moved_run_folder_resumes_and_a_changed_model_is_refused(si_model, si_cell, tmp_path):
+    """The fingerprint holds the model's and structure's contents, not their paths: a run
+    folder moved with its files is accepted as the same run (a finished run stays as it
+    is); the same path with another model inside is refused, nothing lost."""
+    import shutil
+
+    here = tmp_path / "a"
+    here.mkdir()
+    shutil.copy(si_model, here / "m.json")
+    shutil.copy(si_cell, here / "s.xyz")
+
+    def cfg(folder, **kw):
+        return config(str(folder / "m.json"), str(folder / "s.xyz"), folder / "run",
+                      ensemble="nve", temperature=600, steps=20, **kw)
+
+    _run(cfg(here))
+    before = (here / "run" / "trajectory.extxyz").read_bytes()
+    shutil.move(str(here), str(tmp_path / "b"))  # model, structure and run move together
+    there = tmp_path / "b"
+    _run(cfg(there))
+    assert (there / "run" / "trajectory.extxyz").read_bytes() == before
+    with pytest.raises(Exception, match="another configuration"):  # the control: other physics
+        _run(cfg(there, seed=8))
+    doc = load_model(str(there / "m.json")).to_document()  # another valid model, same path
+    doc["coefficients"] = doc["coefficients"] * 1.001
+    doc["posterior"] = None  # it belongs to the old coefficients
+    write_model_file(str(there / "m.json"), doc)
+    with pytest.raises(Exception, match="another configuration"):
+        _run(cfg(there))
+    assert (there / "run" / "trajectory.extxyz").read_bytes() == before
 
 
 def test_flag_shortcut(si_model, si_cell, tmp_path, capsys):

@@ -147,10 +147,11 @@ def run_ase(cfg, model, atoms, progress=True) -> dict:
     rng = np.random.default_rng(cfg.seed)
     rec = _Recorder(folder, cfg, with_grade)
     ck_path = os.path.join(folder, CHECKPOINT)
-    fp = cfg.fingerprint()
+    fps = cfg.fingerprints()  # current, legacy
+    fp = fps[0]
     step, stage_idx, stage_step, th_state = 0, 0, 0, None
     if os.path.exists(ck_path):
-        st = load_checkpoint(ck_path, fp)
+        st = load_checkpoint(ck_path, fps)
         for name in FILES:
             out.truncate(os.path.join(folder, name), st["files"].get(name, 0))
         atoms.set_cell(st["cell"])

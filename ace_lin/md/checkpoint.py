@@ -36,7 +36,12 @@ def save_checkpoint(path: str, state: dict):
     atomic_write(path, json.dumps(_plain(dict(state, checkpoint_version=CHECKPOINT_VERSION))))
 
 
-def load_checkpoint(path: str, fingerprint: str) -> dict:
+def load_checkpoint(path: str, fingerprints) -> dict:
+    """The checkpoint's state, refused unless its fingerprint is one of fingerprints (a
+    string or the sequence MDConfig.fingerprints(): current first); the state's
+    fingerprint becomes the current one."""
+    if isinstance(fingerprints, str):
+        fingerprints = (fingerprints,)
     try:
         with open(path) as fh:
             state = json.load(fh)
@@ -45,8 +50,9 @@ def load_checkpoint(path: str, fingerprint: str) -> dict:
     if state.get("checkpoint_version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: checkpoint version {state.get('checkpoint_version')} "
                               f"is not {CHECKPOINT_VERSION}; use a new output folder")
-    if state.get("fingerprint") != fingerprint:
+    if state.get("fingerprint") not in fingerprints:
         raise CheckpointError(f"{path}: this output folder belongs to a run with another "
                               "configuration (model, structure, stages, timestep, seed or "
                               "stride differ); use a new output folder")
+    state["fingerprint"] = fingerprints[0]
     return state

@@ -90,17 +90,39 @@ class MDConfig:
         """Steps between frames in stage k."""
         return self.stages[k].stride or self.stride
 
-    def fingerprint(self) -> str:
-        """Hash of everything that decides the trajectory (not engine resources such as
-        ranks and threads, not the output folder, not the grade limits, which may be
-        raised to continue a stopped run): a resume with other physics is refused."""
+    def _physics(self) -> dict:
         d = asdict(self)
         for key in ("ranks", "threads", "output", "grade_threshold", "max_grade_stop"):
             d.pop(key)
         for st in d["stages"]:  # runs configured before stage strides existed still resume
             if st["stride"] is None:
                 st.pop("stride")
+        return d
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the trajectory (not engine resources such as
+        ranks and threads, not the output folder, not the grade limits, which may be
+        raised to continue a stopped run): a resume with other physics is refused. The
+        model and the structure count by their contents, so that a run folder moved with
+        its files (to a cluster's scratch, say) still resumes."""
+        d = self._physics()
+        for key in ("model", "structure"):
+            d[key] = _file_hash(d[key])
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def fingerprints(self) -> tuple:
+        """The fingerprint, then the path-based one that checkpoints before the content
+        hash hold (they still resume where the paths have not changed)."""
+        legacy = hashlib.sha256(json.dumps(self._physics(), sort_keys=True).encode())
+        return self.fingerprint(), legacy.hexdigest()[:16]
+
+
+def _file_hash(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 # -- value checks ------------------------------------------------------------------------

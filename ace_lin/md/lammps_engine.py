@@ -250,10 +250,11 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
               "the LAMMPS engine runs without max_gamma", file=sys.stderr)
         with_grade = False
     ck_path = os.path.join(folder, CHECKPOINT)
-    fp = cfg.fingerprint()
+    fps = cfg.fingerprints()  # current, legacy
+    fp = fps[0]
     state = None
     if os.path.exists(ck_path):
-        state = load_checkpoint(ck_path, fp)
+        state = load_checkpoint(ck_path, fps)
         if state.get("engine") != "lammps":
             raise CheckpointError(f"{ck_path}: this folder holds a run of the "
                                   f"{state.get('engine')} engine")
