@@ -63,6 +63,61 @@ def write_traj(path, n_frames=12, dt=2.0, change=None, rng_seed=0):
     return path
 
 
+@pytest.mark.parametrize("layout", ["md", "extra_int_column", "stress", "no_lattice"])
+def test_fast_frame_reader_gives_what_ase_reads(tmp_path, layout, monkeypatch):
+    """read_frame's numpy path (species + real columns, the `ace-lin md` layout) and its ASE
+    fallback (other layouts) give the Atoms ASE's own reader gives."""
+    from ase.io import write
+
+    from ace_lin.handoff.trajectory import index_frames, read_frame
+
+    path = str(tmp_path / "t.extxyz")
+    if layout == "md":
+        write_traj(path, n_frames=3)
+    else:
+        rng = np.random.default_rng(1)
+        frames = []
+        for k in range(3):
+            a = bulk("Si", "diamond", a=5.43, cubic=True) * (1, 1, 2)
+            a.symbols[3] = "Ge"
+            a.positions += rng.normal(scale=0.05, size=a.positions.shape)
+            a.arrays["velocities"] = rng.normal(size=(len(a), 3))
+            if layout == "extra_int_column":
+                a.arrays["tag_id"] = np.arange(len(a))
+            if layout == "no_lattice":
+                a.pbc = False
+                a.cell = None
+            a.info["step"] = k
+            stress = rng.normal(size=6) if layout == "stress" else None
+            from ase.calculators.singlepoint import SinglePointCalculator
+
+            a.calc = SinglePointCalculator(a, energy=-3.0 * k, forces=rng.normal(size=(len(a), 3)),
+                                           stress=stress)
+            frames.append(a)
+        write(path, frames, format="extxyz")
+    ref = read(path, ":")
+    heads = index_frames(path)
+    assert len(heads) == len(ref) == 3
+    if layout == "md":  # the numpy path, not the fallback
+        import ase.io
+
+        monkeypatch.setattr(ase.io, "read", None)
+    for h, b in zip(heads, ref):
+        a = read_frame(path, h)
+        assert a.get_chemical_symbols() == b.get_chemical_symbols()
+        assert np.array_equal(a.positions, b.positions)
+        assert np.array_equal(a.cell.array, b.cell.array) and list(a.pbc) == list(b.pbc)
+        assert sorted(a.arrays) == sorted(b.arrays)
+        for key in b.arrays:
+            assert np.array_equal(a.arrays[key], b.arrays[key]), key
+        assert a.info == b.info
+        assert a.get_potential_energy() == b.get_potential_energy()
+        assert np.array_equal(a.get_forces(), b.get_forces())
+        for key in ("energies", "stress"):
+            if key in b.calc.results:
+                assert np.array_equal(a.calc.results[key], b.calc.results[key]), key
+
+
 def test_vasp_window_reads_back(tmp_path):
     traj = write_traj(str(tmp_path / "t.extxyz"))
     incar = tmp_path / "INCAR"
