@@ -51,6 +51,7 @@ cdef extern from "acelin.h":
         const double *r_scale_long
         const int *active_n
         const double *const *active_map
+        const double *radial_weights
     ctypedef struct acelin_model:
         pass
     ctypedef struct acelin_error:
@@ -86,6 +87,10 @@ cdef extern from "acelin.h":
                                 double *energy_row, double *force_rows, double *virial_rows,
                                 int n_threads, char *err, size_t errlen) nogil
     int acelin_model_has_grade(const acelin_model *model, int species)
+    int acelin_model_atomic_base_size(const acelin_model *model)
+    acelin_status acelin_atomic_base_ex(const acelin_model *model, int n_atoms, const int *species,
+                                        const int64_t *neigh_start, const int *neigh_species,
+                                        const double *dr, double *a, int n_threads, acelin_error *error) nogil
     acelin_status acelin_basis_vectors_ex(const acelin_model *model, int n_atoms, const int *species,
                                           const int64_t *neigh_start, const int *neigh_species,
                                           const double *dr, double *b, int n_threads,
@@ -247,6 +252,10 @@ cdef class CoreModel:
             ts=_i64(tables.term_start, nb + 1, "term_start"),
             tc=_f64(tables.term_coupling), tf=_i32(tables.term_factors).reshape(-1),
             c=_f64(coefficients, nb, "coefficients"))
+        rw = getattr(tables, "radial_weights", None)
+        if rw is not None:
+            keep["rw"] = _f64(rw, ns * ns * len(keep["nln"]) * (tables.n_radial + tables.n_radial_long),
+                              "radial_weights").reshape(-1)
         if keep["tf"].size != keep["tc"].size * ACELIN_NU_MAX:
             free(el)
             raise ValueError("term_factors must have n_terms * NU_MAX entries")
@@ -275,6 +284,11 @@ cdef class CoreModel:
         cdef const double[::1] e0v = keep["e0"], rc = keep["rc"], ri = keep["ri"], rco = keep["rco"], rs = keep["rs"], tc = keep["tc"], c = keep["c"]
         cdef const double[::1] rcl = keep["rcl"], rsl = keep["rsl"]
         cdef const int64_t[::1] ts = keep["ts"]
+        cdef const double[::1] rwv
+        t.radial_weights = NULL
+        if rw is not None and keep["rw"].size:
+            rwv = keep["rw"]
+            t.radial_weights = &rwv[0]
         t.n_species = ns
         t.elements = el
         t.atomic_numbers = &Z[0]
@@ -369,6 +383,29 @@ cdef class CoreModel:
         cdef double *po = &ov[0] if ov.shape[0] else NULL
         with nogil:
             st = acelin_basis_vectors_ex(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
+        if st != ACELIN_OK:
+            raise_error(&err)
+        return out
+
+    def atomic_base(self, species, neigh_start, neigh_species, dr, int n_threads=0):
+        """The atomic base A of each atom (n, size) in the file layout of the term factors:
+        [block * n_nlm + nl_offset[channel] + l + m]; blocks are the neighbour species (one
+        block with contracted channels)."""
+        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
+        out = np.zeros((n, acelin_model_atomic_base_size(self.ptr)))
+        cdef const int[::1] spv = sp, nsv = ns_
+        cdef const int64_t[::1] stv = st_
+        cdef const double[::1] dv = d
+        cdef double[::1] ov = out.reshape(-1)
+        cdef acelin_error err
+        cdef acelin_status st
+        cdef int nat = n
+        cdef const int *psp = &spv[0] if n else NULL
+        cdef const int *pns = &nsv[0] if nb else NULL
+        cdef const double *pd = &dv[0] if nb else NULL
+        cdef double *po = &ov[0] if ov.shape[0] else NULL
+        with nogil:
+            st = acelin_atomic_base_ex(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
         if st != ACELIN_OK:
             raise_error(&err)
         return out

@@ -17,8 +17,9 @@
 extern "C" {
 #endif
 
-#define ACELIN_API_VERSION 4 /* 3: acelin_error and the *_ex calls; 4: the extrapolation grade */
-#define ACELIN_FORMAT_VERSION 3 /* model-file format version this core reads (and 1, 2) */
+#define ACELIN_API_VERSION 5 /* 3: acelin_error and the *_ex calls; 4: the extrapolation grade;
+                                5: contracted radial channels (acelin_tables.radial_weights) */
+#define ACELIN_FORMAT_VERSION 4 /* model-file format version this core reads (and 1 to 3) */
 #define ACELIN_NU_MAX 5         /* largest correlation order (body order 6) */
 
 typedef enum {
@@ -69,7 +70,8 @@ typedef struct {
     int64_t n_terms;
     const double *term_coupling;    /* [n_terms] coupling coefficient of one product of A's */
     const int *term_factors;        /* [n_terms*ACELIN_NU_MAX] atomic-base indices, -1 padded;
-                                       index = (species_j * n_nlm) + nlm, nlm = nl_offset[nl] + l + m */
+                                       index = (species_j * n_nlm) + nlm, nlm = nl_offset[nl] + l + m
+                                       (nlm alone with radial_weights, below) */
     const double *coefficients;     /* [n_basis] linear coefficients, eV */
     /* optional long-range channel: a second radial set with its own cutoff and scale
        (same r_in and transform power); its functions have the one-particle index
@@ -83,6 +85,17 @@ typedef struct {
        basis index; grade gamma_i = max_j |sum_k B_i[k] G[k, j]|. active_n NULL: none. */
     const int *active_n;            /* [ns] */
     const double *const *active_map;/* [ns], entries may be NULL where active_n[s] = 0 */
+    /* optional contracted radial channels (model-file format 4, tables.radial_weights);
+       NULL: the species-resolved channels described above. Otherwise every one-particle
+       channel (n, l) of nl_n/nl_l is a radial function of its own for each species pair,
+       a fixed combination of that pair's base functions,
+           g^{zi zj}_{nl}(r) = sum_k W[zi*ns + zj][nl][k] R_k(r),
+       k = 0..n_radial-1 the short base, n_radial..n_radial+n_radial_long-1 the long-range
+       base; n is then only a label (>= 1, distinct per l). Neighbours of every species add
+       to one shared atomic base (the species enter through W), so term factor indices
+       are nlm alone (no species part). A channel with a non-zero long-base weight for any
+       pair is a long-range one (invariants must not mix the two kinds, as above). */
+    const double *radial_weights;   /* [ns*ns * n_nl * (n_radial + n_radial_long)] */
 } acelin_tables;
 
 typedef struct acelin_model acelin_model; /* immutable after creation; share between threads */
@@ -161,6 +174,15 @@ int acelin_model_has_grade(const acelin_model *model, int species);
 acelin_status acelin_grade(const acelin_model *model, int n_atoms, const int *species,
                            const int64_t *neigh_start, const int *neigh_species, const double *dr,
                            double *gamma, int n_threads, char *err, size_t errlen);
+
+/* The atomic base A of each atom, in the file layout of the term factors:
+ * a[i*size + block*n_nlm + nl_offset[channel] + l + m], size = acelin_model_atomic_base_size
+ * (blocks: the neighbour species, or one with contracted channels). Not used by an
+ * evaluation; the fit derives contracted channels from it. Results do not depend on n_threads. */
+int acelin_model_atomic_base_size(const acelin_model *model);
+acelin_status acelin_atomic_base_ex(const acelin_model *model, int n_atoms, const int *species,
+                                    const int64_t *neigh_start, const int *neigh_species,
+                                    const double *dr, double *a, int n_threads, acelin_error *error);
 
 /* The same calls reporting failures as acelin_error (error may be NULL). */
 acelin_status acelin_compute_ex(const acelin_model *model, int n_atoms, const int *species,

@@ -10,6 +10,25 @@
 
 #define NU ACELIN_NU_MAX
 
+/* Contracted channels: the pair's base functions, then g = W R and g' = W R' for every
+ * (l, position) row of the internal layout. */
+static void contracted_radial(const acelin_model *m, acelin_ws *w, int pair, double r, double *g, double *dg)
+{
+    const int nb = m->n_rpad, rows = m->n_rtot;
+    acelin_radial(m, pair, r, w->Rb, w->dRb);
+    const double *W = m->wint + (size_t)pair * rows * nb;
+    for (int q = 0; q < rows; ++q) {
+        const double *wq = W + (size_t)q * nb;
+        double v = 0.0, d = 0.0;
+        for (int b = 0; b < nb; ++b) {
+            v += wq[b] * w->Rb[b];
+            d += wq[b] * w->dRb[b];
+        }
+        g[q] = v;
+        dg[q] = d;
+    }
+}
+
 /* Validate the bonds of one centre atom, add the core pair term, and collect the
  * neighbours inside the ACE radial range with their R_n, Y_lm (and derivatives).
  * On failure *bad_bond is the offending bond (or -1). */
@@ -53,12 +72,15 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         if (na >= w->cap)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "internal: neighbour capacity exceeded");
         w->nb_bond[na] = b;
-        w->nb_species[na] = zj;
+        w->nb_block[na] = m->chan ? 0 : zj;
         w->nb_far[na] = r >= m->r_cut[pair]; /* only the long-range channel reaches it */
         w->nb_r[na] = r;
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
-        acelin_radial(m, pair, r, w->R + (size_t)na * m->n_rpad, w->dR + (size_t)na * m->n_rpad);
+        if (m->chan)
+            contracted_radial(m, w, pair, r, w->R + (size_t)na * m->n_rtot, w->dR + (size_t)na * m->n_rtot);
+        else
+            acelin_radial(m, pair, r, w->R + (size_t)na * m->n_rpad, w->dR + (size_t)na * m->n_rpad);
         double *Y = w->Y + (size_t)na * m->n_lm, *dY = w->dY + (size_t)na * 3 * m->n_lm;
         if (w->nb_far[na] && m->lmax_far < m->lmax) {
             /* only the long channel's harmonics; acelin_ylm strides dY by its own (l+1)^2 */
@@ -82,13 +104,15 @@ void acelin_density(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
     for (int j = 0; j < na; ++j) {
-        double *A = w->A + (size_t)w->nb_species[j] * m->n_int;
-        const double *restrict R = w->R + (size_t)j * m->n_rpad;
+        double *A = w->A + (size_t)w->nb_block[j] * m->n_int;
+        const double *R0 = w->R + (size_t)j * m->n_rtot;
         const double *Y = w->Y + (size_t)j * m->n_lm;
-        const int n0 = w->nb_far[j] ? m->n_spad : 0; /* short-channel R are zero there */
-        const int lmax = w->nb_far[j] ? m->lmax_far : m->lmax;
+        const int far = w->nb_far[j];
+        const int lmax = far ? m->lmax_far : m->lmax;
         for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l];
+            const int n0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
+            const double *restrict R = R0 + m->roff[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 double *restrict Ai = A + m->loff[l] + i * N;
                 const double y = Y[l * l + i];
@@ -174,16 +198,18 @@ double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
  * taken once per neighbour, after the (l, m) sum (both are linear). */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
 {
-    const int nlm = m->n_lm, N0 = m->n_rpad;
+    const int nlm = m->n_lm, N0 = m->n_rtot;
     for (int j = 0; j < na; ++j) {
-        const double *gz = w->dEdA + (size_t)w->nb_species[j] * m->n_int;
-        const double *R = w->R + (size_t)j * N0, *dR = w->dR + (size_t)j * N0;
+        const double *gz = w->dEdA + (size_t)w->nb_block[j] * m->n_int;
+        const double *R0 = w->R + (size_t)j * N0, *dR0 = w->dR + (size_t)j * N0;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
-        const int far = w->nb_far[j], c0 = far ? m->n_spad : 0; /* short-channel R are zero there */
-        const int lmax = far ? m->lmax_far : m->lmax;          /* harmonics filled up to here */
+        const int far = w->nb_far[j];
+        const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
         vnd S1 = {0}, H0 = S1, H1 = S1, H2 = S1;
         for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l];
+            const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
+            const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
             if (N <= c0) continue;
             for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
                 const double *gl = gz + m->loff[l] + i * N;

@@ -4,9 +4,10 @@
  * dozen A's), kept for all of the atom's invariants. Then the neighbours go in tiles of
  * ACELIN_TILE = 8 (one SIMD lane each: two 4-double vectors, which amortize the support's
  * index and dB/dA loads over twice the lanes of one: 17 % faster than 4 at 1482
- * functions, 10 % at 341; 16 spills L2); a tile holds one species, near or far ones only:
- * dA_a/d dr_j of the tile, then per invariant dB/d dr_j = sum_support dB/dA_a dA_a/d dr_j
- * for the whole tile at once, added straight into the force and virial rows. The tile's
+ * functions, 10 % at 341; 16 spills L2); a tile holds one atomic-base block (a species,
+ * or all neighbours with contracted channels), near or far ones only: dA_a/d dr_j of the
+ * tile, then per invariant dB/d dr_j = sum_support dB/dA_a dA_a/d dr_j for the whole tile
+ * at once, added straight into the force and virial rows. The tile's
  * derivatives stay in cache, and the rows are written contiguously along the basis.
  * Atoms are spread over OpenMP threads, each with private row accumulators that are
  * added in thread order (deterministic for a given thread count). */
@@ -24,25 +25,27 @@
 #define TJ ACELIN_TILE
 #define NV (TJ / 4) /* 4-double vectors per tile */
 
-/* w->order: active neighbours grouped by species, near ones first in each group;
+/* w->order: active neighbours grouped by atomic-base block (species, or one block with
+ * contracted channels), near ones first in each group;
  * w->sp_start[s] .. w->sp_near[s] near, .. w->sp_start[s+1] far. */
 static void group_neighbours(const acelin_model *m, acelin_ws *w, int na)
 {
+    const int nblk = m->n_ablock;
     int *cnt = w->sp_start;
-    memset(cnt, 0, (size_t)(m->ns + 1) * sizeof(int));
-    for (int j = 0; j < na; ++j) cnt[w->nb_species[j] + 1]++;
-    for (int s = 0; s < m->ns; ++s) cnt[s + 1] += cnt[s];
+    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
+    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
+    for (int s = 0; s < nblk; ++s) cnt[s + 1] += cnt[s];
     int fill[64];
-    for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
+    for (int s = 0; s < nblk; ++s) fill[s] = cnt[s];
     for (int far = 0; far <= 1; ++far) {
         for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) w->order[fill[w->nb_species[j]]++] = j;
+            if (w->nb_far[j] == far) w->order[fill[w->nb_block[j]]++] = j;
         if (!far)
-            for (int s = 0; s < m->ns; ++s) w->sp_near[s] = fill[s];
+            for (int s = 0; s < nblk; ++s) w->sp_near[s] = fill[s];
     }
 }
 
-/* D[nlm][a][lane] = d(R_n Y_lm)/d dr_a for the tile's neighbours order[t0 .. t0+nt).
+/* D[nlm][a][lane] = d(R_nl Y_lm)/d dr_a for the tile's neighbours order[t0 .. t0+nt).
  * Far neighbours fill only the long channel's entries (the only ones their invariants
  * read); lanes >= nt are zero. */
 static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int far)
@@ -51,12 +54,13 @@ static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int f
     if (nt < TJ) memset(w->D, 0, (size_t)m->n_int * 3 * TJ * sizeof(double));
     for (int lane = 0; lane < nt; ++lane) {
         const int j = w->order[t0 + lane];
-        const double *R = w->R + (size_t)j * m->n_rpad, *dR = w->dR + (size_t)j * m->n_rpad;
+        const double *R0 = w->R + (size_t)j * m->n_rtot, *dR0 = w->dR + (size_t)j * m->n_rtot;
         const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
         const double *u = w->nb_u + 3 * j, inv_r = 1.0 / w->nb_r[j];
-        const int n0 = far ? m->n_spad : 0, lmax = far ? m->lmax_far : m->lmax;
+        const int lmax = far ? m->lmax_far : m->lmax;
         for (int l = 0; l <= lmax; ++l) {
-            const int N = m->Nl[l];
+            const int N = m->Nl[l], n0 = far ? m->c0[l] : 0;
+            const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;
                 const double dy[3] = {dY[k], dY[nlm + k], dY[2 * nlm + k]};
@@ -94,8 +98,8 @@ static double invariant_and_gradient(const acelin_model *m, const double *A, int
     return B;
 }
 
-/* One tile of neighbours (one species z, near or far): for every invariant that can see
- * them, dB/d dr_j for the tile's lanes; F_i += dB/d dr_ij, F_j -= dB/d dr_ij, and the
+/* One tile of neighbours (one atomic-base block z, near or far): for every invariant that
+ * can see them, dB/d dr_j for the tile's lanes; F_i += dB/d dr_ij, F_j -= dB/d dr_ij, and the
  * virial sum_bonds dr (x) dB/d dr. */
 static void tile_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int z, int t0, int nt,
                       int far, const int *neigh_atom, const double *dr, double *fr, double *vr)
@@ -173,7 +177,7 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na
     const int64_t g0 = m->sup_start[b0];
     for (int b = b0; b < b1; ++b) er[b] += invariant_and_gradient(m, w->A, b, w->g + (m->sup_start[b] - g0));
     group_neighbours(m, w, na);
-    for (int z = 0; z < m->ns; ++z)
+    for (int z = 0; z < m->n_ablock; ++z)
         for (int far = 0; far <= 1; ++far) {
             const int lo = far ? w->sp_near[z] : w->sp_start[z], hi = far ? w->sp_start[z + 1] : w->sp_near[z];
             for (int t0 = lo; t0 < hi; t0 += TJ) {

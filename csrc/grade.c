@@ -54,7 +54,19 @@ static double grade_of(const acelin_model *m, int zc, const double *B, double *r
     return worst;
 }
 
-enum { BASIS_VECTORS, GRADE };
+enum { BASIS_VECTORS, GRADE, ATOMIC_BASE };
+
+/* A of one atom in the file layout (block, channel, l+m): a[z*n_nlm + nl_offset + l + m] */
+static void atomic_base_of(const acelin_model *m, const double *A, double *out)
+{
+    for (int z = 0; z < m->n_ablock; ++z)
+        for (int ch = 0; ch < m->n_nl; ++ch) {
+            const int l = m->nl_l[ch];
+            for (int i = 0; i <= 2 * l; ++i)
+                out[(size_t)z * m->n_nlm + m->nl_offset[ch] + i] =
+                    A[(size_t)z * m->n_int + m->loff[l] + i * m->Nl[l] + m->nl_pos[ch]];
+        }
+}
 
 static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
                               const int *neigh_species, const double *dr, double *out, int mode,
@@ -109,11 +121,17 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
             if (w && B) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
             if (s == ACELIN_OK) {
                 acelin_density(m, w, na);
-                double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
-                invariants(m, w->A, zc, Bi);
-                if (mode == GRADE) out[i] = grade_of(m, zc, B, B + widest);
+                if (mode == ATOMIC_BASE) {
+                    atomic_base_of(m, w->A, out + (size_t)i * m->n_ablock * m->n_nlm);
+                } else {
+                    double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
+                    invariants(m, w->A, zc, Bi);
+                    if (mode == GRADE) out[i] = grade_of(m, zc, B, B + widest);
+                }
             } else {
                 if (mode == GRADE) out[i] = NAN;
+                if (mode == ATOMIC_BASE) memset(out + (size_t)i * m->n_ablock * m->n_nlm, 0,
+                                                (size_t)m->n_ablock * m->n_nlm * sizeof(double));
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
@@ -156,4 +174,13 @@ acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *specie
     acelin_error e;
     return acelin_error_text(per_atom(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE,
                                       n_threads, &e), &e, err, errlen);
+}
+
+int acelin_model_atomic_base_size(const acelin_model *m) { return m ? m->n_ablock * m->n_nlm : 0; }
+
+acelin_status acelin_atomic_base_ex(const acelin_model *m, int n_atoms, const int *species,
+                                    const int64_t *start, const int *neigh_species, const double *dr,
+                                    double *a, int n_threads, acelin_error *e)
+{
+    return per_atom(m, n_atoms, species, start, neigh_species, dr, a, ATOMIC_BASE, n_threads, e);
 }

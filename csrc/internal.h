@@ -30,9 +30,21 @@ struct acelin_model {
                                rounded up to a multiple of 4 when there is a long channel) */
     int *species_long_start;/* [ns] first long-channel invariant of each species' block; the
                                long invariants of a species follow its short ones */
-    int n_rpad;             /* n_spad + n_long rounded up to a multiple of 4 (zero padded; whole SIMD lanes) */
+    int n_rpad;             /* n_spad + n_long rounded up to a multiple of 4 (zero padded; whole SIMD lanes):
+                               the base radial functions of a neighbour (acelin_radial's layout) */
+    /* contracted channels (tables.radial_weights): chan = 1, one shared atomic-base block,
+       and each neighbour's radial values per l are g = W R (per species pair) */
+    int chan;               /* 0: species-resolved channels, 1: contracted */
+    int n_ablock;           /* atomic-base blocks: ns (species-resolved) or 1 (chan) */
+    int roff[10];           /* offset of l's radial values in a neighbour's R (all 0 unless chan:
+                               species-resolved channels share R_n across l) */
+    int c0[9];              /* first long-range position of each l: neighbours beyond the short
+                               cutoff fill positions c0[l] .. Nl[l] only (a multiple of VN) */
+    int n_rtot;             /* radial values per neighbour: n_rpad, or roff[9] (chan) */
+    double *wint;           /* chan: [ns*ns][n_rtot][n_rpad] W in the internal layout */
     int n_nl;
     int *nl_n, *nl_l, *nl_offset; /* [n_nl] */
+    int *nl_pos;            /* [n_nl] internal radial position of each channel inside its l */
     int n_nlm;              /* file layout: sum over channels of 2l+1 */
     /* internal layout of the atomic base, per neighbour species: [l][m][n], n fastest,
        so that building A and contracting dE/dA are contiguous loops over n */
@@ -40,7 +52,7 @@ struct acelin_model {
                                (VN, simd4.h: 2 in the portable build, 4 with AVX) */
     int loff[10];           /* offset of l inside a species block */
     int n_int;              /* size of a species block */
-    int n_A;                /* ns * n_int: atomic base size per centre atom */
+    int n_A;                /* n_ablock * n_int: atomic base size per centre atom */
     int n_basis;
     int *basis_species, *basis_nu;
     int64_t *term_start;    /* [n_basis+1] */

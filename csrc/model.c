@@ -28,7 +28,7 @@ void acelin_model_free(acelin_model *m)
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
                     m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c,
-                    m->active_n, m->active_off, m->active_map};
+                    m->active_n, m->active_off, m->active_map, m->wint, m->nl_pos};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
 }
@@ -73,9 +73,20 @@ static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
                 return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "pair %d: need r_in < r_cut_long <= %g A and "
                                    "r_scale_long > 0", k, ACELIN_MAX_CUTOFF);
     }
-    for (int k = 0; k < t->n_nl; ++k)
-        if (t->nl_n[k] < 1 || t->nl_n[k] > t->n_radial + t->n_radial_long || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
+    const int n_top = t->radial_weights ? INT32_MAX : t->n_radial + t->n_radial_long; /* contracted: n is a label */
+    for (int k = 0; k < t->n_nl; ++k) {
+        if (t->nl_n[k] < 1 || t->nl_n[k] > n_top || t->nl_l[k] < 0 || t->nl_l[k] > t->lmax)
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "channel %d: (n, l) = (%d, %d) outside the basis", k, t->nl_n[k], t->nl_l[k]);
+        for (int q = 0; q < k; ++q)
+            if (t->nl_n[q] == t->nl_n[k] && t->nl_l[q] == t->nl_l[k])
+                return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "channels %d and %d: (n, l) = (%d, %d) twice", q, k, t->nl_n[k], t->nl_l[k]);
+    }
+    if (t->radial_weights) {
+        const size_t nw = (size_t)ns * ns * t->n_nl * (size_t)(t->n_radial + t->n_radial_long);
+        for (size_t k = 0; k < nw; ++k)
+            if (!isfinite(t->radial_weights[k]))
+                return acelin_fail(err, errlen, ACELIN_ERR_NONFINITE, "radial weight %zu is not finite", k);
+    }
     if (t->n_basis < 0 || t->n_terms < 0 || (t->n_terms && (!t->term_coupling || !t->term_factors)))
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "negative sizes or missing term tables");
     if (t->n_basis && (t->basis_term_start[0] != 0 || t->basis_term_start[t->n_basis] != t->n_terms))
@@ -201,7 +212,7 @@ static acelin_status build_support(acelin_model *m, char *err, size_t errlen)
     m->sup_nlm = malloc((size_t)(ns ? ns : 1) * sizeof(int));
     if (m->sup_z && m->sup_nlm)
         for (int64_t k = 0; k < ns; ++k) {
-            m->sup_z[k] = sup_a[k] / m->n_int;
+            m->sup_z[k] = sup_a[k] / m->n_int; /* atomic-base block */
             m->sup_nlm[k] = sup_a[k] % m->n_int;
         }
     free(sup_a);
@@ -220,7 +231,7 @@ static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
     if (!a_long || !m->species_long_start) { free(a_long); return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory"); }
     for (int l = 0; l <= 8; ++l)
         for (int i = 0; i <= 2 * l; ++i)
-            for (int n = m->n_spad; n < m->Nl[l]; ++n) a_long[m->loff[l] + i * m->Nl[l] + n] = 1;
+            for (int n = m->c0[l]; n < m->Nl[l]; ++n) a_long[m->loff[l] + i * m->Nl[l] + n] = 1;
     acelin_status st = ACELIN_OK;
     for (int s = 0; s < m->ns && st == ACELIN_OK; ++s) {
         const int b0 = m->species_basis_start[s], b1 = m->species_basis_start[s + 1];
@@ -242,6 +253,81 @@ static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
     }
     free(a_long);
     return st;
+}
+
+/* Internal position of each channel inside its l (pos[k]), the per-l radial counts Nl
+ * (whole vectors of VN, simd4.h; padded entries are never used by a product), the first
+ * long-range position c0[l], the harmonics' bounds lmax and lmax_far, and where each l's
+ * radial values sit in a neighbour's R (roff, n_rtot).
+ * Species-resolved: a channel's position is its index in acelin_radial's layout (short
+ * n-1, long n_spad + n-1-n_radial), and R is shared by every l. Contracted: per l, the
+ * short channels in table order, then, from a whole vector on, the long-range ones (a
+ * channel is long-range if any pair weights its long base). */
+static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int *pos, char *err, size_t errlen)
+{
+    const int nbase = t->n_radial + t->n_radial_long, np = m->ns * m->ns;
+    int n_short[9] = {0}, n_lng[9] = {0};
+    m->lmax = 0;
+    m->lmax_far = 0;
+    for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
+    for (int k = 0; k < m->n_nl; ++k) {
+        const int l = m->nl_l[k];
+        int lg = m->nl_n[k] > m->n_radial;
+        if (m->chan) {
+            lg = 0;
+            for (int p = 0; p < np && !lg; ++p)
+                for (int b = t->n_radial; b < nbase && !lg; ++b)
+                    lg = t->radial_weights[((size_t)p * m->n_nl + k) * nbase + b] != 0.0;
+        }
+        /* harmonics only up to the largest l a channel uses (the table's lmax is a bound) */
+        if (l > m->lmax) m->lmax = l;
+        if (lg && l > m->lmax_far) m->lmax_far = l;
+        if (!m->chan) {
+            const int n = m->nl_n[k];
+            pos[k] = n <= m->n_radial ? n - 1 : m->n_spad + n - 1 - m->n_radial;
+            if (pos[k] + 1 > m->Nl[l]) m->Nl[l] = pos[k] + 1;
+        } else {
+            pos[k] = lg ? n_lng[l]++ : n_short[l]++;
+            pos[k] = lg ? -1 - pos[k] : pos[k]; /* long ones are placed below, after c0[l] */
+        }
+    }
+    for (int l = 0; l <= 8; ++l) {
+        if (!m->chan) {
+            m->Nl[l] = (m->Nl[l] + VN - 1) / VN * VN;
+            m->c0[l] = m->n_spad;
+            m->roff[l] = 0;
+        } else {
+            m->c0[l] = (n_short[l] + VN - 1) / VN * VN;
+            m->Nl[l] = (m->c0[l] + n_lng[l] + VN - 1) / VN * VN;
+            m->roff[l + 1] = (l ? m->roff[l] : 0) + m->Nl[l];
+        }
+    }
+    m->roff[0] = 0;
+    if (!m->chan) m->roff[9] = 0;
+    m->n_rtot = m->chan ? (m->roff[9] ? m->roff[9] : 1) : m->n_rpad;
+    if (m->chan)
+        for (int k = 0; k < m->n_nl; ++k)
+            if (pos[k] < 0) pos[k] = m->c0[m->nl_l[k]] + (-1 - pos[k]);
+    (void)err; (void)errlen;
+    return ACELIN_OK;
+}
+
+/* Contracted channels: W of every pair in the internal layout, rows at roff[l] + pos,
+ * columns at acelin_radial's positions of the base functions (zero rows for padding). */
+static acelin_status contracted_weights(acelin_model *m, const acelin_tables *t, const int *pos, char *err, size_t errlen)
+{
+    const int nbase = t->n_radial + t->n_radial_long, np = m->ns * m->ns;
+    const size_t per_pair = (size_t)m->n_rtot * m->n_rpad;
+    m->wint = calloc((size_t)np * per_pair, sizeof(double));
+    if (!m->wint) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (radial weights)");
+    for (int p = 0; p < np; ++p)
+        for (int k = 0; k < m->n_nl; ++k) {
+            const double *w = t->radial_weights + ((size_t)p * m->n_nl + k) * nbase;
+            double *row = m->wint + p * per_pair + (size_t)(m->roff[m->nl_l[k]] + pos[k]) * m->n_rpad;
+            for (int b = 0; b < t->n_radial; ++b) row[b] = w[b];
+            for (int b = 0; b < t->n_radial_long; ++b) row[m->n_spad + b] = w[t->n_radial + b];
+        }
+    return ACELIN_OK;
 }
 
 /* The extrapolation grade's maps, one flat array (species blocks of invariants are known). */
@@ -361,29 +447,21 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     int off = 0;
     for (int k = 0; k < m->n_nl; ++k) { m->nl_offset[k] = off; off += 2 * m->nl_l[k] + 1; }
     m->n_nlm = off;
-    const int n_file = ns * off; /* atomic-base size in the file's indexing */
-    /* internal radial index of each channel: short n-1, long n_spad + (n-1-n_radial) */
+    m->chan = t->radial_weights != NULL;
+    m->n_ablock = m->chan ? 1 : ns;
+    const int n_file = m->n_ablock * off; /* atomic-base size in the file's indexing */
+    /* base radial layout (acelin_radial): short n-1, long n_spad + (n-1-n_radial) */
     m->n_spad = m->n_long ? (m->n_radial + 3) / 4 * 4 : m->n_radial;
-#define INTERNAL_N(n) ((n) <= m->n_radial ? (n) - 1 : m->n_spad + (n) - 1 - m->n_radial)
-    for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
-    for (int k = 0; k < m->n_nl; ++k)
-        if (INTERNAL_N(m->nl_n[k]) + 1 > m->Nl[m->nl_l[k]]) m->Nl[m->nl_l[k]] = INTERNAL_N(m->nl_n[k]) + 1;
-    /* harmonics only up to the largest l a channel uses (the table's lmax is a bound) */
-    m->lmax = 0;
-    m->lmax_far = 0;
-    for (int k = 0; k < m->n_nl; ++k) {
-        if (m->nl_l[k] > m->lmax) m->lmax = m->nl_l[k];
-        if (m->nl_n[k] > m->n_radial && m->nl_l[k] > m->lmax_far) m->lmax_far = m->nl_l[k];
-    }
-    m->n_lm = (m->lmax + 1) * (m->lmax + 1);
     m->n_rpad = (m->n_spad + m->n_long + 3) / 4 * 4;
-    /* whole vectors of the back-propagation (VN lanes: simd4.h); padded entries are never
-       used by a product */
-    for (int l = 0; l <= 8; ++l) m->Nl[l] = (m->Nl[l] + VN - 1) / VN * VN;
+    int *pos = m->nl_pos = malloc((size_t)(m->n_nl ? m->n_nl : 1) * sizeof(int));
+    if (!pos || (st = channel_layout(m, t, pos, err, errlen))) {
+        acelin_model_free(m);
+        return st ? st : acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    }
     m->loff[0] = 0;
     for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
     m->n_int = m->loff[9];
-    m->n_A = ns * m->n_int;
+    m->n_A = m->n_ablock * m->n_int;
     for (int64_t i = 0; i < m->n_terms * NU; ++i) {
         int a = m->term_factors[i];
         if (a < -1 || a >= n_file || (a == -1 && (i % NU) < 1)) {
@@ -391,14 +469,15 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "term factor %d outside the atomic base (size %d)", a, n_file);
         }
     }
-    /* file index (z, channel, l+m) -> internal index (z, l, l+m, n); keep factors sorted */
+    /* file index (block, channel, l+m) -> internal index (block, l, l+m, position); keep
+       factors sorted */
     for (int64_t t = 0; t < m->n_terms; ++t) {
         int *f = m->term_factors + t * NU;
         for (int k = 0; k < NU && f[k] >= 0; ++k) {
             int z = f[k] / off, rem = f[k] % off, ch = 0;
             while (ch + 1 < m->n_nl && m->nl_offset[ch + 1] <= rem) ++ch;
             int l = m->nl_l[ch], i = rem - m->nl_offset[ch];
-            f[k] = z * m->n_int + m->loff[l] + i * m->Nl[l] + INTERNAL_N(m->nl_n[ch]);
+            f[k] = z * m->n_int + m->loff[l] + i * m->Nl[l] + pos[ch];
         }
         for (int k = 1; k < NU && f[k] >= 0; ++k)
             for (int q = k; q > 0 && f[q - 1] > f[q]; --q) { int tmp = f[q]; f[q] = f[q - 1]; f[q - 1] = tmp; }
@@ -414,7 +493,10 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     }
     for (int s = 1; s <= ns; ++s)
         if (m->species_basis_start[s] < m->species_basis_start[s - 1]) m->species_basis_start[s] = m->species_basis_start[s - 1];
-#undef INTERNAL_N
+    if (m->chan && (st = contracted_weights(m, t, pos, err, errlen))) {
+        acelin_model_free(m);
+        return st;
+    }
     if ((st = mark_long(m, err, errlen))) {
         acelin_model_free(m);
         return st;

@@ -1,8 +1,9 @@
-/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1 to 3;
+/* model_file.c - acelin_model_load: read an ace_lin model file (JSON, format_version 1 to 4;
  * version 2 adds the long-range channel: tables.n_radial_long, r_cut_long, r_scale_long;
  * version 3 the keys "active_set" (the extrapolation grade's maps, read into
  * tables.active_n / active_map) and "posterior" (not used by the core: only its type is
- * checked); older versions have neither) without Python, as the LAMMPS plugin must.
+ * checked); older versions have neither; version 4 the optional tables.radial_weights of
+ * contracted radial channels) without Python, as the LAMMPS plugin must.
  *
  * Order of checks (each failure names the file): readable (ACELIN_ERR_IO), JSON
  * (ACELIN_ERR_FORMAT), "format" (FORMAT), "format_version" (VERSION when newer than
@@ -145,6 +146,7 @@ typedef struct {
     const char **elements;
     int *Z, *nl_n, *nl_l, *species, *nu, *factors;
     double *e0, *r_cut, *r_in, *r_core, *r_scale, *coupling, *coef, *r_cut_long, *r_scale_long;
+    double *radial_weights;
     int64_t *term_start;
     int *active_n;               /* [ns] */
     const double **active_map;   /* [ns] pointers into active_flat */
@@ -156,7 +158,8 @@ static void scratch_free(scratch *s)
     free((void *)s->elements);
     void *p[] = {s->Z, s->nl_n, s->nl_l, s->species, s->nu, s->factors, s->e0, s->r_cut,
                  s->r_in, s->r_core, s->r_scale, s->coupling, s->coef, s->term_start,
-                 s->r_cut_long, s->r_scale_long, s->active_n, (void *)s->active_map, s->active_flat};
+                 s->r_cut_long, s->r_scale_long, s->active_n, (void *)s->active_map, s->active_flat,
+                 s->radial_weights};
     for (size_t k = 0; k < sizeof(p) / sizeof(p[0]); ++k) free(p[k]);
 }
 
@@ -283,6 +286,16 @@ static acelin_status fill_tables(const loader *L, const acelin_json *root, int v
     t->n_nl = (int)n_nl;
     t->nl_n = s->nl_n;
     t->nl_l = s->nl_l;
+    if (version >= 4 && (v = acelin_json_get(tb, "radial_weights"))) { /* contracted channels */
+        const size_t nbase = (size_t)t->n_radial + (size_t)t->n_radial_long;
+        if (t->n_radial < 0 || t->n_radial_long < 0 || nbase > 2000 || n_nl > 100000)
+            return fail_file(L, ACELIN_ERR_FORMAT, "tables.radial_weights: n_radial, n_radial_long or nl_n implausible");
+        const size_t nw = np * n_nl * nbase;
+        if (!(s->radial_weights = alloc_n(nw, sizeof(double)))) return fail_file(L, ACELIN_ERR_ALLOC, "out of memory");
+        SHAPE(acelin_json_double_array(v, "tables.radial_weights (ns*ns * n_nl * (n_radial + n_radial_long))", nw,
+                                       s->radial_weights, msg, sizeof(msg)));
+        t->radial_weights = s->radial_weights;
+    }
 
     /* n_basis is defined by the coefficients, n_terms by the coupling coefficients */
     const acelin_json *coef = need(L, root, "", "coefficients", &st);

@@ -6,7 +6,8 @@
 void acelin_ws_free(acelin_ws *w)
 {
     if (!w) return;
-    free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_species); free(w->nb_u);
+    free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_block); free(w->nb_u);
+    free(w->Rb); free(w->dRb);
     free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->D);
     free(w->g); free(w->order); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
@@ -22,16 +23,18 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->A = malloc(nA * sizeof(double));
     w->dEdA = malloc(nA * sizeof(double));
     w->nb_bond = malloc(c * sizeof(int64_t));
-    w->nb_species = malloc(c * sizeof(int));
+    w->nb_block = malloc(c * sizeof(int));
     w->nb_far = malloc(c * sizeof(int));
     w->nb_u = malloc(3 * c * sizeof(double));
     w->nb_r = malloc(c * sizeof(double));
-    w->R = malloc(c * m->n_rpad * sizeof(double));
-    w->dR = malloc(c * m->n_rpad * sizeof(double));
+    w->R = malloc(c * m->n_rtot * sizeof(double));
+    w->dR = malloc(c * m->n_rtot * sizeof(double));
+    w->Rb = malloc((size_t)m->n_rpad * sizeof(double));
+    w->dRb = malloc((size_t)m->n_rpad * sizeof(double));
     w->Y = malloc(c * m->n_lm * sizeof(double));
     w->dY = malloc(3 * c * m->n_lm * sizeof(double));
-    int ok = w->A && w->dEdA && w->nb_bond && w->nb_species && w->nb_far && w->nb_u && w->nb_r && w->R &&
-             w->dR && w->Y && w->dY;
+    int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
+             w->dR && w->Rb && w->dRb && w->Y && w->dY;
     if (ok && design) {
         int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {

@@ -11,18 +11,20 @@ typedef struct {
     int cap;
     double *A, *dEdA;          /* [n_A] atomic base and dE/dA */
     int64_t *nb_bond;          /* [cap] caller's bond index of each active neighbour */
-    int *nb_species;           /* [cap] */
+    int *nb_block;             /* [cap] atomic-base block the neighbour adds to (its species, or 0
+                                  with contracted channels) */
     int *nb_far;               /* [cap] 1: beyond the short cutoff (long-range channel only) */
     double *nb_u, *nb_r;       /* [cap*3] unit vectors, [cap] distances (A) */
-    double *R, *dR;            /* [cap*n_radial] radial values, d/dr */
+    double *R, *dR;            /* [cap*n_rtot] radial values, d/dr (internal layout, roff per l) */
+    double *Rb, *dRb;          /* [n_rpad] base radial functions of one bond (contracted channels) */
     double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
     /* design only (NULL otherwise) */
     double *D;                 /* [n_int*3*ACELIN_TILE] d(R_n Y_lm)/d dr of one tile of neighbours,
                                   entry-major, then component, then neighbour (one SIMD lane) */
     double *g;                 /* [support of one species' invariants] dB/dA, per invariant */
-    int *order;                /* [cap] active neighbours grouped by species, near ones first */
-    int *sp_start;             /* [ns+1] neighbour range of each species in D */
-    int *sp_near;              /* [ns] end of the species' near neighbours (they come first) */
+    int *order;                /* [cap] active neighbours grouped by block, near ones first */
+    int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
+    int *sp_near;              /* [n_ablock] end of the block's near neighbours (they come first) */
 } acelin_ws;
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);

@@ -8,6 +8,7 @@ import pytest
 from ace_lin import BasisSpec, LinearACEModel
 from ace_lin._core import CoreModel, NoActiveSetError
 from ace_lin.evaluate import species_indices
+from ace_lin.io.model_file import FORMAT_VERSION
 from ace_lin.neighbours import neighbour_list_from_atoms
 from helpers import random_model, random_structure
 
@@ -193,10 +194,10 @@ def test_version_2_file_loads_without_grade(tmp_path):
     random_model(SPEC, seed=2).save(path)
     text = path.read_text()
     doc = json.loads(text)
-    assert doc["format_version"] == 3 and doc["active_set"] is None
+    assert doc["format_version"] == FORMAT_VERSION and doc["active_set"] is None
     v3_keys = ('"active_set"', '"posterior"')
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(v3_keys)]
-    v2 = "\n".join(lines).replace('"format_version": 3', '"format_version": 2') + "\n"
+    v2 = "\n".join(lines).replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 2') + "\n"
     old = tmp_path / "v2.json"
     old.write_bytes(_rechecksum(v2.encode()))
     core = CoreModel.from_file(old)

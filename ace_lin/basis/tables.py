@@ -57,6 +57,7 @@ class BasisTables:
     n_radial_long: int = 0          # long-range channel (0: none)
     r_cut_long: np.ndarray = None   # [ns*ns] A (= r_cut when there is no such channel)
     r_scale_long: np.ndarray = None # [ns*ns] A (= r_scale when there is none)
+    radial_weights: np.ndarray = None  # contracted channels: [ns*ns, n_nl, n_radial + n_radial_long]
 
     @property
     def n_basis(self) -> int:
@@ -77,6 +78,7 @@ class BasisTables:
             "term_factors": self.term_factors.ravel(),
             "n_radial_long": self.n_radial_long, "r_cut_long": self.r_cut_long,
             "r_scale_long": self.r_scale_long,
+            **({} if self.radial_weights is None else {"radial_weights": self.radial_weights.ravel()}),
         }
 
 

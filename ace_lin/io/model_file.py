@@ -1,19 +1,22 @@
 """The ace_lin model file: one JSON document, versioned and checksummed.
 
 Written here, read here and by the C core (csrc/model_file.c, used by the LAMMPS plugin
-without Python). Layout of format_version 3, one top-level key per line:
+without Python). Layout of format_version 4, one top-level key per line:
 
     format          "ace_lin-model"
-    format_version  3 (version 2 added the long-range channel: tables.n_radial_long,
+    format_version  4 (version 2 added the long-range channel: tables.n_radial_long,
                     r_cut_long, r_scale_long; version 3 the keys active_set and
-                    posterior; older files are upgraded on reading, with both null)
+                    posterior, null in upgraded older files; version 4 the optional
+                    tables.radial_weights of contracted radial channels)
     units           {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom",
                      "stress": "eV/Angstrom^3"}
     ace_lin_version version of the writer (informational)
     elements        chemical symbols; their order defines the species indices
     e0              {element: one-body energy, eV}, one entry per element
     spec            the basis specification (free-form object; the C core ignores it)
-    tables          the arrays of acelin_tables (csrc/acelin.h), one line per array
+    tables          the arrays of acelin_tables (csrc/acelin.h), one line per array;
+                    radial_weights (optional: contracted channels) is flat,
+                    [ns*ns * n_nl * (n_radial + n_radial_long)]
     coefficients    [n_basis] linear coefficients, eV
     active_set      null, or the extrapolation grade's maps (ace_lin/trust/activeset.py):
                     {"kind": "maxvol", "per_element": {El: {"n_active": r,
@@ -55,7 +58,7 @@ import numpy as np
 from ace_lin.io.atomic import atomic_write
 
 FORMAT_NAME = "ace_lin-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 UNITS = {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"}
 
 
@@ -83,7 +86,12 @@ def _v2_to_v3(doc):
     return out
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(doc):
+    """Version 4 only added the optional tables.radial_weights: nothing changes."""
+    return doc
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 NU_MAX = 5  # ACELIN_NU_MAX in csrc/acelin.h: term_factors has NU_MAX entries per term
 
@@ -215,6 +223,12 @@ def _check_document(doc, fail):
     for key in ("r_cut", "r_in", "r_core", "r_scale", "r_cut_long", "r_scale_long"):
         _length(t[key], ns * ns, f"tables.{key}", "ns*ns", fail)
     _length(t["nl_l"], t["nl_n"].size, "tables.nl_l", "same length as nl_n", fail)
+    if tables.get("radial_weights") is not None:
+        t["radial_weights"] = w = _array(tables["radial_weights"], "float", "tables.radial_weights", fail)
+        _length(w, ns * ns * t["nl_n"].size * (t["n_radial"] + t["n_radial_long"]),
+                "tables.radial_weights", "ns*ns * n_nl * (n_radial + n_radial_long)", fail)
+    else:
+        t.pop("radial_weights", None)
     for key in ("basis_species", "basis_nu"):
         _length(t[key], nb, f"tables.{key}", "n_basis = len(coefficients)", fail)
     ts = t["basis_term_start"]
