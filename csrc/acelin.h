@@ -177,8 +177,9 @@ acelin_status acelin_grade(const acelin_model *model, int n_atoms, const int *sp
 
 /* The atomic base A of each atom, in the file layout of the term factors:
  * a[i*size + block*n_nlm + nl_offset[channel] + l + m], size = acelin_model_atomic_base_size
- * (blocks: the neighbour species, or one with contracted channels). Not used by an
- * evaluation; the fit derives contracted channels from it. Results do not depend on n_threads. */
+ * (blocks: the neighbour species, or one with contracted channels); 0 for a channel that no
+ * invariant uses (the core does not build those). Not used by an evaluation; the fit derives
+ * contracted channels from it. Results do not depend on n_threads. */
 int acelin_model_atomic_base_size(const acelin_model *model);
 acelin_status acelin_atomic_base_ex(const acelin_model *model, int n_atoms, const int *species,
                                     const int64_t *neigh_start, const int *neigh_species,

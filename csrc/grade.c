@@ -56,14 +56,15 @@ static double grade_of(const acelin_model *m, int zc, const double *B, double *r
 
 enum { BASIS_VECTORS, GRADE, ATOMIC_BASE };
 
-/* A of one atom in the file layout (block, channel, l+m): a[z*n_nlm + nl_offset + l + m] */
+/* A of one atom in the file layout (block, channel, l+m): a[z*n_nlm + nl_offset + l + m]
+ * (0 for a channel no invariant uses: the core does not build it) */
 static void atomic_base_of(const acelin_model *m, const double *A, double *out)
 {
     for (int z = 0; z < m->n_ablock; ++z)
         for (int ch = 0; ch < m->n_nl; ++ch) {
             const int l = m->nl_l[ch];
             for (int i = 0; i <= 2 * l; ++i)
-                out[(size_t)z * m->n_nlm + m->nl_offset[ch] + i] =
+                out[(size_t)z * m->n_nlm + m->nl_offset[ch] + i] = m->nl_pos[ch] < 0 ? 0.0 :
                     A[(size_t)z * m->n_int + m->loff[l] + i * m->Nl[l] + m->nl_pos[ch]];
         }
 }

@@ -38,7 +38,7 @@ static acelin_status validate(const acelin_tables *t, char *err, size_t errlen)
     const int ns = t->n_species;
     if (ns < 1 || ns > 64) return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "n_species = %d (need 1..64)", ns);
     if (!t->elements || !t->atomic_numbers || !t->e0 || !t->r_cut || !t->r_in || !t->r_core ||
-        !t->r_scale || !t->coefficients || (t->n_basis && (!t->basis_species || !t->basis_nu ||
+        !t->r_scale || (t->n_basis && (!t->coefficients || !t->basis_species || !t->basis_nu ||
         !t->basis_term_start)) || (t->n_nl && (!t->nl_n || !t->nl_l)))
         return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "a required table is NULL");
     for (int s = 0; s < ns; ++s) {
@@ -255,7 +255,25 @@ static acelin_status mark_long(acelin_model *m, char *err, size_t errlen)
     return st;
 }
 
-/* Internal position of each channel inside its l (pos[k]), the per-l radial counts Nl
+/* used[k] = 1 (in pos) for the channels some term factor refers to. A generator may list
+ * channels that only products without an invariant touched; they are left out of the
+ * atomic base (no density or back-propagation work), which changes nothing else. */
+static acelin_status used_channels(acelin_model *m, int *used, char *err, size_t errlen)
+{
+    int *chan_of = malloc((size_t)(m->n_nlm ? m->n_nlm : 1) * sizeof(int)); /* block entry -> channel */
+    if (!chan_of) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    for (int k = 0; k < m->n_nl; ++k) {
+        used[k] = 0;
+        for (int i = 0; i <= 2 * m->nl_l[k]; ++i) chan_of[m->nl_offset[k] + i] = k;
+    }
+    for (int64_t i = 0; i < m->n_terms * NU; ++i)
+        if (m->term_factors[i] >= 0) used[chan_of[m->term_factors[i] % m->n_nlm]] = 1;
+    free(chan_of);
+    return ACELIN_OK;
+}
+
+/* Internal position of each used channel inside its l (pos[k]; on entry 1 if used, -1 on
+ * return if not), the per-l radial counts Nl
  * (whole vectors of VN, simd4.h; padded entries are never used by a product), the first
  * long-range position c0[l], the harmonics' bounds lmax and lmax_far, and where each l's
  * radial values sit in a neighbour's R (roff, n_rtot).
@@ -272,6 +290,10 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
     for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
     for (int k = 0; k < m->n_nl; ++k) {
         const int l = m->nl_l[k];
+        if (!pos[k]) { /* unused (used_channels): no position */
+            pos[k] = -1;
+            continue;
+        }
         int lg = m->nl_n[k] > m->n_radial;
         if (m->chan) {
             lg = 0;
@@ -288,7 +310,7 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
             if (pos[k] + 1 > m->Nl[l]) m->Nl[l] = pos[k] + 1;
         } else {
             pos[k] = lg ? n_lng[l]++ : n_short[l]++;
-            pos[k] = lg ? -1 - pos[k] : pos[k]; /* long ones are placed below, after c0[l] */
+            pos[k] = lg ? -2 - pos[k] : pos[k]; /* long ones are placed below, after c0[l] */
         }
     }
     for (int l = 0; l <= 8; ++l) {
@@ -302,12 +324,13 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
             m->roff[l + 1] = (l ? m->roff[l] : 0) + m->Nl[l];
         }
     }
+    m->n_lm = (m->lmax + 1) * (m->lmax + 1); /* acelin_ylm's own layout */
     m->roff[0] = 0;
     if (!m->chan) m->roff[9] = 0;
     m->n_rtot = m->chan ? (m->roff[9] ? m->roff[9] : 1) : m->n_rpad;
     if (m->chan)
         for (int k = 0; k < m->n_nl; ++k)
-            if (pos[k] < 0) pos[k] = m->c0[m->nl_l[k]] + (-1 - pos[k]);
+            if (pos[k] <= -2) pos[k] = m->c0[m->nl_l[k]] + (-2 - pos[k]);
     (void)err; (void)errlen;
     return ACELIN_OK;
 }
@@ -322,6 +345,7 @@ static acelin_status contracted_weights(acelin_model *m, const acelin_tables *t,
     if (!m->wint) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (radial weights)");
     for (int p = 0; p < np; ++p)
         for (int k = 0; k < m->n_nl; ++k) {
+            if (pos[k] < 0) continue;
             const double *w = t->radial_weights + ((size_t)p * m->n_nl + k) * nbase;
             double *row = m->wint + p * per_pair + (size_t)(m->roff[m->nl_l[k]] + pos[k]) * m->n_rpad;
             for (int b = 0; b < t->n_radial; ++b) row[b] = w[b];
@@ -453,15 +477,6 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     /* base radial layout (acelin_radial): short n-1, long n_spad + (n-1-n_radial) */
     m->n_spad = m->n_long ? (m->n_radial + 3) / 4 * 4 : m->n_radial;
     m->n_rpad = (m->n_spad + m->n_long + 3) / 4 * 4;
-    int *pos = m->nl_pos = malloc((size_t)(m->n_nl ? m->n_nl : 1) * sizeof(int));
-    if (!pos || (st = channel_layout(m, t, pos, err, errlen))) {
-        acelin_model_free(m);
-        return st ? st : acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
-    }
-    m->loff[0] = 0;
-    for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
-    m->n_int = m->loff[9];
-    m->n_A = m->n_ablock * m->n_int;
     for (int64_t i = 0; i < m->n_terms * NU; ++i) {
         int a = m->term_factors[i];
         if (a < -1 || a >= n_file || (a == -1 && (i % NU) < 1)) {
@@ -469,6 +484,15 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
             return acelin_fail(err, errlen, ACELIN_ERR_INVALID, "term factor %d outside the atomic base (size %d)", a, n_file);
         }
     }
+    int *pos = m->nl_pos = malloc((size_t)(m->n_nl ? m->n_nl : 1) * sizeof(int));
+    if (!pos || (st = used_channels(m, pos, err, errlen)) || (st = channel_layout(m, t, pos, err, errlen))) {
+        acelin_model_free(m);
+        return st ? st : acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
+    }
+    m->loff[0] = 0;
+    for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
+    m->n_int = m->loff[9];
+    m->n_A = m->n_ablock * m->n_int;
     /* file index (block, channel, l+m) -> internal index (block, l, l+m, position); keep
        factors sorted */
     for (int64_t t = 0; t < m->n_terms; ++t) {
