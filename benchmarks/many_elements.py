@@ -37,8 +37,8 @@ costs in accuracy.
 Variants: default = the `small` preset for that number of elements; full = the degrees of
 the three-element `small` preset ([10, 10, 8, 6], the full species expansion the default
 for 5 elements had before the many-element presets; slow: tens of minutes for 5
-elements); any other name must be given as NAME=D1:D2:D3[:D4] (explicit degrees, order =
-their count).
+elements); any other name must be given as NAME=D1:D2:D3[:D4][/K] (explicit degrees, order =
+their count; /K: chemical embedding with K species channels, BasisSpec.species_channels).
 """
 import argparse
 import json
@@ -154,9 +154,13 @@ def variant_basis(name):
         return {"size": None, "order": 4, "degree": [10, 10, 8, 6], "w_l": 1.5, "r_cut": 5.0}
     if "=" in name:
         label, degs = name.split("=", 1)
+        degs, _, k = degs.partition("/")
         deg = [int(d) for d in degs.split(":")]
-        return {"size": None, "order": len(deg), "degree": deg, "w_l": 1.5, "r_cut": 5.0}
-    raise SystemExit(f"unknown variant {name!r} (default, full or NAME=D1:D2:...)")
+        out = {"size": None, "order": len(deg), "degree": deg, "w_l": 1.5, "r_cut": 5.0}
+        if k:
+            out["species_channels"] = int(k)
+        return out
+    raise SystemExit(f"unknown variant {name!r} (default, full or NAME=D1:D2:...[/K])")
 
 
 def fit_one(args):

@@ -106,7 +106,7 @@ int main(int argc, char **argv)
             E[i] = m->e0[species[i]] + ec + e;
             /* the same neighbours' radial functions, then harmonics, alone */
             for (int j = 0; j < na; ++j)
-                acelin_radial(m, species[i] * m->ns + w->nb_species[j], w->nb_r[j], Rs, Rs + m->n_rpad);
+                acelin_radial(m, species[i] * m->ns + nsp[w->nb_bond[j]], w->nb_r[j], Rs, Rs + m->n_rpad);
             double t5 = now();
             for (int j = 0; j < na; ++j)
                 acelin_ylm(w->nb_far[j] ? m->lmax_far : m->lmax, w->nb_u + 3 * j, Ys, Ys + m->n_lm);

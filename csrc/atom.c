@@ -11,21 +11,16 @@
 #define NU ACELIN_NU_MAX
 
 /* Contracted channels: the pair's base functions, then g = W R and g' = W R' for every
- * (l, position) row of the internal layout. */
+ * (l, position) row of the internal layout (only W's non-zero entries). */
 static void contracted_radial(const acelin_model *m, acelin_ws *w, int pair, double r, double *g, double *dg)
 {
-    const int nb = m->n_rpad, rows = m->n_rtot;
     acelin_radial(m, pair, r, w->Rb, w->dRb);
-    const double *W = m->wint + (size_t)pair * rows * nb;
-    for (int q = 0; q < rows; ++q) {
-        const double *wq = W + (size_t)q * nb;
-        double v = 0.0, d = 0.0;
-        for (int b = 0; b < nb; ++b) {
-            v += wq[b] * w->Rb[b];
-            d += wq[b] * w->dRb[b];
-        }
-        g[q] = v;
-        dg[q] = d;
+    memset(g, 0, (size_t)m->n_rtot * sizeof(double));
+    memset(dg, 0, (size_t)m->n_rtot * sizeof(double));
+    for (int64_t k = m->wnz_start[pair]; k < m->wnz_start[pair + 1]; ++k) {
+        const int row = m->wnz_row[k], col = m->wnz_col[k];
+        g[row] += m->wnz_w[k] * w->Rb[col];
+        dg[row] += m->wnz_w[k] * w->dRb[col];
     }
 }
 

@@ -41,7 +41,11 @@ struct acelin_model {
     int c0[9];              /* first long-range position of each l: neighbours beyond the short
                                cutoff fill positions c0[l] .. Nl[l] only (a multiple of VN) */
     int n_rtot;             /* radial values per neighbour: n_rpad, or roff[9] (chan) */
-    double *wint;           /* chan: [ns*ns][n_rtot][n_rpad] W in the internal layout */
+    /* chan: the non-zero weights of each pair, g[row] += w R_base[col] (an embedding has
+       one per row, a species-resolved pair channel none for the other species) */
+    int64_t *wnz_start;     /* [ns*ns+1] */
+    int *wnz_row, *wnz_col; /* [nnz] internal row (roff[l] + position), acelin_radial column */
+    double *wnz_w;          /* [nnz] */
     int n_nl;
     int *nl_n, *nl_l, *nl_offset; /* [n_nl] */
     int *nl_pos;            /* [n_nl] internal radial position of each channel inside its l */

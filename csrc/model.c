@@ -28,7 +28,8 @@ void acelin_model_free(acelin_model *m)
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
                     m->node_start, m->node_factors, m->node_leaf, m->leaf_a, m->leaf_c,
-                    m->active_n, m->active_off, m->active_map, m->wint, m->nl_pos};
+                    m->active_n, m->active_off, m->active_map, m->nl_pos, m->wnz_start,
+                    m->wnz_row, m->wnz_col, m->wnz_w};
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); ++k) free(ptrs[k]);
     free(m);
 }
@@ -335,22 +336,41 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
     return ACELIN_OK;
 }
 
-/* Contracted channels: W of every pair in the internal layout, rows at roff[l] + pos,
- * columns at acelin_radial's positions of the base functions (zero rows for padding). */
+/* Contracted channels: the non-zero weights of every pair, rows at roff[l] + pos, columns
+ * at acelin_radial's positions of the base functions. */
 static acelin_status contracted_weights(acelin_model *m, const acelin_tables *t, const int *pos, char *err, size_t errlen)
 {
     const int nbase = t->n_radial + t->n_radial_long, np = m->ns * m->ns;
-    const size_t per_pair = (size_t)m->n_rtot * m->n_rpad;
-    m->wint = calloc((size_t)np * per_pair, sizeof(double));
-    if (!m->wint) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (radial weights)");
-    for (int p = 0; p < np; ++p)
-        for (int k = 0; k < m->n_nl; ++k) {
-            if (pos[k] < 0) continue;
-            const double *w = t->radial_weights + ((size_t)p * m->n_nl + k) * nbase;
-            double *row = m->wint + p * per_pair + (size_t)(m->roff[m->nl_l[k]] + pos[k]) * m->n_rpad;
-            for (int b = 0; b < t->n_radial; ++b) row[b] = w[b];
-            for (int b = 0; b < t->n_radial_long; ++b) row[m->n_spad + b] = w[t->n_radial + b];
+    m->wnz_start = calloc((size_t)np + 1, sizeof(int64_t));
+    if (!m->wnz_start) return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (radial weights)");
+    for (int pass = 0; pass < 2; ++pass) { /* count, then fill */
+        int64_t nz = 0;
+        for (int p = 0; p < np; ++p) {
+            if (pass) m->wnz_start[p] = nz;
+            for (int k = 0; k < m->n_nl; ++k) {
+                if (pos[k] < 0) continue;
+                const double *w = t->radial_weights + ((size_t)p * m->n_nl + k) * nbase;
+                for (int b = 0; b < nbase; ++b) {
+                    if (w[b] == 0.0) continue;
+                    if (pass) {
+                        m->wnz_row[nz] = m->roff[m->nl_l[k]] + pos[k];
+                        m->wnz_col[nz] = b < t->n_radial ? b : m->n_spad + b - t->n_radial;
+                        m->wnz_w[nz] = w[b];
+                    }
+                    ++nz;
+                }
+            }
         }
+        if (pass) {
+            m->wnz_start[np] = nz;
+        } else {
+            m->wnz_row = malloc((size_t)(nz ? nz : 1) * sizeof(int));
+            m->wnz_col = malloc((size_t)(nz ? nz : 1) * sizeof(int));
+            m->wnz_w = malloc((size_t)(nz ? nz : 1) * sizeof(double));
+            if (!m->wnz_row || !m->wnz_col || !m->wnz_w)
+                return acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory (radial weights)");
+        }
+    }
     return ACELIN_OK;
 }
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from ase.data import atomic_numbers, covalent_radii
 
 from ace_lin.basis.limits import NU_MAX
@@ -81,6 +82,14 @@ class BasisSpec:
                  resolution is what the data reward; a lower lmax keeps its cost per
                  neighbour (n_radial_long x (long_lmax + 1)^2) down
     long_r_scale  its distance-transform scale, A (default: 2 x sum of covalent radii)
+    species_channels  None (default): the many-body functions are species-resolved, one
+                 atomic base per neighbour element, so products grow like
+                 (number of elements)^order; K: chemical embedding, K species channels
+                 (linear combinations of the elements, species_weights) for the products
+                 of order >= 2, whose number then depends on K only; the pair part stays
+                 species-resolved (basis/embedding.py)
+    species_weights  the embedding, {centre element: K x n_elements array}; derived from
+                 the training structures by ace_lin.fit.embedding.embed
     """
     elements: Tuple[str, ...]
     order: int = 3
@@ -99,6 +108,8 @@ class BasisSpec:
     long_w_l: float = 1.0
     long_lmax: Optional[int] = None
     long_r_scale: PairValue = None
+    species_channels: Optional[int] = None
+    species_weights: Optional[Mapping[str, Sequence]] = None
 
     def __post_init__(self):
         els = tuple(str(e) for e in self.elements)
@@ -158,6 +169,32 @@ class BasisSpec:
         object.__setattr__(self, "transform_power", int(self.transform_power))
         object.__setattr__(self, "w_l", float(self.w_l))
         self._check_long(els, rin)
+        self._check_embedding(els)
+
+    def _check_embedding(self, els):
+        """species_channels and its weights (float arrays K x n_elements per element)."""
+        K = self.species_channels
+        if K is None:
+            if self.species_weights is not None:
+                raise ValueError("species_weights needs species_channels")
+            return
+        if isinstance(K, bool) or int(K) != K or not 1 <= int(K) <= len(els):
+            raise ValueError(f"species_channels must be an integer 1..{len(els)} (the number of "
+                             f"elements), got {K!r}")
+        object.__setattr__(self, "species_channels", int(K))
+        W = self.species_weights
+        if W is None:
+            return
+        if not isinstance(W, Mapping) or sorted(W) != sorted(els):
+            raise ValueError(f"species_weights: expected one entry per element {list(els)}")
+        out = {}
+        for el in els:
+            u = np.asarray(W[el], dtype=float)
+            if u.shape != (int(K), len(els)) or not np.all(np.isfinite(u)):
+                raise ValueError(f"species_weights[{el}]: expected finite {int(K)} x {len(els)} "
+                                 f"weights, got shape {u.shape}")
+            out[el] = u
+        object.__setattr__(self, "species_weights", out)
 
     def _check_long(self, els, rin):
         """Normalise the long-range channel fields (all left as given when it is off)."""
@@ -216,6 +253,10 @@ class BasisSpec:
         else:  # no long-range channel: the spec (and its hash) is that of earlier versions
             for k in [k for k in d if k.startswith("long_")]:
                 del d[k]
+        if self.species_channels is None:  # likewise: species-resolved specs are unchanged
+            del d["species_channels"], d["species_weights"]
+        elif d["species_weights"] is not None:
+            d["species_weights"] = {el: u.tolist() for el, u in d["species_weights"].items()}
         d["spec_version"] = SPEC_VERSION
         return d
 

@@ -18,16 +18,15 @@ does not import it (BasisSpec.basis() imports this one).
 """
 import hashlib
 import os
-from math import factorial
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Tuple
 
 import numpy as np
 
-from ace_lin.basis import clebsch
-from ace_lin.basis.coupling import RANK_TOL, invariant_couplings
+from ace_lin.basis import clebsch, embedding
+from ace_lin.basis.coupling import RANK_TOL
 from ace_lin.basis.limits import NU_MAX
+from ace_lin.basis.products import emit_invariants, labels as _labels, multisets as _multisets
 from ace_lin.codegen.cache import cache_dir
 
 TABLES_VERSION = "3"  # bump when the table layout or the construction changes
@@ -87,17 +86,6 @@ def _pair_array(spec, name: str) -> np.ndarray:
     return np.array([spec.pair_value(name, a, b) for a in els for b in els], dtype=float)
 
 
-def _labels(ns: int, n_radial: int, lmax: int, w_l: float, dmax: float):
-    """One-particle labels (z, n, l) of one channel (n counted within it), sorted."""
-    out = []
-    for z in range(ns):
-        for n in range(1, n_radial + 1):
-            for l in range(0, lmax + 1):
-                if n + w_l * l <= dmax + 1e-9:
-                    out.append((z, n, l))
-    return out
-
-
 def _channels(spec):
     """(order, degrees, w_l, lmax per order, n offset, n_radial) of each radial channel."""
     out = [(spec.order, spec.degree, spec.w_l, spec.lmax, 0, spec.n_radial)]
@@ -107,58 +95,11 @@ def _channels(spec):
     return out
 
 
-def _multisets(labels, nu, dmax, w_l):
-    """Sorted nu-tuples of label indices with total degree <= dmax."""
-    deg = [n + w_l * l for (_, n, l) in labels]
-    dmin = min(deg) if deg else 0.0
-    res = []
-
-    def rec(start, left, acc, total):
-        if left == 0:
-            res.append(tuple(acc))
-            return
-        for k in range(start, len(labels)):
-            # the remaining left-1 factors cost at least dmin each (labels are sorted by
-            # (z, n, l), not by degree, so a later label may be cheaper than this one)
-            if total + deg[k] + (left - 1) * dmin > dmax + 1e-9:
-                continue
-            rec(k, left - 1, acc + [k], total + deg[k])
-
-    rec(0, nu, [], 0.0)
-    return res
-
-
-@lru_cache(maxsize=None)
-def _merged_terms(ls: Tuple[int, ...], groups: Tuple[int, ...]):
-    """Per (l-tuple, identical-label pattern): the invariant couplings restricted to
-    index tuples that are non-decreasing inside each group, times the number of
-    permutations that map onto them. Returns (mu_idx [n_kept, nu], coef [rank, n_kept])."""
-    V = invariant_couplings(ls, groups)
-    rank = V.shape[0]
-    nu = len(ls)
-    grid = np.indices(tuple(2 * l + 1 for l in ls)).reshape(nu, -1).T
-    keep = np.ones(len(grid), dtype=bool)
-    mult = np.ones(len(grid))
-    k = 0
-    while k < nu:
-        e = k
-        while e + 1 < nu and groups[e + 1] == groups[k]:
-            e += 1
-        for a in range(k, e):
-            keep &= grid[:, a] <= grid[:, a + 1]
-        if e > k:  # multinomial count of distinct orderings inside the group
-            sub = grid[:, k:e + 1]
-            cnt = np.full(len(grid), float(factorial(e - k + 1)))
-            for row_val in range(int(sub.max()) + 1):
-                c = (sub == row_val).sum(axis=1)
-                cnt /= np.array([factorial(int(x)) for x in c])
-            mult *= cnt
-        k = e + 1
-    coef = V.reshape(rank, len(grid))[:, keep] * mult[keep][None, :]
-    return grid[keep], coef
-
-
 def _build(spec) -> dict:
+    if spec.species_channels is not None:
+        arrays = embedding.build(spec)
+        clebsch.save_cache()
+        return arrays
     ns = len(spec.elements)
     chosen = []  # (nu, label tuple with the global n, degree)
     for order, degree, w_l, lmax, n0, n_radial in _channels(spec):
@@ -173,51 +114,12 @@ def _build(spec) -> dict:
                 lab = tuple(labels[k] for k in ms)
                 chosen.append((nu, tuple((z, n0 + n, l) for (z, n, l) in lab),
                                sum(n + w_l * l for (_, n, l) in lab)))
-    # one-particle channels actually used
-    nl = sorted({(n, l) for _, lab, _ in chosen for (_, n, l) in lab})
-    nl_offset, off = {}, 0
-    for n, l in nl:
-        nl_offset[(n, l)] = off
-        off += 2 * l + 1
-    n_nlm = off
-    species, nus, degree, blabels, starts, coups, facs = [], [], [], [], [0], [], []
-    for zc in range(ns):
-        for nu, lab, deg in chosen:
-            if nu == 1 and lab[0][0] < zc:
-                # the pair sum of (centre zc, neighbour z) equals that of (centre z,
-                # neighbour zc) in every total property: keep one of the two
-                continue
-            ls = tuple(l for (_, _, l) in lab)
-            groups = tuple(sorted(set(lab)).index(x) for x in lab)
-            mu_idx, coef = _merged_terms(ls, groups)
-            base = np.array([z * n_nlm + nl_offset[(n, l)] for (z, n, l) in lab])
-            a = mu_idx + base[None, :]
-            for row in coef:
-                nz = np.abs(row) > 1e-13
-                if not nz.any():
-                    continue
-                species.append(zc)
-                nus.append(nu)
-                degree.append(deg)
-                lb = -np.ones((NU_MAX, 3), dtype=np.int32)
-                lb[:nu] = np.array(lab)
-                blabels.append(lb)
-                fa = -np.ones((int(nz.sum()), NU_MAX), dtype=np.int32)
-                fa[:, :nu] = a[nz]
-                facs.append(fa)
-                coups.append(row[nz])
-                starts.append(starts[-1] + int(nz.sum()))
+    per_centre = [[c for c in chosen if not (c[0] == 1 and c[1][0][0] < zc)] for zc in range(ns)]
+    # (the pair sum of (centre zc, neighbour z) equals that of (centre z, neighbour zc) in
+    # every total property: keep one of the two)
+    arrays = emit_invariants(per_centre)
     clebsch.save_cache()
-    return dict(
-        species=np.array(species, dtype=np.int32), nu=np.array(nus, dtype=np.int32),
-        degree=np.array(degree, dtype=float),
-        labels=np.array(blabels, dtype=np.int32).reshape(-1, NU_MAX, 3),
-        term_start=np.array(starts, dtype=np.int64),
-        term_coupling=np.concatenate(coups) if coups else np.zeros(0),
-        term_factors=np.concatenate(facs) if facs else np.zeros((0, NU_MAX), dtype=np.int32),
-        nl_n=np.array([n for n, _ in nl], dtype=np.int32),
-        nl_l=np.array([l for _, l in nl], dtype=np.int32),
-    )
+    return arrays
 
 
 def _cache_path(spec) -> str:
@@ -274,4 +176,41 @@ def _make_tables(spec) -> BasisTables:
         tables_hash=h.hexdigest(), n_radial_long=spec.n_radial_long,
         r_cut_long=_pair_array(spec, "long_r_cut" if spec.has_long else "r_cut"),
         r_scale_long=_pair_array(spec, "long_r_scale" if spec.has_long else "r_scale"),
+        radial_weights=arr.get("radial_weights"),
     )
+
+
+def probe_tables(spec, long: bool = False, lmax: int = 0) -> BasisTables:
+    """A species-resolved basis whose atomic base holds every base function n = 1..n_radial
+    (with long=True: of the long-range channel, on its cutoff and scale) at every l <= lmax:
+    the atomic base the contracted channels are derived from (fit/contraction.py,
+    CoreModel.atomic_base). Its invariants, sum_m A_{z n l m}^2 of centre species 0, only
+    make the core build every channel."""
+    from ase.data import atomic_numbers
+
+    n = spec.n_radial_long if long else spec.n_radial
+    nl = sorted((k, l) for k in range(1, n + 1) for l in range(lmax + 1))
+    ns = len(spec.elements)
+    n_nlm = sum(2 * l + 1 for _, l in nl)
+    starts, factors, offset = [0], [], 0
+    for k, l in nl:
+        for z in range(ns):
+            for m in range(2 * l + 1):
+                factors.append([z * n_nlm + offset + m] * 2 + [-1] * (NU_MAX - 2))
+            starts.append(starts[-1] + 2 * l + 1)
+        offset += 2 * l + 1
+    nb = len(starts) - 1
+    r_cut = _pair_array(spec, "long_r_cut" if long else "r_cut")
+    r_scale = _pair_array(spec, "long_r_scale" if long else "r_scale")
+    return BasisTables(
+        elements=spec.elements,
+        atomic_numbers=np.array([atomic_numbers[e] for e in spec.elements], dtype=np.int32),
+        r_cut=r_cut, r_in=_pair_array(spec, "r_in"), r_core=np.zeros_like(r_cut),
+        r_scale=r_scale, transform_power=spec.transform_power, n_radial=n, lmax=lmax,
+        nl_n=np.array([k for k, _ in nl], dtype=np.int32),
+        nl_l=np.array([l for _, l in nl], dtype=np.int32),
+        species=np.zeros(nb, dtype=np.int32), nu=np.full(nb, 2, dtype=np.int32),
+        degree=np.zeros(nb), labels=-np.ones((nb, NU_MAX, 3), dtype=np.int32),
+        term_start=np.array(starts, dtype=np.int64), term_coupling=np.ones(len(factors)),
+        term_factors=np.array(factors, dtype=np.int32).reshape(-1, NU_MAX), tables_hash="probe",
+        n_radial_long=0, r_cut_long=r_cut, r_scale_long=r_scale)

@@ -18,6 +18,7 @@ from ace_lin.data.read import (DataError, ReadOptions, infer_elements, read_conf
                                split_isolated_atoms)
 from ace_lin.fit.assemble import assemble, core_provider
 from ace_lin.fit.config import ConfigError, FitConfig, load_config
+from ace_lin.fit.embedding import embed
 from ace_lin.fit.prior import SmoothnessPrior
 from ace_lin.fit.radii import data_radii
 from ace_lin.fit.search import PRIOR_START, is_auto, spec_r_scale
@@ -117,6 +118,7 @@ def prepare(config) -> FitProblem:
     e0_fixed, e0_fit, e0_source, train_fit = resolve_e0(cfg, train, elements, spec.max_reach)
     if not train_fit:
         raise DataError(f"{cfg.data.train}: no configurations left to fit (only isolated atoms)")
+    spec = embed(spec, train_fit, n_threads=cfg.assembly.n_threads)
     found = sorted({c.config_type for c in train_fit})
     unknown = sorted(set(cfg.weights.config_types) - set(found))
     if unknown:  # a misspelt group would silently keep weight 1

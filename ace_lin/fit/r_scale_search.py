@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import Dict, List, Optional
 
 from ace_lin.fit.assemble import merge_systems
+from ace_lin.fit.embedding import embed
 from ace_lin.fit.problem import FitProblem, assemble_problem, log_evidence
 from ace_lin.fit.search import is_large, parabola_vertex
 
@@ -80,7 +81,8 @@ def with_factor(problem, factor: float, base: dict, base_long: Optional[dict] = 
     scaled = {"r_scale": {k: float(factor * v) for k, v in base.items()}}
     if base_long:
         scaled["long_r_scale"] = {k: float(factor * v) for k, v in base_long.items()}
-    spec = replace(problem.spec, **scaled)
+    spec = embed(replace(problem.spec, **scaled), problem.train,
+                 n_threads=problem.cfg.assembly.n_threads)  # the embedding of the new radial base
     return replace(problem, spec=spec, basis=spec.basis())
 
 

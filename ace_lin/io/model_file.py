@@ -431,7 +431,7 @@ def write_model_file(path, document: Mapping) -> str:
     if unknown:
         fail(f"unknown top-level key(s) {unknown} (free-form data belongs in 'metadata')")
     doc = _check_document(doc, fail)
-    unknown = sorted(set(doc["tables"]) - {k for k, _ in _TABLES}, key=str)
+    unknown = sorted(set(doc["tables"]) - {k for k, _ in _TABLES} - {"radial_weights"}, key=str)
     if unknown:
         fail(f"unknown table(s) {unknown}")
     doc.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, units=dict(UNITS),
