@@ -93,25 +93,64 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
     return ACELIN_OK;
 }
 
-/* A_{z n l m} = sum over neighbours j of species z of R_n(r_ij) Y_lm(u_ij);
- * internal layout [z][l][m][n] makes the inner loop a contiguous axpy over n. */
+/* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
+ * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
+ * Each row (z, l, m) is summed over the block's neighbours in registers, DCHUNK vectors of
+ * n at a time, and stored once: the radial values of one neighbour (at most n_rtot
+ * doubles) stay in L1 across the 2l+1 rows that read them, and A is written once per entry
+ * instead of read and written once per neighbour. Neighbours beyond the short cutoff
+ * (far) add only positions c0[l].. and only l <= lmax_far (their short-channel R are zero,
+ * their higher harmonics not computed). */
+#define DCHUNK 8
 void acelin_density(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
-    for (int j = 0; j < na; ++j) {
-        double *A = w->A + (size_t)w->nb_block[j] * m->n_int;
-        const double *R0 = w->R + (size_t)j * m->n_rtot;
-        const double *Y = w->Y + (size_t)j * m->n_lm;
-        const int far = w->nb_far[j];
-        const int lmax = far ? m->lmax_far : m->lmax;
-        for (int l = 0; l <= lmax; ++l) {
-            const int N = m->Nl[l];
-            const int n0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
-            const double *restrict R = R0 + m->roff[l];
+    /* neighbours grouped by block, near ones first (w->order, w->sp_start, w->sp_near) */
+    int *cnt = w->sp_start;
+    const int nblk = m->n_ablock;
+    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
+    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
+    for (int z = 0; z < nblk; ++z) cnt[z + 1] += cnt[z];
+    for (int z = 0; z < nblk; ++z) w->sp_near[z] = cnt[z];
+    for (int far = 0; far <= 1; ++far)
+        for (int j = 0; j < na; ++j)
+            if (w->nb_far[j] == far) w->order[w->sp_near[w->nb_block[j]]++] = j;
+    for (int z = 0; z < nblk; ++z) { /* sp_near[z]: end of the block's near neighbours */
+        int near_end = cnt[z];
+        for (int k = cnt[z]; k < cnt[z + 1] && !w->nb_far[w->order[k]]; ++k) near_end = k + 1;
+        w->sp_near[z] = near_end;
+    }
+    const int nlm = m->n_lm, nr = m->n_rtot;
+    for (int z = 0; z < nblk; ++z) {
+        const int j0 = cnt[z], j1 = w->sp_near[z], j2 = cnt[z + 1];
+        if (j0 == j2) continue;
+        double *Az = w->A + (size_t)z * m->n_int;
+        for (int l = 0; l <= m->lmax; ++l) {
+            const int N = m->Nl[l], c0 = m->c0[l], far_l = l <= m->lmax_far;
+            const double *R0 = w->R + m->roff[l];
             for (int i = 0; i <= 2 * l; ++i) {
-                double *restrict Ai = A + m->loff[l] + i * N;
-                const double y = Y[l * l + i];
-                for (int n = n0; n < N; ++n) Ai[n] += y * R[n];
+                const int k = l * l + i;
+                double *Ai = Az + m->loff[l] + i * N;
+                for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
+                    const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
+                    vnd acc[DCHUNK];
+                    for (int v = 0; v < DCHUNK; ++v) acc[v] = (vnd){0};
+                    for (int q = j0; q < j1; ++q) {
+                        const int j = w->order[q];
+                        const double y = w->Y[(size_t)j * nlm + k];
+                        const double *R = R0 + (size_t)j * nr + n0;
+                        for (int v = 0; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
+                    }
+                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
+                    if (far_l && vf < nv)
+                        for (int q = j1; q < j2; ++q) {
+                            const int j = w->order[q];
+                            const double y = w->Y[(size_t)j * nlm + k];
+                            const double *R = R0 + (size_t)j * nr + n0;
+                            for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
+                        }
+                    memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
+                }
             }
         }
     }

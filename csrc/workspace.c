@@ -33,8 +33,11 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->dRb = malloc((size_t)m->n_rpad * sizeof(double));
     w->Y = malloc(c * m->n_lm * sizeof(double));
     w->dY = malloc(3 * c * m->n_lm * sizeof(double));
+    w->order = malloc(c * sizeof(int));
+    w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
+    w->sp_near = malloc((size_t)m->ns * sizeof(int));
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
-             w->dR && w->Rb && w->dRb && w->Y && w->dY;
+             w->dR && w->Rb && w->dRb && w->Y && w->dY && w->order && w->sp_start && w->sp_near;
     if (ok && design) {
         int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {
@@ -43,10 +46,7 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
         }
         w->D = malloc((size_t)(m->n_int ? m->n_int : 1) * 3 * ACELIN_TILE * sizeof(double));
         w->g = malloc((size_t)sup_max * sizeof(double));
-        w->order = malloc(c * sizeof(int));
-        w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
-        w->sp_near = malloc((size_t)m->ns * sizeof(int));
-        ok = w->D && w->g && w->order && w->sp_start && w->sp_near;
+        ok = w->D && w->g;
     }
     if (!ok) { acelin_ws_free(w); return NULL; }
     return w;

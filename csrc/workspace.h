@@ -18,13 +18,13 @@ typedef struct {
     double *R, *dR;            /* [cap*n_rtot] radial values, d/dr (internal layout, roff per l) */
     double *Rb, *dRb;          /* [n_rpad] base radial functions of one bond (contracted channels) */
     double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
+    int *order;                /* [cap] active neighbours grouped by block, near ones first */
+    int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
+    int *sp_near;              /* [n_ablock] end of the block's near neighbours (they come first) */
     /* design only (NULL otherwise) */
     double *D;                 /* [n_int*3*ACELIN_TILE] d(R_n Y_lm)/d dr of one tile of neighbours,
                                   entry-major, then component, then neighbour (one SIMD lane) */
     double *g;                 /* [support of one species' invariants] dB/dA, per invariant */
-    int *order;                /* [cap] active neighbours grouped by block, near ones first */
-    int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
-    int *sp_near;              /* [n_ablock] end of the block's near neighbours (they come first) */
 } acelin_ws;
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);
