@@ -26,9 +26,10 @@ the whole p x p factor (the route before), median of 3 each, and exits.
 
 --md-cost times energy + forces + stress (ACECalculator, the C core that LAMMPS also runs)
 of a 2048-atom random fcc alloy: the five-element `small` model against the one-element
-`small` model (Cu) and the full five-element expansion at the three-element `small`
-degrees (the default before the many-element presets) on the same positions, median of 3 calls, microseconds per atom, and
-exits. Coefficients are random: the cost does not depend on their values.
+`small` model (Cu), the full five-element expansion at the three-element `small` degrees
+(the default before the many-element presets) and a chemical embedding with 2 species
+channels at those degrees, on the same positions, median of 3 calls, microseconds per
+atom, and exits. Coefficients are random: the cost does not depend on their values.
 
 --large-p N overrides the basis size above which the searches take their cheaper path
 (fit/search.py LARGE_P): a large N runs the full searches, to measure what the cheaper path
@@ -37,8 +38,9 @@ costs in accuracy.
 Variants: default = the `small` preset for that number of elements; full = the degrees of
 the three-element `small` preset ([10, 10, 8, 6], the full species expansion the default
 for 5 elements had before the many-element presets; slow: tens of minutes for 5
-elements); any other name must be given as NAME=D1:D2:D3[:D4][/K] (explicit degrees, order =
-their count; /K: chemical embedding with K species channels, BasisSpec.species_channels).
+elements); any other name must be given as NAME=D1:D2:D3[:D4][/K][@W] (explicit degrees, order =
+their count; /K: chemical embedding with K species channels, BasisSpec.species_channels;
+@W: w_l, default 1.5).
 """
 import argparse
 import json
@@ -154,13 +156,14 @@ def variant_basis(name):
         return {"size": None, "order": 4, "degree": [10, 10, 8, 6], "w_l": 1.5, "r_cut": 5.0}
     if "=" in name:
         label, degs = name.split("=", 1)
+        degs, _, w_l = degs.partition("@")
         degs, _, k = degs.partition("/")
         deg = [int(d) for d in degs.split(":")]
-        out = {"size": None, "order": len(deg), "degree": deg, "w_l": 1.5, "r_cut": 5.0}
+        out = {"size": None, "order": len(deg), "degree": deg, "w_l": float(w_l or 1.5), "r_cut": 5.0}
         if k:
             out["species_channels"] = int(k)
         return out
-    raise SystemExit(f"unknown variant {name!r} (default, full or NAME=D1:D2:...[/K])")
+    raise SystemExit(f"unknown variant {name!r} (default, full or NAME=D1:D2:...[/K][@W])")
 
 
 def fit_one(args):
@@ -236,8 +239,12 @@ def md_cost(repeats=3):
     base.positions += rng.normal(0, 0.05, base.positions.shape)
     rows = []
     full = dict(preset("small", 3))  # the full expansion at the three-element degrees
+    # chemical embedding, 2 channels at the same degrees (weights: random, the cost does not
+    # depend on them)
+    embedded = dict(full, species_channels=2,
+                    species_weights={e: rng.uniform(0.2, 1.0, size=(2, 5)) for e in ELEMENTS})
     for els, fields in ((ELEMENTS[:1], preset("small", 1)), (ELEMENTS, preset("small", 5)),
-                        (ELEMENTS, full)):
+                        (ELEMENTS, full), (ELEMENTS, embedded)):
         spec = BasisSpec(elements=els, **fields)
         model = LinearACEModel(spec, rng.normal(size=spec.n_basis) * 1e-3,
                                e0={e: 0.0 for e in els})
@@ -251,10 +258,12 @@ def md_cost(repeats=3):
             times.append(time.perf_counter() - t)
         us = np.median(times[1:]) / len(atoms) * 1e6
         rows.append((len(els), spec.n_basis, us))
-        print(f"{len(els)} element(s), n_basis {spec.n_basis}: {us:.1f} us/atom per call "
+        kind = f", {spec.species_channels} species channels" if spec.species_channels else ""
+        print(f"{len(els)} element(s){kind}, n_basis {spec.n_basis}: {us:.1f} us/atom per call "
               f"(energy, forces, stress; {len(atoms)} atoms)", flush=True)
     print(f"ratio five / one element: {rows[1][2] / rows[0][2]:.2f} (full expansion at the "
-          f"three-element degrees: {rows[2][2] / rows[0][2]:.2f})")
+          f"three-element degrees: {rows[2][2] / rows[0][2]:.2f}; embedded, 2 channels, same "
+          f"degrees: {rows[3][2] / rows[0][2]:.2f})")
 
 
 def main():
