@@ -31,18 +31,19 @@ static void channel(double r, double r_in, double r_cut, double scale, int p, do
     double x = 2.0 * (t - t_in) / t_span + 1.0;
     double dx = 2.0 * dt / t_span;
     double w = 1.0 - x * x, env = w * w * w, denv = -6.0 * x * w * w; /* d env / dx */
-    /* Legendre recurrence for P_k and P_k' */
+    /* Legendre recurrence for P_k and P_k' (the first two outside the loop: no branches in it) */
     double p0 = 1.0, p1 = x, d0 = 0.0, d1 = 1.0;
-    for (int n = 0; n < N; ++n) {
-        double P, dP;
-        if (n == 0) { P = p0; dP = d0; }
-        else if (n == 1) { P = p1; dP = d1; }
-        else {
-            int k = n - 1; /* P_{k+1} from P_k, P_{k-1} */
-            P = leg[2 * k] * x * p1 - leg[2 * k + 1] * p0; /* ((2k+1) x P_k - k P_{k-1}) / (k+1) */
-            dP = d0 + (2 * k + 1) * p1;
-            p0 = p1; p1 = P; d0 = d1; d1 = dP;
-        }
+    R[0] = env;
+    dR[0] = denv * dx;
+    if (N > 1) {
+        R[1] = x * env;
+        dR[1] = (env + x * denv) * dx;
+    }
+    for (int n = 2; n < N; ++n) {
+        const int k = n - 1; /* P_{k+1} from P_k, P_{k-1} */
+        const double P = leg[2 * k] * x * p1 - leg[2 * k + 1] * p0; /* ((2k+1) x P_k - k P_{k-1}) / (k+1) */
+        const double dP = d0 + (2 * k + 1) * p1;
+        p0 = p1; p1 = P; d0 = d1; d1 = dP;
         R[n] = P * env;
         dR[n] = (dP * env + P * denv) * dx;
     }
