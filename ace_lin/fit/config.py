@@ -127,10 +127,11 @@ class BasisSection:
 
 
 def basis_keys() -> List[str]:
-    """BasisSpec fields a config may set (all but elements): defined once, in BasisSpec."""
+    """BasisSpec fields a config may set (all but elements and the fit's own product, the
+    embedding weights derived from the data): defined once, in BasisSpec."""
     from ace_lin.basis.spec import BasisSpec
 
-    return [f.name for f in fields(BasisSpec) if f.name != "elements"]
+    return [f.name for f in fields(BasisSpec) if f.name not in ("elements", "species_weights")]
 
 
 @dataclass

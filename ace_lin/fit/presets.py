@@ -28,18 +28,33 @@ drop most, the pair degree D_1 stays, so that the radial resolution of the 2-bod
 kept while the species tuples of the high orders are few (n_basis still grows about like
 ns^3, through the 3-body part; benchmarks/many_elements.py, RESULTS.md "Many elements").
 
-The inner radii (r_in, r_core) are left open and the 5 A cutoff is a floor: the fit
-derives them from the data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep
-their neighbour shells.
+Three elements: w_l = 1 (angular resolution up to l = 3) with degrees [9, 9, 7, 5] is as
+accurate as the earlier [10, 10, 8, 6] with w_l 1.5 on a ternary alloy and more accurate on
+a molecule (ethanol), with 84 % of the functions (benchmarks/many_elements.py and the
+ethanol fits of RESULTS.md "Chemical embedding and three-element degrees").
+
+`fast` is cost-limited: its cutoff floor is 4 A instead of 5, so the cutoff is the fit's
+1.85 x the nearest-neighbour distance wherever that is above 4 A (Si: 4.35 A, 16 neighbours
+instead of 28 within 5 A; bcc and fcc metals keep theirs, which lie above 5 A), and the
+higher three- and four-body degrees than `small` buy back the accuracy of the farther
+neighbours (cross-validated on Si, Mo and Ta: benchmarks/fit_cv.py, RESULTS.md).
+
+The inner radii (r_in, r_core) are left open and the cutoff is a floor: the fit derives
+them from the data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep their
+neighbour shells.
 """
 from typing import Dict
 
 _COMMON = {"order": 4, "r_cut": 5.0}
 
 BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
+    "fast": {1: {"degree": [16, 16, 14, 12], "w_l": 1.5, "r_cut": 4.0},
+             2: {"degree": [12, 12, 9, 7], "w_l": 1.5, "r_cut": 4.0},
+             3: {"degree": [9, 9, 7, 5], "w_l": 1.0, "r_cut": 4.0},
+             4: {"degree": [10, 8, 5, 4], "w_l": 1.5, "r_cut": 4.0}},
     "small": {1: {"degree": [16, 16, 12, 10], "w_l": 1.5},
               2: {"degree": [12, 12, 9, 7], "w_l": 1.5},
-              3: {"degree": [10, 10, 8, 6], "w_l": 1.5},
+              3: {"degree": [9, 9, 7, 5], "w_l": 1.0},
               4: {"degree": [10, 8, 5, 4], "w_l": 1.5}},
     "medium": {1: {"degree": [16, 16, 12, 10], "w_l": 1.0},
                2: {"degree": [13, 13, 10, 8], "w_l": 1.5},
