@@ -88,6 +88,7 @@ cdef extern from "acelin.h":
                                 int n_threads, char *err, size_t errlen) nogil
     int acelin_model_has_grade(const acelin_model *model, int species)
     int acelin_model_atomic_base_size(const acelin_model *model)
+    int acelin_model_kernel_width(const acelin_model *model)
     acelin_status acelin_atomic_base_ex(const acelin_model *model, int n_atoms, const int *species,
                                         const int64_t *neigh_start, const int *neigh_species,
                                         const double *dr, double *a, int n_threads, acelin_error *error) nogil
@@ -386,6 +387,11 @@ cdef class CoreModel:
         if st != ACELIN_OK:
             raise_error(&err)
         return out
+
+    @property
+    def kernel_width(self):
+        """Doubles per vector of the kernels this model runs (4: AVX2 and FMA)."""
+        return acelin_model_kernel_width(self.ptr)
 
     def atomic_base(self, species, neigh_start, neigh_species, dr, int n_threads=0):
         """The atomic base A of each atom (n, size) in the file layout of the term factors:

@@ -6,7 +6,8 @@ Prints: dataset, preset, basis size, test energy MAE (meV/atom), force MAE (eV/A
 wall time, peak memory, and for mlearn Si/Mo the published GAP/MTP test errors
 (Zuo et al., J. Phys. Chem. A 124, 731 (2020)) with the issue's targets.
 
-    python3 benchmarks/fit_accuracy.py [--data ../shared/data] [--only mlearn_Si,...] [--out DIR]
+    python3 benchmarks/fit_accuracy.py [--data ../shared/data] [--only mlearn_Si,...]
+                                       [--presets fast,small] [--out DIR]
 """
 import argparse
 import json
@@ -20,8 +21,10 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import machine_info  # noqa: E402
 
-RUNS = [("mlearn_Si", "small"), ("mlearn_Si", "large"), ("mlearn_Mo", "small"), ("mlearn_Mo", "large"),
-        ("Ta_JCP2014", "small"), ("Ta_JCP2014", "large"), ("WBe", "small"), ("ethanol", "small")]
+RUNS = [("mlearn_Si", "fast"), ("mlearn_Si", "small"), ("mlearn_Si", "large"),
+        ("mlearn_Mo", "fast"), ("mlearn_Mo", "small"), ("mlearn_Mo", "large"),
+        ("Ta_JCP2014", "fast"), ("Ta_JCP2014", "small"), ("Ta_JCP2014", "large"),
+        ("WBe", "small"), ("ethanol", "small")]
 # published test MAE (meV/atom, eV/A): GAP, MTP
 PUBLISHED = {"mlearn_Si": ((2.91, 0.07), (2.21, 0.06)), "mlearn_Mo": ((2.24, 0.09), (2.83, 0.09))}
 
@@ -57,9 +60,11 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data"))
     ap.add_argument("--only", default="", help="comma-separated dataset names")
+    ap.add_argument("--presets", default="", help="comma-separated preset names (default: all)")
     ap.add_argument("--out", default=None, help="keep models here (default: a temporary dir)")
     args = ap.parse_args()
-    runs = [r for r in RUNS if not args.only or r[0] in args.only.split(",")]
+    runs = [r for r in RUNS if (not args.only or r[0] in args.only.split(","))
+            and (not args.presets or r[1] in args.presets.split(","))]
     out = args.out or tempfile.mkdtemp(prefix="ace_lin_fits_")
     os.makedirs(out, exist_ok=True)
     print(machine_info())

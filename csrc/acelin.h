@@ -110,6 +110,10 @@ int acelin_model_n_species(const acelin_model *model);
 int acelin_model_n_basis(const acelin_model *model);
 const char *acelin_model_element(const acelin_model *model, int species); /* NULL if unknown */
 int acelin_model_species_index(const acelin_model *model, const char *element); /* -1 if absent */
+/* doubles per vector of the kernels this model runs: 4 with the AVX2 and FMA kernels (chosen
+ * at creation on CPUs that have them; ACE_LIN_KERNELS=portable in the environment keeps the
+ * build's own), else the build's width. Results of the two agree to round-off. */
+int acelin_model_kernel_width(const acelin_model *model);
 /* the pair's interaction range, A: the larger of the ACE cutoff and the long-range channel's */
 double acelin_model_cutoff(const acelin_model *model, int centre, int neighbour);
 double acelin_model_max_cutoff(const acelin_model *model);

@@ -1,7 +1,10 @@
-/* atom.c - the one-atom kernel: neighbours -> atomic base A -> products -> dE/dA -> forces.
+/* atom.c - the one-atom pipeline: neighbours -> atomic base A -> products -> dE/dA -> forces.
  * Cost per atom O(N_neighbours * N_A + N_products): A is built once and reused by every
- * invariant, and forces come from the adjoint dE/dA in a second neighbour loop. */
+ * invariant, and forces come from the adjoint dE/dA in a second neighbour loop. The
+ * gather (bonds, radial functions, harmonics) is here; the kernels after it are in
+ * kernels_impl.h, run in the widest instruction set the CPU has (acelin_kernel_width). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acelin_ylm.h"
@@ -93,178 +96,51 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
     return ACELIN_OK;
 }
 
-/* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
- * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
- * Each row (z, l, m) is summed over the block's neighbours in registers, DCHUNK vectors of
- * n at a time, and stored once: the radial values of one neighbour (at most n_rtot
- * doubles) stay in L1 across the 2l+1 rows that read them, and A is written once per entry
- * instead of read and written once per neighbour. Neighbours beyond the short cutoff
- * (far) add only positions c0[l].. and only l <= lmax_far (their short-channel R are zero,
- * their higher harmonics not computed). */
-#define DCHUNK 8
-void acelin_density(const acelin_model *m, acelin_ws *w, int na)
+
+/* The kernels of kernels_impl.h: AVX2 and FMA where the build does not target them itself
+ * (kernels_avx2.c) and the CPU has them, else the build's own (kernels.c). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
+#define ACELIN_HAVE_AVX2_KERNELS 1
+void acelin_density_avx2(const acelin_model *m, acelin_ws *w, int na);
+double acelin_products_avx2(const acelin_model *m, acelin_ws *w, int zc);
+void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
+#endif
+void acelin_density_base(const acelin_model *m, acelin_ws *w, int na);
+double acelin_products_base(const acelin_model *m, acelin_ws *w, int zc);
+void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
+
+int acelin_kernel_width(void)
 {
-    memset(w->A, 0, (size_t)m->n_A * sizeof(double));
-    /* neighbours grouped by block, near ones first (w->order, w->sp_start, w->sp_near) */
-    int *cnt = w->sp_start;
-    const int nblk = m->n_ablock;
-    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
-    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
-    for (int z = 0; z < nblk; ++z) cnt[z + 1] += cnt[z];
-    for (int z = 0; z < nblk; ++z) w->sp_near[z] = cnt[z];
-    for (int far = 0; far <= 1; ++far)
-        for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) w->order[w->sp_near[w->nb_block[j]]++] = j;
-    for (int z = 0; z < nblk; ++z) { /* sp_near[z]: end of the block's near neighbours */
-        int near_end = cnt[z];
-        for (int k = cnt[z]; k < cnt[z + 1] && !w->nb_far[w->order[k]]; ++k) near_end = k + 1;
-        w->sp_near[z] = near_end;
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    const char *force = getenv("ACE_LIN_KERNELS"); /* "portable": the build's own kernels */
+    if (!(force && strcmp(force, "portable") == 0)) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 4;
     }
-    const int nlm = m->n_lm, nr = m->n_rtot;
-    for (int z = 0; z < nblk; ++z) {
-        const int j0 = cnt[z], j1 = w->sp_near[z], j2 = cnt[z + 1];
-        if (j0 == j2) continue;
-        double *Az = w->A + (size_t)z * m->n_int;
-        for (int l = 0; l <= m->lmax; ++l) {
-            const int N = m->Nl[l], c0 = m->c0[l], far_l = l <= m->lmax_far;
-            const double *R0 = w->R + m->roff[l];
-            for (int i = 0; i <= 2 * l; ++i) {
-                const int k = l * l + i;
-                double *Ai = Az + m->loff[l] + i * N;
-                for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
-                    const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    vnd acc[DCHUNK];
-                    for (int v = 0; v < DCHUNK; ++v) acc[v] = (vnd){0};
-                    for (int q = j0; q < j1; ++q) {
-                        const int j = w->order[q];
-                        const double y = w->Y[(size_t)j * nlm + k];
-                        const double *R = R0 + (size_t)j * nr + n0;
-                        for (int v = 0; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
-                    }
-                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
-                    if (far_l && vf < nv)
-                        for (int q = j1; q < j2; ++q) {
-                            const int j = w->order[q];
-                            const double y = w->Y[(size_t)j * nlm + k];
-                            const double *R = R0 + (size_t)j * nr + n0;
-                            for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
-                        }
-                    memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
-                }
-            }
-        }
-    }
+#endif
+    return VN;
 }
 
-/* E = sum over folded products c * prod A and dE/dA by the product rule. Products
- * sharing their first nu-1 factors form one node: its prefix product p is computed
- * once, the leaves add c * A_last to S and c * p to dE/dA_last, and S is then passed
- * back to the prefix factors (prefix/suffix partial products, O(nu) per node).
- * Nodes are sorted by their factors, so consecutive nodes mostly share their first
- * prefix factors: those dE/dA contributions are summed in registers until the factor
- * changes (adding each to memory would chain all nodes on one entry's store-to-load
- * latency). np is a compile-time constant in each call, so the small arrays live in
- * registers. */
-static inline __attribute__((always_inline)) double products_np(
-    const acelin_model *m, const double *restrict A, double *restrict g, int64_t n0, int64_t n1,
-    const int np)
+void acelin_density(const acelin_model *m, acelin_ws *w, int na)
 {
-    int cur[NU];
-    double acc[NU];
-    for (int k = 0; k < np; ++k) { cur[k] = -1; acc[k] = 0.0; }
-    double E = 0.0;
-    for (int64_t node = n0; node < n1; ++node) {
-        const int *f = m->node_factors + node * (NU - 1);
-        double a[NU], pre[NU], suf[NU];
-        pre[0] = 1.0;
-        for (int k = 0; k < np; ++k) { a[k] = A[f[k]]; pre[k + 1] = pre[k] * a[k]; }
-        const double p = pre[np];
-        double S = 0.0;
-        for (int64_t t = m->node_leaf[node]; t < m->node_leaf[node + 1]; ++t) {
-            const int d = m->leaf_a[t];
-            const double c = m->leaf_c[t];
-            S += c * A[d];
-            g[d] += c * p;
-        }
-        E += p * S;
-        suf[np] = S;
-        for (int k = np - 1; k >= 0; --k) suf[k] = suf[k + 1] * a[k];
-        for (int k = 0; k < np; ++k) {
-            const double v = pre[k] * suf[k + 1];
-            if (f[k] == cur[k]) {
-                acc[k] += v;
-            } else {
-                if (cur[k] >= 0) g[cur[k]] += acc[k];
-                cur[k] = f[k];
-                acc[k] = v;
-            }
-        }
-    }
-    for (int k = 0; k < np; ++k)
-        if (cur[k] >= 0) g[cur[k]] += acc[k];
-    return E;
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_density_avx2(m, w, na); return; }
+#endif
+    acelin_density_base(m, w, na);
 }
 
 double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
 {
-    const double *restrict A = w->A;
-    double *restrict g = w->dEdA;
-    memset(g, 0, (size_t)m->n_A * sizeof(double));
-    double E = 0.0;
-    const int64_t *ns = m->node_start + zc * (NU + 1);
-    for (int nu = 1; nu <= NU; ++nu) {
-        switch (nu - 1) { /* prefix length: a constant inside each call */
-        case 0: E += products_np(m, A, g, ns[nu], ns[nu + 1], 0); break;
-        case 1: E += products_np(m, A, g, ns[nu], ns[nu + 1], 1); break;
-        case 2: E += products_np(m, A, g, ns[nu], ns[nu + 1], 2); break;
-        case 3: E += products_np(m, A, g, ns[nu], ns[nu + 1], 3); break;
-        case 4: E += products_np(m, A, g, ns[nu], ns[nu + 1], 4); break;
-        default: E += products_np(m, A, g, ns[nu], ns[nu + 1], nu - 1); break;
-        }
-    }
-    return E;
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) return acelin_products_avx2(m, w, zc);
+#endif
+    return acelin_products_base(m, w, zc);
 }
 
-/* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
- * Contract over n first, per (l, m): h_lm = sum_n g_lmn R_n, h'_lm = sum_n g_lmn R_n' (two
- * products per entry, VN radial indices per vector, each l only up to its own radial
- * count), then s1 = sum_lm h'_lm Y_lm and G = sum_lm h_lm dY_lm/du. The lane sums of h are
- * taken once per neighbour, after the (l, m) sum (both are linear). */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
 {
-    const int nlm = m->n_lm, N0 = m->n_rtot;
-    for (int j = 0; j < na; ++j) {
-        const double *gz = w->dEdA + (size_t)w->nb_block[j] * m->n_int;
-        const double *R0 = w->R + (size_t)j * N0, *dR0 = w->dR + (size_t)j * N0;
-        const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
-        const int far = w->nb_far[j];
-        const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
-        vnd S1 = {0}, H0 = S1, H1 = S1, H2 = S1;
-        for (int l = 0; l <= lmax; ++l) {
-            const int N = m->Nl[l];
-            const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
-            const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
-            if (N <= c0) continue;
-            for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
-                const double *gl = gz + m->loff[l] + i * N;
-                vnd h = {0}, q = h;
-                for (int c = c0; c < N; c += VN) {
-                    const vnd gv = loadn(gl + c);
-                    h += gv * loadn(R + c);
-                    q += gv * loadn(dR + c);
-                }
-                S1 += q * Y[k];
-                H0 += h * dY[k];
-                H1 += h * dY[nlm + k];
-                H2 += h * dY[2 * nlm + k];
-            }
-        }
-        const double s1 = hsumn(S1), G0 = hsumn(H0), G1 = hsumn(H1), G2 = hsumn(H2);
-        const double *u = w->nb_u + 3 * j;
-        const double r = w->nb_r[j], ug = u[0] * G0 + u[1] * G1 + u[2] * G2;
-        double *out = dE_dr + 3 * w->nb_bond[j];
-        out[0] += s1 * u[0] + (G0 - u[0] * ug) / r;
-        out[1] += s1 * u[1] + (G1 - u[1] * ug) / r;
-        out[2] += s1 * u[2] + (G2 - u[2] * ug) / r;
-    }
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_backprop_avx2(m, w, na, dE_dr); return; }
+#endif
+    acelin_backprop_base(m, w, na, dE_dr);
 }

@@ -39,7 +39,7 @@ struct acelin_model {
     int roff[10];           /* offset of l's radial values in a neighbour's R (all 0 unless chan:
                                species-resolved channels share R_n across l) */
     int c0[9];              /* first long-range position of each l: neighbours beyond the short
-                               cutoff fill positions c0[l] .. Nl[l] only (a multiple of VN) */
+                               cutoff fill positions c0[l] .. Nl[l] only (a multiple of vn) */
     int n_rtot;             /* radial values per neighbour: n_rpad, or roff[9] (chan) */
     /* chan: the non-zero weights of each pair, g[row] += w R_base[col] (an embedding has
        one per row, a species-resolved pair channel none for the other species) */
@@ -52,8 +52,10 @@ struct acelin_model {
     int n_nlm;              /* file layout: sum over channels of 2l+1 */
     /* internal layout of the atomic base, per neighbour species: [l][m][n], n fastest,
        so that building A and contracting dE/dA are contiguous loops over n */
+    int vn;                 /* vector width (doubles) of the kernels this model runs: 4 with
+                               AVX2 and FMA, else the build's own (acelin_kernel_width) */
     int Nl[9];              /* radial functions used with each l, rounded up to whole vectors
-                               (VN, simd4.h: 2 in the portable build, 4 with AVX) */
+                               of vn */
     int loff[10];           /* offset of l inside a species block */
     int n_int;              /* size of a species block */
     int n_A;                /* n_ablock * n_int: atomic base size per centre atom */
@@ -88,6 +90,10 @@ struct acelin_model {
     int64_t *active_off;    /* [ns+1] */
     double *active_map;
 };
+
+/* atom.c: 4 where the AVX2 and FMA kernels run (this CPU has them; the environment variable
+ * ACE_LIN_KERNELS=portable keeps the build's own), else the build's vector width */
+int acelin_kernel_width(void);
 
 /* radial.c */
 double acelin_transform_t(double r, double scale, int p, double *dt_dr);

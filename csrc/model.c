@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "simd4.h"
 
 #define NU ACELIN_NU_MAX
 
@@ -275,7 +274,7 @@ static acelin_status used_channels(acelin_model *m, int *used, char *err, size_t
 
 /* Internal position of each used channel inside its l (pos[k]; on entry 1 if used, -1 on
  * return if not), the per-l radial counts Nl
- * (whole vectors of VN, simd4.h; padded entries are never used by a product), the first
+ * (whole vectors of the kernels' width vn; padded entries are never used by a product), the first
  * long-range position c0[l], the harmonics' bounds lmax and lmax_far, and where each l's
  * radial values sit in a neighbour's R (roff, n_rtot).
  * Species-resolved: a channel's position is its index in acelin_radial's layout (short
@@ -286,6 +285,7 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
 {
     const int nbase = t->n_radial + t->n_radial_long, np = m->ns * m->ns;
     int n_short[9] = {0}, n_lng[9] = {0};
+    const int vn = m->vn = acelin_kernel_width();
     m->lmax = 0;
     m->lmax_far = 0;
     for (int l = 0; l <= 8; ++l) m->Nl[l] = 0;
@@ -316,12 +316,12 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
     }
     for (int l = 0; l <= 8; ++l) {
         if (!m->chan) {
-            m->Nl[l] = (m->Nl[l] + VN - 1) / VN * VN;
+            m->Nl[l] = (m->Nl[l] + vn - 1) / vn * vn;
             m->c0[l] = m->n_spad;
             m->roff[l] = 0;
         } else {
-            m->c0[l] = (n_short[l] + VN - 1) / VN * VN;
-            m->Nl[l] = (m->c0[l] + n_lng[l] + VN - 1) / VN * VN;
+            m->c0[l] = (n_short[l] + vn - 1) / vn * vn;
+            m->Nl[l] = (m->c0[l] + n_lng[l] + vn - 1) / vn * vn;
             m->roff[l + 1] = (l ? m->roff[l] : 0) + m->Nl[l];
         }
     }
@@ -556,6 +556,7 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
 
 int acelin_model_n_species(const acelin_model *m) { return m->ns; }
 int acelin_model_n_basis(const acelin_model *m) { return m->n_basis; }
+int acelin_model_kernel_width(const acelin_model *m) { return m ? m->vn : 0; }
 const char *acelin_model_element(const acelin_model *m, int s) { return (s >= 0 && s < m->ns) ? m->elements[s] : NULL; }
 int acelin_model_species_index(const acelin_model *m, const char *el)
 {

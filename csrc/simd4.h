@@ -25,8 +25,8 @@ static inline v4d load4(const double *p)
 /* The machine's own vector width (32 bytes with AVX, else 16: SSE2, NEON): GCC keeps a
  * v4d accumulator of a loop in memory when it has no 32-byte registers, so loops whose
  * accumulators must stay in registers use vnd, VN lanes (the radial counts per l, Nl, are
- * padded to multiples of VN: model.c). */
-#if defined(__AVX__)
+ * padded to multiples of the running kernels' VN: model.c, acelin_kernel_width). */
+#if defined(__AVX__) || defined(ACELIN_VN4) /* ACELIN_VN4: kernels_avx2.c (target pragma) */
 typedef double vnd __attribute__((vector_size(32)));
 #define VN 4
 #define hsumn(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))

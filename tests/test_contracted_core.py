@@ -119,3 +119,27 @@ def test_contracted_weights_must_be_finite():
     W[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="not finite"):
         CoreModel.from_tables(replace(t, radial_weights=W), np.zeros(t.n_basis), np.zeros(1))
+
+
+def test_wide_and_portable_kernels_agree(monkeypatch):
+    """The AVX2/FMA kernels (chosen at run time where the CPU has them) and the build's own
+    give the same energies, forces and design rows to round-off."""
+    spec = SPECS["long-range channel"]
+    model = random_model(spec, seed=4)
+    e0 = np.array([model.e0[el] for el in spec.elements])
+    t = spec.basis()
+    wide = CoreModel.from_tables(t, model.coefficients, e0)
+    monkeypatch.setenv("ACE_LIN_KERNELS", "portable")
+    portable = CoreModel.from_tables(t, model.coefficients, e0)
+    if wide.kernel_width == portable.kernel_width:
+        pytest.skip("this CPU or build runs one kernel width only")
+    atoms = random_structure(list(spec.elements), 24, seed=9, density=0.07, min_dist=1.9)
+    species, nl, nsp = _bonds(wide, spec.elements, atoms)
+    a = wide.evaluate(species, nl.start, nl.j, nsp, nl.dr)
+    b = portable.evaluate(species, nl.start, nl.j, nsp, nl.dr)
+    assert abs(a[0] - b[0]) < 1e-12 * abs(a[0])
+    for x, y in zip(a[1:], b[1:]):
+        np.testing.assert_allclose(y, x, rtol=0, atol=1e-11 * np.abs(x).max())
+    for x, y in zip(wide.design(species, nl.start, nl.j, nsp, nl.dr),
+                    portable.design(species, nl.start, nl.j, nsp, nl.dr)):
+        np.testing.assert_allclose(y, x, rtol=0, atol=1e-11 * np.abs(x).max())
