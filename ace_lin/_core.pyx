@@ -218,6 +218,11 @@ def _active_maps(active_set, int ns, species):
     return maps
 
 
+ctypedef acelin_status (*per_atom_fn)(const acelin_model *, int, const int *, const int64_t *,
+                                      const int *, const double *, double *, int,
+                                      acelin_error *) noexcept nogil
+
+
 cdef class CoreModel:
     """An immutable C model (acelin_model). Thread-safe; share it freely."""
     cdef acelin_model *ptr
@@ -369,24 +374,8 @@ cdef class CoreModel:
         """Per-atom basis vectors (n, n_basis): the invariants of each atom's species at that
         atom, 0 for other species' invariants; their sum over atoms is the energy design row
         (no E0, no core term)."""
-        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
-        out = np.zeros((n, self.n_basis))
-        cdef const int[::1] spv = sp, nsv = ns_
-        cdef const int64_t[::1] stv = st_
-        cdef const double[::1] dv = d
-        cdef double[::1] ov = out.reshape(-1)
-        cdef acelin_error err
-        cdef acelin_status st
-        cdef int nat = n
-        cdef const int *psp = &spv[0] if n else NULL
-        cdef const int *pns = &nsv[0] if nb else NULL
-        cdef const double *pd = &dv[0] if nb else NULL
-        cdef double *po = &ov[0] if ov.shape[0] else NULL
-        with nogil:
-            st = acelin_basis_vectors_ex(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
-        if st != ACELIN_OK:
-            raise_error(&err)
-        return out
+        return self._per_atom(acelin_basis_vectors_ex, self.n_basis, species, neigh_start,
+                              neigh_species, dr, n_threads)
 
     @property
     def kernel_width(self):
@@ -397,8 +386,20 @@ cdef class CoreModel:
         """The atomic base A of each atom (n, size) in the file layout of the term factors:
         [block * n_nlm + nl_offset[channel] + l + m]; blocks are the neighbour species (one
         block with contracted channels)."""
+        return self._per_atom(acelin_atomic_base_ex, acelin_model_atomic_base_size(self.ptr),
+                              species, neigh_start, neigh_species, dr, n_threads)
+
+    def grade(self, species, neigh_start, neigh_species, dr, int n_threads=0):
+        """Extrapolation grade per atom (n,), max_j |B_i G|_j (dimensionless; <= 1:
+        interpolation). NoActiveSetError if an atom's element has no active set."""
+        return self._per_atom(acelin_grade_ex, 0, species, neigh_start, neigh_species, dr,
+                              n_threads)
+
+    cdef _per_atom(self, per_atom_fn fn, int width, species, neigh_start, neigh_species, dr,
+                   int n_threads):
+        """One of the per-atom calls: an (n, width) array, or (n,) for width 0."""
         sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
-        out = np.zeros((n, acelin_model_atomic_base_size(self.ptr)))
+        out = np.zeros((n, width) if width else n)
         cdef const int[::1] spv = sp, nsv = ns_
         cdef const int64_t[::1] stv = st_
         cdef const double[::1] dv = d
@@ -411,32 +412,10 @@ cdef class CoreModel:
         cdef const double *pd = &dv[0] if nb else NULL
         cdef double *po = &ov[0] if ov.shape[0] else NULL
         with nogil:
-            st = acelin_atomic_base_ex(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
+            st = fn(self.ptr, nat, psp, &stv[0], pns, pd, po, n_threads, &err)
         if st != ACELIN_OK:
             raise_error(&err)
         return out
-
-    def grade(self, species, neigh_start, neigh_species, dr, int n_threads=0):
-        """Extrapolation grade per atom (n,), max_j |B_i G|_j (dimensionless; <= 1:
-        interpolation). NoActiveSetError if an atom's element has no active set."""
-        sp, st_, _, ns_, d, n, nb = _csr(species, neigh_start, None, neigh_species, dr)
-        gamma = np.zeros(n)
-        cdef const int[::1] spv = sp, nsv = ns_
-        cdef const int64_t[::1] stv = st_
-        cdef const double[::1] dv = d
-        cdef double[::1] gv = gamma
-        cdef acelin_error err
-        cdef acelin_status st
-        cdef int nat = n
-        cdef const int *psp = &spv[0] if n else NULL
-        cdef const int *pns = &nsv[0] if nb else NULL
-        cdef const double *pd = &dv[0] if nb else NULL
-        cdef double *pg = &gv[0] if n else NULL
-        with nogil:
-            st = acelin_grade_ex(self.ptr, nat, psp, &stv[0], pns, pd, pg, n_threads, &err)
-        if st != ACELIN_OK:
-            raise_error(&err)
-        return gamma
 
     def compute(self, species, neigh_start, neigh_species, dr, int n_threads=0):
         """Per-atom energies (eV) and per-bond dE_i/d dr (eV/A) for CSR neighbours."""

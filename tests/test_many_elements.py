@@ -6,8 +6,9 @@ from scipy.spatial.transform import Rotation
 
 pytest.importorskip("ace_lin._core")
 
-from ace_lin import ACECalculator, BasisSpec  # noqa: E402
-from helpers import numerical_forces, numerical_stress, random_model, random_structure  # noqa: E402
+from ace_lin import BasisSpec  # noqa: E402
+from helpers import (five_element_cell, numerical_forces, numerical_stress, random_model,  # noqa: E402
+                     with_calculator)
 
 ELEMENTS = ["Al", "Cu", "Ni", "Pd", "Pt"]
 SPEC5 = BasisSpec(elements=ELEMENTS, order=4, degree=(6, 5, 4, 4), r_cut=4.2, r_in=0.9,
@@ -21,16 +22,7 @@ def model5():
 
 @pytest.fixture(scope="module")
 def cell5():
-    """A triclinic periodic cell holding every element (three atoms each)."""
-    at = random_structure(ELEMENTS, 15, 21, periodic=True, triclinic=True, density=0.07)
-    assert set(at.get_chemical_symbols()) == set(ELEMENTS)
-    return at
-
-
-def _calc(model, atoms):
-    atoms = atoms.copy()
-    atoms.calc = ACECalculator(model)
-    return atoms
+    return five_element_cell(ELEMENTS)
 
 
 def test_five_element_basis_couples_all_species(model5):
@@ -41,7 +33,7 @@ def test_five_element_basis_couples_all_species(model5):
 
 
 def test_forces_and_stress_match_finite_differences(model5, cell5):
-    at = _calc(model5, cell5)
+    at = with_calculator(model5, cell5)
     f, s = at.get_forces(), at.get_stress()
     assert np.abs(f).max() > 1e-2 and np.abs(s).max() > 1e-4  # not trivially zero
     assert np.abs(f - numerical_forces(at)).max() / np.abs(f).max() < 1e-6
@@ -49,11 +41,11 @@ def test_forces_and_stress_match_finite_differences(model5, cell5):
 
 
 def test_rotation_reflection_permutation(model5, cell5):
-    at = _calc(model5, cell5)
+    at = with_calculator(model5, cell5)
     e, f, s = at.get_potential_energy(), at.get_forces(), at.get_stress(voigt=False)
     R = Rotation.random(random_state=4).as_matrix()
     for Q in (R, -R, np.diag([1.0, -1.0, 1.0]) @ R):
-        x = _calc(model5, at)
+        x = with_calculator(model5, at)
         x.set_cell(at.cell.array @ Q.T, scale_atoms=False)
         x.positions = at.positions @ Q.T
         assert abs(x.get_potential_energy() - e) < 1e-10 * abs(e)
@@ -61,7 +53,7 @@ def test_rotation_reflection_permutation(model5, cell5):
         np.testing.assert_allclose(x.get_stress(voigt=False), Q @ s @ Q.T,
                                    atol=1e-10 * np.abs(s).max())
     perm = np.random.default_rng(2).permutation(len(at))
-    x = _calc(model5, at[perm])
+    x = with_calculator(model5, at[perm])
     assert abs(x.get_potential_energy() - e) < 1e-10 * abs(e)
     np.testing.assert_allclose(x.get_forces(), f[perm], atol=1e-10 * np.abs(f).max())
     # swapping two atoms of different elements changes the energy (species matter)
@@ -69,7 +61,7 @@ def test_rotation_reflection_permutation(model5, cell5):
     i, j = 0, next(k for k in range(len(at)) if sym[k] != sym[0])
     y = at.copy()
     y.symbols[i], y.symbols[j] = sym[j], sym[i]
-    assert abs(_calc(model5, y).get_potential_energy() - e) > 1e-6 * abs(e)
+    assert abs(with_calculator(model5, y).get_potential_energy() - e) > 1e-6 * abs(e)
 
 
 def _emt_frames(seed, n):
@@ -112,8 +104,8 @@ def test_fit_does_not_depend_on_the_order_of_the_elements(tmp_path):
                "output": str(tmp_path / f"model{k}.json"), "assembly": {"progress": False}}
         model, report = fit(cfg)
         assert list(model.spec.elements) == order
-        e = [_calc(model, a).get_potential_energy() for a in test]
-        f = np.concatenate([_calc(model, a).get_forces() for a in test])
+        e = [with_calculator(model, a).get_potential_energy() for a in test]
+        f = np.concatenate([with_calculator(model, a).get_forces() for a in test])
         preds.append((np.array(e), f, report.r_scale_search["factor"], model.e0))
     (e0, f0, r0, z0), (e1, f1, r1, z1) = preds
     assert r0 == r1
@@ -128,23 +120,6 @@ def test_lammps_matches_calculator_for_five_elements(model5, tmp_path):
     """pair_style acelin with five atom types (listed in another order than the model's
     elements) gives the ASE calculator's energy, forces and stress."""
     pytest.importorskip("lammps")
-    from ace_lin.lammps.plugin import build_plugin
-    from test_lammps import assert_rel, run_lammps
+    from test_lammps import check_against_calculator
 
-    path = str(tmp_path / "five.json")
-    model5.save(path)
-    # a lower-triangular triclinic cell (LAMMPS's orientation), every element present
-    at = random_structure(ELEMENTS, 20, 8, periodic=True, triclinic=False, density=0.07)
-    L = at.cell.lengths()
-    cell = np.array([[L[0], 0, 0], [0.11 * L[0], L[1], 0], [-0.07 * L[0], 0.09 * L[1], L[2]]])
-    at.set_cell(cell, scale_atoms=True)
-    at.wrap()
-    assert set(at.get_chemical_symbols()) == set(ELEMENTS)
-    at.calc = ACECalculator(model5)
-    ref = {"energy": at.get_potential_energy(), "forces": at.get_forces(),
-           "stress": at.get_stress()}
-    assert np.abs(ref["forces"]).max() > 0.1
-    got = run_lammps(at, ["Pd", "Al", "Pt", "Cu", "Ni"], path, build_plugin(), tmp_path)
-    assert_rel(got["energy"], ref["energy"], 1e-10, "energy")
-    assert_rel(got["forces"], ref["forces"], 1e-9, "forces")
-    assert_rel(got["stress"], ref["stress"], 1e-9, "stress")
+    check_against_calculator(model5, ["Pd", "Al", "Pt", "Cu", "Ni"], str(tmp_path / "five.json"), tmp_path)

@@ -5,7 +5,7 @@ All lengths in Angstrom. Per-element-pair settings are named maps {"Si-O": 4.5}
 """
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
