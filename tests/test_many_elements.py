@@ -86,10 +86,12 @@ def _emt_frames(seed, n):
     return out
 
 
-def test_fit_does_not_depend_on_the_order_of_the_elements(tmp_path):
+@pytest.mark.parametrize("channels", [None, 2])
+def test_fit_does_not_depend_on_the_order_of_the_elements(tmp_path, channels):
     """The same data fitted with the elements listed in two orders (species indices
     permuted in the basis, the design and the model) give the same model: equal
-    predictions on new structures and an equal r_scale search."""
+    predictions on new structures and an equal r_scale search; also with a chemical
+    embedding, whose weights come from the data."""
     from ase.io import write
 
     from ace_lin.fit.driver import fit
@@ -97,7 +99,7 @@ def test_fit_does_not_depend_on_the_order_of_the_elements(tmp_path):
     train = str(tmp_path / "train.extxyz")
     write(train, _emt_frames(1, 8), format="extxyz")
     test = _emt_frames(2, 2)
-    basis = {"order": 3, "degree": [5, 4, 3], "r_cut": 4.2}
+    basis = {"order": 3, "degree": [5, 4, 3], "r_cut": 4.2, "species_channels": channels}
     preds = []
     for k, order in enumerate((ELEMENTS, ["Pt", "Ni", "Al", "Pd", "Cu"])):
         cfg = {"data": {"train": train}, "elements": order, "e0": "fit", "basis": basis,
