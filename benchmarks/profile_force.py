@@ -11,8 +11,9 @@ scatter = per-bond gradients to forces and virial (acelin_evaluate), neighbour l
 cell list. "library call" is the untimed acelin_compute on the same input: the sum of the
 timed stages over it shows the timer overhead.
 
-Models: the `small` and `large` one-element presets (and `fast` once it exists) with random
-coefficients (the cost does not depend on their values), or model files given with --model.
+Models: one-element presets (`small` and `large` unless --models) with the radii a fit on
+this cell would derive and random coefficients (the cost does not depend on their values),
+or model files given with --model.
 With --lammps, the plugin built from this tree runs 2016-atom Si NVE (300 K, 1 fs) for a few
 hundred steps and the "Pair" time of LAMMPS's breakdown minus the core's time on that cell
 is the adapter (bond list + force scatter).
@@ -98,12 +99,20 @@ def write_input(path, atoms, elements):
 
 
 def random_model(size, path):
+    """The preset's basis with the radii a fit on this cell would derive (fit/radii.py: the
+    preset cutoff is a floor, raised to 1.85 x the nearest-neighbour distance) and random
+    coefficients (the cost does not depend on their values)."""
+    from types import SimpleNamespace
+
     import numpy as np
 
     from ace_lin import BasisSpec, LinearACEModel
     from ace_lin.fit.presets import preset
+    from ace_lin.fit.radii import data_radii
 
-    spec = BasisSpec(elements=["Si"], **preset(size))
+    fields = preset(size)
+    fields.update(data_radii([SimpleNamespace(atoms=si_cell())], ["Si"], fields))
+    spec = BasisSpec(elements=["Si"], **fields)
     coeffs = np.random.default_rng(0).normal(size=spec.n_basis) * 1e-3
     LinearACEModel(spec, coeffs, e0={"Si": 0.0}).save(path)
     return path
