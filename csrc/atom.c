@@ -13,17 +13,17 @@
 
 #define NU ACELIN_NU_MAX
 
-/* Contracted channels: the pair's base functions, then g = W R and g' = W R' for every
- * (l, position) row of the internal layout (only W's non-zero entries). */
-static void contracted_radial(const acelin_model *m, acelin_ws *w, int pair, double r, double *g, double *dg)
+/* Contracted channels: g = W R and g' = W R' for every (l, position) row of the internal
+ * layout (only W's non-zero entries), from the neighbour's base functions Rb, dRb. */
+static void contracted_radial(const acelin_model *m, int pair, const double *Rb, const double *dRb,
+                              double *g, double *dg)
 {
-    acelin_radial(m, pair, r, w->Rb, w->dRb);
     memset(g, 0, (size_t)m->n_rtot * sizeof(double));
     memset(dg, 0, (size_t)m->n_rtot * sizeof(double));
     for (int64_t k = m->wnz_start[pair]; k < m->wnz_start[pair + 1]; ++k) {
         const int row = m->wnz_row[k], col = m->wnz_col[k];
-        g[row] += m->wnz_w[k] * w->Rb[col];
-        dg[row] += m->wnz_w[k] * w->dRb[col];
+        g[row] += m->wnz_w[k] * Rb[col];
+        dg[row] += m->wnz_w[k] * dRb[col];
     }
 }
 
@@ -75,10 +75,7 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         w->nb_r[na] = r;
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
-        if (m->chan)
-            contracted_radial(m, w, pair, r, w->R + (size_t)na * m->n_rtot, w->dR + (size_t)na * m->n_rtot);
-        else
-            acelin_radial(m, pair, r, w->R + (size_t)na * m->n_rpad, w->dR + (size_t)na * m->n_rpad);
+        w->nb_pair[na] = pair;
         double *Y = w->Y + (size_t)na * m->n_lm, *dY = w->dY + (size_t)na * 3 * m->n_lm;
         if (w->nb_far[na] && m->lmax_far < m->lmax) {
             /* only the long channel's harmonics; acelin_ylm strides dY by its own (l+1)^2 */
@@ -91,6 +88,15 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         }
         ++na;
     }
+    /* radial functions of all active neighbours at once (several per vector) */
+    if (m->chan) {
+        acelin_radial_batch(m, w, na, w->Rb, w->dRb);
+        for (int j = 0; j < na; ++j)
+            contracted_radial(m, w->nb_pair[j], w->Rb + (size_t)j * m->n_rpad, w->dRb + (size_t)j * m->n_rpad,
+                              w->R + (size_t)j * m->n_rtot, w->dR + (size_t)j * m->n_rtot);
+    } else {
+        acelin_radial_batch(m, w, na, w->R, w->dR);
+    }
     *e_core = ec;
     *n_active = na;
     return ACELIN_OK;
@@ -101,10 +107,12 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
  * (kernels_avx2.c) and the CPU has them, else the build's own (kernels.c). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
 #define ACELIN_HAVE_AVX2_KERNELS 1
+void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_avx2(const acelin_model *m, acelin_ws *w, int na);
 double acelin_products_avx2(const acelin_model *m, acelin_ws *w, int zc);
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
 #endif
+void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w, int na);
 double acelin_products_base(const acelin_model *m, acelin_ws *w, int zc);
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
@@ -119,6 +127,14 @@ int acelin_kernel_width(void)
     }
 #endif
     return VN;
+}
+
+void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_radial_batch_avx2(m, w, na, R, dR); return; }
+#endif
+    acelin_radial_batch_base(m, w, na, R, dR);
 }
 
 void acelin_density(const acelin_model *m, acelin_ws *w, int na)

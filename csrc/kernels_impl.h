@@ -12,6 +12,77 @@
 
 #define NU ACELIN_NU_MAX
 
+/* Base radial functions of up to 4 neighbours in the lanes of one vector: the operations
+ * of radial.c's channel() lane by lane (zero outside r_in < r < r_cut), written into each
+ * neighbour's row of R, dR (n_rpad per neighbour; the long-range channel from n_spad). */
+typedef long long v4l __attribute__((vector_size(32)));
+
+static void radial4(const acelin_model *m, const acelin_ws *w, int j0, int nl, int lng, double *R, double *dR)
+{
+    const int N = lng ? m->n_long : m->n_radial, off = lng ? m->n_spad : 0, NR = m->n_rpad;
+    double r[4], rin[4], rcut[4], sc[4], tin[4], tsp[4];
+    for (int q = 0; q < 4; ++q) {
+        const int j = j0 + (q < nl ? q : 0); /* idle lanes repeat the first neighbour */
+        const int p = w->nb_pair[j];
+        r[q] = w->nb_r[j];
+        rin[q] = m->r_in[p];
+        rcut[q] = lng ? m->r_cut_long[p] : m->r_cut[p];
+        sc[q] = lng ? m->r_scale_long[p] : m->r_scale[p];
+        tin[q] = lng ? m->t_in_long[p] : m->t_in[p];
+        tsp[q] = lng ? m->t_span_long[p] : m->t_span[p];
+    }
+    const v4d vr = load4(r), vs = load4(sc), vtin = load4(tin), vtsp = load4(tsp);
+    const v4l inside = (vr > load4(rin)) & (vr < load4(rcut));
+    const v4d one = {1.0, 1.0, 1.0, 1.0};
+    const v4d b = one + vr / vs, inv = one / b;
+    v4d t = one;
+    for (int k = 0; k < m->p; ++k) t *= inv;
+    const v4d dt = -(double)m->p * t * inv / vs;
+    v4d x = 2.0 * (t - vtin) / vtsp + 1.0;
+    x = (v4d)((v4l)x & inside); /* outside: x = 0 keeps P finite; env = 0 zeroes it */
+    const v4d dx = 2.0 * dt / vtsp;
+    const v4d wv = one - x * x;
+    const v4d env = (v4d)((v4l)(wv * wv * wv) & inside);
+    const v4d denv = (v4d)((v4l)(-6.0 * x * wv * wv) & inside);
+    double *Rq[4], *dRq[4];
+    for (int q = 0; q < nl; ++q) {
+        Rq[q] = R + (size_t)(j0 + q) * NR + off;
+        dRq[q] = dR + (size_t)(j0 + q) * NR + off;
+    }
+    v4d p0 = one, p1 = x, d0 = {0}, d1 = one;
+    for (int n = 0; n < N; ++n) {
+        v4d P, dP;
+        if (n == 0) { P = p0; dP = d0; }
+        else if (n == 1) { P = p1; dP = d1; }
+        else {
+            const int k = n - 1;
+            P = m->leg[2 * k] * x * p1 - m->leg[2 * k + 1] * p0;
+            dP = d0 + (double)(2 * k + 1) * p1;
+            p0 = p1; p1 = P; d0 = d1; d1 = dP;
+        }
+        const v4d Rv = P * env, dRv = (dP * env + P * denv) * dx;
+        for (int q = 0; q < nl; ++q) {
+            Rq[q][n] = Rv[q];
+            dRq[q][n] = dRv[q];
+        }
+    }
+}
+
+void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR)
+{
+    const int NR = m->n_rpad, N = m->n_radial, S = m->n_spad, NL = m->n_long;
+    for (int j0 = 0; j0 < na; j0 += 4) {
+        const int nl = na - j0 < 4 ? na - j0 : 4;
+        radial4(m, w, j0, nl, 0, R, dR);
+        if (NL) radial4(m, w, j0, nl, 1, R, dR);
+        for (int q = 0; q < nl; ++q) { /* the gaps of the layout */
+            double *Rj = R + (size_t)(j0 + q) * NR, *dRj = dR + (size_t)(j0 + q) * NR;
+            for (int n = N; n < S; ++n) Rj[n] = dRj[n] = 0.0;
+            for (int n = S + NL; n < NR; ++n) Rj[n] = dRj[n] = 0.0;
+        }
+    }
+}
+
 /* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
  * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
  * Each row (z, l, m) is summed over the block's neighbours in registers, DCHUNK vectors of

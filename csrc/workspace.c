@@ -7,7 +7,7 @@ void acelin_ws_free(acelin_ws *w)
 {
     if (!w) return;
     free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_block); free(w->nb_u);
-    free(w->Rb); free(w->dRb);
+    free(w->Rb); free(w->dRb); free(w->nb_pair);
     free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->D);
     free(w->g); free(w->order); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
@@ -29,15 +29,16 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->nb_r = malloc(c * sizeof(double));
     w->R = malloc(c * m->n_rtot * sizeof(double));
     w->dR = malloc(c * m->n_rtot * sizeof(double));
-    w->Rb = malloc((size_t)m->n_rpad * sizeof(double));
-    w->dRb = malloc((size_t)m->n_rpad * sizeof(double));
+    w->Rb = m->chan ? malloc(c * m->n_rpad * sizeof(double)) : NULL;
+    w->dRb = m->chan ? malloc(c * m->n_rpad * sizeof(double)) : NULL;
+    w->nb_pair = malloc(c * sizeof(int));
     w->Y = malloc(c * m->n_lm * sizeof(double));
     w->dY = malloc(3 * c * m->n_lm * sizeof(double));
     w->order = malloc(c * sizeof(int));
     w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
     w->sp_near = malloc((size_t)m->ns * sizeof(int));
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
-             w->dR && w->Rb && w->dRb && w->Y && w->dY && w->order && w->sp_start && w->sp_near;
+             w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->order && w->sp_start && w->sp_near;
     if (ok && design) {
         int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {

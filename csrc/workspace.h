@@ -16,7 +16,8 @@ typedef struct {
     int *nb_far;               /* [cap] 1: beyond the short cutoff (long-range channel only) */
     double *nb_u, *nb_r;       /* [cap*3] unit vectors, [cap] distances (A) */
     double *R, *dR;            /* [cap*n_rtot] radial values, d/dr (internal layout, roff per l) */
-    double *Rb, *dRb;          /* [n_rpad] base radial functions of one bond (contracted channels) */
+    double *Rb, *dRb;          /* [cap*n_rpad] base radial functions (contracted channels: before W) */
+    int *nb_pair;              /* [cap] species pair (centre * ns + neighbour) of each active neighbour */
     double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
     int *order;                /* [cap] active neighbours grouped by block, near ones first */
     int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
@@ -35,6 +36,9 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
                             const int *neigh_species, const double *dr, int with_core,
                             double *e_core, double *dE_dr, int *n_active, int64_t *bad_bond,
                             char *err, size_t errlen);
+/* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the n_active
+ * gathered neighbours into R, dR */
+void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int n_active, double *R, double *dR);
 void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
 double acelin_products(const acelin_model *m, acelin_ws *w, int zc);
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int n_active, double *dE_dr);
