@@ -18,7 +18,8 @@ Steps (each an `ace-lin` command run in --workdir, printed as it starts):
 
 The run resumes: run the same command again after an interruption (kill -9 included);
 finished steps are skipped and the MD continues from its last checkpoint. Wall times of
-every invocation are summed in timings.json, so the table reports the whole cost.
+every invocation are summed in timings.json (saved every 30 s while a step runs), so the
+table reports the whole cost.
 """
 import argparse
 import json
@@ -32,6 +33,7 @@ from md_common import SHARED, cubic_cell, default_workdir, header
 from ace_lin.io.atomic import atomic_write
 
 EXPORT_FS = 1000
+HEARTBEAT_S = 30.0
 
 QE_TEMPLATE = """&CONTROL
   calculation = 'scf'
@@ -82,11 +84,20 @@ def main(argv=None):
         if skip_if_done and timings.get(name, {}).get("done"):
             return
         print(f"\n== {name}: ace-lin {' '.join(argv)}", flush=True)
-        t0 = time.perf_counter()
-        rc = subprocess.call([sys.executable, "-m", "ace_lin.cli.main", *argv], cwd=work)
         t = timings.setdefault(name, {"wall_s": 0.0, "invocations": 0})
-        t["wall_s"] += time.perf_counter() - t0
         t["invocations"] += 1
+        before, t0 = t["wall_s"], time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "ace_lin.cli.main", *argv], cwd=work)
+        while True:
+            # the wall time so far is saved every HEARTBEAT_S, so an invocation that is
+            # killed (kill -9, a reboot) still counts up to its last heartbeat
+            try:
+                rc = proc.wait(timeout=HEARTBEAT_S)
+                break
+            except subprocess.TimeoutExpired:
+                t["wall_s"] = before + time.perf_counter() - t0
+                atomic_write(timing_path, json.dumps(timings, indent=1) + "\n")
+        t["wall_s"] = before + time.perf_counter() - t0
         t["done"] = rc == 0
         atomic_write(timing_path, json.dumps(timings, indent=1) + "\n")
         if rc:

@@ -8,7 +8,7 @@ from ase.build import bulk
 
 from ace_lin.analysis.dephasing import HBAR_EV_FS, dephasing
 from ace_lin.analysis.structure import diffusion_coefficient, msd
-from ace_lin.analysis.vdos import vdos
+from ace_lin.analysis.vdos import plotted_band, vdos
 from ace_lin.cli.main import main
 from ace_lin.md.outputs import format_frame, frame_info
 
@@ -79,6 +79,9 @@ def test_vdos_of_two_frequencies_function():
     f, g = res["frequency_THz"], res["vdos_per_THz"]
     lo, hi = (f > 5) & (f < 15), (f > 20) & (f < 30)
     assert abs(f[lo][np.argmax(g[lo])] - 10) < 0.2 and abs(f[hi][np.argmax(g[hi])] - 25) < 0.2
+    # the plot shows both peaks and stops far below the 1000 THz Nyquist frequency of 0.5 fs
+    shown = plotted_band(f, g)
+    assert 25 < f[shown].max() < 40, f[shown].max()
 
 
 def test_msd_of_a_random_walk():

@@ -25,3 +25,15 @@ def vdos(velocities, masses, dt_fs, max_lag=None):
     g = spec * 2 * n_dof / 1000.0
     return {"time_fs": np.arange(len(c)) * dt_fs, "vacf": c / c[0], "frequency_THz": nu_thz,
             "frequency_cm1": nu_thz * THZ_TO_CM1, "vdos_per_THz": g}
+
+
+def plotted_band(frequency_thz, vdos_per_thz, weight=0.99, margin=1.2):
+    """Mask of the frequencies worth plotting: up to `margin` times the frequency below which
+    `weight` of the spectral weight lies. Frames at every 1 fs step put the Nyquist frequency
+    at 500 THz, far above any phonon, and a plot to there shows nothing."""
+    f = np.asarray(frequency_thz, float)
+    cumulative = np.cumsum(np.clip(np.asarray(vdos_per_thz, float), 0.0, None))
+    if len(f) < 2 or cumulative[-1] <= 0:
+        return np.ones(len(f), bool)
+    k = min(int(np.searchsorted(cumulative, weight * cumulative[-1])), len(f) - 1)
+    return f <= max(margin * f[k], f[min(10, len(f) - 1)])

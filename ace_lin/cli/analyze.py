@@ -57,7 +57,7 @@ def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None, window=None):
 
     from ace_lin.analysis.energy import energy_stats
     from ace_lin.analysis.structure import continuous_positions, diffusion_coefficient, msd, rdf
-    from ace_lin.analysis.vdos import vdos
+    from ace_lin.analysis.vdos import plotted_band, vdos
     from ace_lin.handoff.select import frame_times, select_windows
     from ace_lin.handoff.trajectory import TrajectoryError, index_frames, read_frame
     from ace_lin.io.atomic import atomic_write
@@ -101,8 +101,9 @@ def analyze_trajectory(path, out, max_lag_fs=None, rdf_max=None, window=None):
                  units={"drift": "meV/atom/ns", "fluctuation": "meV/atom", "D": "A^2/ps, cm^2/s"})
     atomic_write(f"{out}/stats.json", json.dumps(stats, indent=1) + "\n")
     fmax = vd["frequency_THz"][-1]
-    _png(f"{out}/vdos.png", [(vd["frequency_THz"], vd["vdos_per_THz"], "frequency (THz)",
-                              "VDOS (1/THz)", {}),
+    f_thz, y = vd["frequency_THz"], vd["vdos_per_THz"]
+    shown = plotted_band(f_thz, y)
+    _png(f"{out}/vdos.png", [(f_thz[shown], y[shown], "frequency (THz)", "VDOS (1/THz)", {}),
                              (vd["time_fs"], vd["vacf"], "time (fs)", "VACF / VACF(0)", {})])
     _png(f"{out}/rdf_msd.png", [(r, g, "r (A)", "g(r)", {}), (t, m, "lag (fs)", "MSD (A^2)", {})])
     return stats, fmax
