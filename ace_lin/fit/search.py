@@ -16,8 +16,10 @@ PRIOR_START = (2.0, 3.0, 4.0)
 # of the full training system is a dense factorization, O(p^3) (O(m^2 p) with fewer data
 # rows m than functions). The r_scale search then picks its winner on part A alone, and
 # the prior exponent stays at the start value that r_scale search scored with
-# (fit/r_scale_search.py, fit/prior_search.py; benchmarks/many_elements.py).
-LARGE_P = 4000
+# (fit/r_scale_search.py, fit/prior_search.py). Three-element bases (2346 functions with
+# `small`) are above it: the cheaper path costs them about a third of the fit's time and
+# little accuracy (benchmarks/RESULTS.md, "The searches' cheaper path from 2000 functions").
+LARGE_P = 2000
 
 
 def is_large(n_basis: int) -> bool:
