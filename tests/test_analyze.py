@@ -84,6 +84,17 @@ def test_vdos_of_two_frequencies_function():
     assert 25 < f[shown].max() < 40, f[shown].max()
 
 
+def test_msd_equals_the_direct_average_over_time_origins():
+    rng = np.random.default_rng(3)
+    x = 20.0 + np.cumsum(rng.normal(scale=0.05, size=(300, 7, 3)), axis=0)  # far from 0
+    m = rng.uniform(1.0, 50.0, size=7)
+    t, got = msd(x, m, 2.0, max_lag=120)
+    y = x - ((x * m[None, :, None]).sum(axis=1) / m.sum())[:, None, :]
+    want = [0.0] + [np.mean(np.sum((y[k:] - y[:-k]) ** 2, axis=2)) for k in range(1, 121)]
+    assert np.allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert np.allclose(t, 2.0 * np.arange(121))
+
+
 def test_msd_of_a_random_walk():
     rng = np.random.default_rng(0)
     steps = rng.normal(scale=0.1, size=(4000, 50, 3))  # A per fs-step

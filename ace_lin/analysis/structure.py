@@ -9,6 +9,8 @@ longest lag), reported in A^2/ps and cm^2/s (1 A^2/ps = 1e-4 cm^2/s).
 """
 import numpy as np
 
+from ace_lin.analysis.correlate import autocorrelation
+
 
 def rdf(frames, r_max=None, n_bins=200):
     from ace_lin.neighbours import neighbour_list_from_atoms  # C cell list: ~50x ASE's
@@ -47,10 +49,18 @@ def msd(positions, masses, dt_fs, max_lag=None):
     x = x - com[:, None, :]
     n = len(x)
     max_lag = n // 2 if max_lag is None else min(max_lag, n - 1)
-    out = np.zeros(max_lag + 1)
-    for k in range(1, max_lag + 1):
-        out[k] = np.mean(np.sum((x[k:] - x[:-k]) ** 2, axis=2))
-    return np.arange(max_lag + 1) * dt_fs, out
+    # |x(t+k) - x(t)|^2 = |x(t+k)|^2 + |x(t)|^2 - 2 x(t).x(t+k): the cross term is an
+    # autocorrelation (FFT, O(n log n) instead of O(n * max_lag) over all atoms), the squares
+    # are running sums. Each atom's mean position is removed first (it cancels in the
+    # difference) so that the terms stay small and nothing is lost to cancellation.
+    x = x - x.mean(axis=0)[None]
+    sq = np.sum(x * x, axis=(1, 2))
+    head, tail = np.concatenate([[0.0], np.cumsum(sq)]), np.concatenate([[0.0], np.cumsum(sq[::-1])])
+    k = np.arange(max_lag + 1)
+    squares = (2.0 * sq.sum() - head[k] - tail[k]) / (n - k)
+    out = (squares - 2.0 * autocorrelation(x, max_lag)) / x.shape[1]
+    out[0] = 0.0
+    return k * dt_fs, np.maximum(out, 0.0)
 
 
 def diffusion_coefficient(t_fs, msd_a2, fit_from=0.2, fit_to=1.0):
