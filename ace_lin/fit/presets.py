@@ -35,9 +35,11 @@ ethanol fits of RESULTS.md "Chemical embedding and three-element degrees").
 
 `fast` is cost-limited: its cutoff floor is 4 A instead of 5, so the cutoff is the fit's
 1.85 x the nearest-neighbour distance wherever that is above 4 A (Si: 4.35 A, 16 neighbours
-instead of 28 within 5 A; bcc and fcc metals keep theirs, which lie above 5 A), and the
-higher three- and four-body degrees than `small` buy back the accuracy of the farther
-neighbours (cross-validated on Si, Mo and Ta: benchmarks/fit_cv.py, RESULTS.md).
+instead of 28 within 5 A; bcc and fcc metals keep theirs, which lie above 5 A), and a
+higher three-body degree than `small` (14 against 12) buys back the accuracy of the farther
+neighbours. Cross-validated on Si, Mo and Ta it is as accurate as `small` or better on all
+three; a four-body degree of 12 too is better on Si only, worse on Mo and Ta and 1.2 x the
+products' cost (benchmarks/fit_cv.py, RESULTS.md "The `fast` preset").
 
 The inner radii (r_in, r_core) are left open and the cutoff is a floor: the fit derives
 them from the data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep their
@@ -48,7 +50,7 @@ from typing import Dict
 _COMMON = {"order": 4, "r_cut": 5.0}
 
 BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
-    "fast": {1: {"degree": [16, 16, 14, 12], "w_l": 1.5, "r_cut": 4.0},
+    "fast": {1: {"degree": [16, 16, 14, 10], "w_l": 1.5, "r_cut": 4.0},
              2: {"degree": [12, 12, 9, 7], "w_l": 1.5, "r_cut": 4.0},
              3: {"degree": [9, 9, 7, 5], "w_l": 1.0, "r_cut": 4.0},
              4: {"degree": [10, 8, 5, 4], "w_l": 1.5, "r_cut": 4.0}},
