@@ -25,26 +25,6 @@
 #define TJ ACELIN_TILE
 #define NV (TJ / 4) /* 4-double vectors per tile */
 
-/* w->order: active neighbours grouped by atomic-base block (species, or one block with
- * contracted channels), near ones first in each group;
- * w->sp_start[s] .. w->sp_near[s] near, .. w->sp_start[s+1] far. */
-static void group_neighbours(const acelin_model *m, acelin_ws *w, int na)
-{
-    const int nblk = m->n_ablock;
-    int *cnt = w->sp_start;
-    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
-    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
-    for (int s = 0; s < nblk; ++s) cnt[s + 1] += cnt[s];
-    int fill[64];
-    for (int s = 0; s < nblk; ++s) fill[s] = cnt[s];
-    for (int far = 0; far <= 1; ++far) {
-        for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) w->order[fill[w->nb_block[j]]++] = j;
-        if (!far)
-            for (int s = 0; s < nblk; ++s) w->sp_near[s] = fill[s];
-    }
-}
-
 /* D[nlm][a][lane] = d(R_nl Y_lm)/d dr_a for the tile's neighbours order[t0 .. t0+nt).
  * Far neighbours fill only the long channel's entries (the only ones their invariants
  * read); lanes >= nt are zero. */
@@ -170,13 +150,13 @@ static void tile_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int z,
     }
 }
 
-static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc, int na,
+static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc,
                       const int *neigh_atom, const double *dr, double *er, double *fr, double *vr)
 {
     const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
     const int64_t g0 = m->sup_start[b0];
     for (int b = b0; b < b1; ++b) er[b] += invariant_and_gradient(m, w->A, b, w->g + (m->sup_start[b] - g0));
-    group_neighbours(m, w, na);
+    /* the neighbours as acelin_density grouped them (w->order, sp_start, sp_near) */
     for (int z = 0; z < m->n_ablock; ++z)
         for (int far = 0; far <= 1; ++far) {
             const int lo = far ? w->sp_near[z] : w->sp_start[z], hi = far ? w->sp_start[z + 1] : w->sp_near[z];
@@ -255,7 +235,7 @@ acelin_status acelin_design_ex(const acelin_model *m, int n_atoms, const int *sp
                 s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
             if (s == ACELIN_OK) {
                 acelin_density(m, w, na);
-                atom_rows(m, w, i, species[i], na, neigh_atom, dr, er, fr, vr);
+                atom_rows(m, w, i, species[i], neigh_atom, dr, er, fr, vr);
             } else {
 #ifdef _OPENMP
 #pragma omp critical(acelin_design_error)

@@ -95,21 +95,8 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, d
 void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
-    /* neighbours grouped by block, near ones first (w->order, w->sp_start, w->sp_near) */
-    int *cnt = w->sp_start;
-    const int nblk = m->n_ablock;
-    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
-    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
-    for (int z = 0; z < nblk; ++z) cnt[z + 1] += cnt[z];
-    for (int z = 0; z < nblk; ++z) w->sp_near[z] = cnt[z];
-    for (int far = 0; far <= 1; ++far)
-        for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) w->order[w->sp_near[w->nb_block[j]]++] = j;
-    for (int z = 0; z < nblk; ++z) { /* sp_near[z]: end of the block's near neighbours */
-        int near_end = cnt[z];
-        for (int k = cnt[z]; k < cnt[z + 1] && !w->nb_far[w->order[k]]; ++k) near_end = k + 1;
-        w->sp_near[z] = near_end;
-    }
+    acelin_group_neighbours(m, w, na); /* w->order: by block, near ones first */
+    const int *cnt = w->sp_start, nblk = m->n_ablock;
     const int nlm = m->n_lm, nr = m->n_rtot;
     for (int z = 0; z < nblk; ++z) {
         const int j0 = cnt[z], j1 = w->sp_near[z], j2 = cnt[z + 1];

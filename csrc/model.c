@@ -281,7 +281,7 @@ static acelin_status used_channels(acelin_model *m, int *used, char *err, size_t
  * n-1, long n_spad + n-1-n_radial), and R is shared by every l. Contracted: per l, the
  * short channels in table order, then, from a whole vector on, the long-range ones (a
  * channel is long-range if any pair weights its long base). */
-static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int *pos, char *err, size_t errlen)
+static void channel_layout(acelin_model *m, const acelin_tables *t, int *pos)
 {
     const int nbase = t->n_radial + t->n_radial_long, np = m->ns * m->ns;
     int n_short[9] = {0}, n_lng[9] = {0};
@@ -332,8 +332,6 @@ static acelin_status channel_layout(acelin_model *m, const acelin_tables *t, int
     if (m->chan)
         for (int k = 0; k < m->n_nl; ++k)
             if (pos[k] <= -2) pos[k] = m->c0[m->nl_l[k]] + (-2 - pos[k]);
-    (void)err; (void)errlen;
-    return ACELIN_OK;
 }
 
 /* Contracted channels: the non-zero weights of every pair, rows at roff[l] + pos, columns
@@ -505,10 +503,11 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         }
     }
     int *pos = m->nl_pos = malloc((size_t)(m->n_nl ? m->n_nl : 1) * sizeof(int));
-    if (!pos || (st = used_channels(m, pos, err, errlen)) || (st = channel_layout(m, t, pos, err, errlen))) {
+    if (!pos || (st = used_channels(m, pos, err, errlen))) {
         acelin_model_free(m);
         return st ? st : acelin_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory");
     }
+    channel_layout(m, t, pos);
     m->loff[0] = 0;
     for (int l = 0; l <= 8; ++l) m->loff[l + 1] = m->loff[l] + (2 * l + 1) * m->Nl[l];
     m->n_int = m->loff[9];

@@ -1,5 +1,6 @@
 /* workspace.c - allocation of the per-thread scratch (acelin_ws). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "workspace.h"
 
@@ -51,4 +52,23 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     }
     if (!ok) { acelin_ws_free(w); return NULL; }
     return w;
+}
+
+/* w->order: the active neighbours grouped by atomic-base block (species, or one block with
+ * contracted channels), near ones first in each group, in neighbour order within each part;
+ * w->sp_start[z] .. w->sp_near[z] near, .. w->sp_start[z+1] far. */
+void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int na)
+{
+    const int nblk = m->n_ablock;
+    int *cnt = w->sp_start, fill[64]; /* at most 64 species (model.c) */
+    memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
+    for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
+    for (int z = 0; z < nblk; ++z) cnt[z + 1] += cnt[z];
+    for (int z = 0; z < nblk; ++z) fill[z] = cnt[z];
+    for (int far = 0; far <= 1; ++far) {
+        for (int j = 0; j < na; ++j)
+            if (w->nb_far[j] == far) w->order[fill[w->nb_block[j]]++] = j;
+        if (!far)
+            for (int z = 0; z < nblk; ++z) w->sp_near[z] = fill[z];
+    }
 }

@@ -36,6 +36,9 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
                             const int *neigh_species, const double *dr, int with_core,
                             double *e_core, double *dE_dr, int *n_active, int64_t *bad_bond,
                             char *err, size_t errlen);
+/* w->order, sp_start, sp_near from the gathered neighbours (acelin_density does it; the
+ * design rows reuse it) */
+void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int n_active);
 /* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the n_active
  * gathered neighbours into R, dR */
 void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int n_active, double *R, double *dR);

@@ -43,23 +43,11 @@ def _body_products(K, n_radial, order, degree, w_l, lmax) -> List[Tuple[int, tup
     return out
 
 
-def check_weights(spec):
-    """species_weights: a K x n_elements array per centre element."""
-    ns, K = len(spec.elements), spec.species_channels
-    W = spec.species_weights
-    if W is None:
-        raise ValueError("species_channels needs species_weights (derived from training data by "
-                         "ace_lin.fit.embedding.embed)")
-    for el in spec.elements:
-        u = W.get(el)
-        if u is None or u.shape != (K, ns):
-            raise ValueError(f"species_weights[{el}]: need {K} x {ns} weights, got "
-                             f"{None if u is None else u.shape}")
-
-
 def build(spec) -> dict:
     """BasisTables arrays of an embedded spec (emit_invariants plus radial_weights)."""
-    check_weights(spec)
+    if spec.species_weights is None:  # their shapes BasisSpec checks when they are given
+        raise ValueError("species_channels needs species_weights (derived from training data by "
+                         "ace_lin.fit.embedding.embed)")
     ns, K = len(spec.elements), spec.species_channels
     N, NL = spec.n_radial, spec.n_radial_long
     P, L = ns * N, (ns + K) * N

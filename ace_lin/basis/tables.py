@@ -183,7 +183,7 @@ def _make_tables(spec) -> BasisTables:
 def probe_tables(spec, long: bool = False, lmax: int = 0) -> BasisTables:
     """A species-resolved basis whose atomic base holds every base function n = 1..n_radial
     (with long=True: of the long-range channel, on its cutoff and scale) at every l <= lmax:
-    the atomic base the contracted channels are derived from (fit/contraction.py,
+    the atomic base the embedding weights are derived from (fit/embedding.py,
     CoreModel.atomic_base). Its invariants, sum_m A_{z n l m}^2 of centre species 0, only
     make the core build every channel."""
     from ase.data import atomic_numbers
