@@ -91,7 +91,7 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, d
  * instead of read and written once per neighbour. Neighbours beyond the short cutoff
  * (far) add only positions c0[l].. and only l <= lmax_far (their short-channel R are zero,
  * their higher harmonics not computed). */
-#define DCHUNK 8
+#define DCHUNK 4
 void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
@@ -110,22 +110,45 @@ void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
                 double *Ai = Az + m->loff[l] + i * N;
                 for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
                     const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    vnd acc[DCHUNK];
-                    for (int v = 0; v < DCHUNK; ++v) acc[v] = (vnd){0};
-                    for (int q = j0; q < j1; ++q) {
+                    /* two sums, over alternate neighbours: each chain of dependent
+                       (fused) multiply-adds is half as long */
+                    vnd acc[DCHUNK], acc2[DCHUNK];
+                    for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
+                    int q = j0;
+                    for (; q + 1 < j1; q += 2) {
+                        const int j = w->order[q], j_ = w->order[q + 1];
+                        const double y = w->Y[(size_t)j * nlm + k], y_ = w->Y[(size_t)j_ * nlm + k];
+                        const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
+                        for (int v = 0; v < nv; ++v) {
+                            acc[v] += y * loadn(R + v * VN);
+                            acc2[v] += y_ * loadn(R_ + v * VN);
+                        }
+                    }
+                    if (q < j1) {
                         const int j = w->order[q];
                         const double y = w->Y[(size_t)j * nlm + k];
                         const double *R = R0 + (size_t)j * nr + n0;
                         for (int v = 0; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
                     }
                     const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
-                    if (far_l && vf < nv)
-                        for (int q = j1; q < j2; ++q) {
+                    if (far_l && vf < nv) {
+                        for (q = j1; q + 1 < j2; q += 2) {
+                            const int j = w->order[q], j_ = w->order[q + 1];
+                            const double y = w->Y[(size_t)j * nlm + k], y_ = w->Y[(size_t)j_ * nlm + k];
+                            const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
+                            for (int v = vf; v < nv; ++v) {
+                                acc[v] += y * loadn(R + v * VN);
+                                acc2[v] += y_ * loadn(R_ + v * VN);
+                            }
+                        }
+                        if (q < j2) {
                             const int j = w->order[q];
                             const double y = w->Y[(size_t)j * nlm + k];
                             const double *R = R0 + (size_t)j * nr + n0;
                             for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
                         }
+                    }
+                    for (int v = 0; v < nv; ++v) acc[v] += acc2[v];
                     memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
                 }
             }

@@ -250,18 +250,20 @@ void PairACELin::build_bonds()
     if (si < 0) continue;
     const double *cut2 = m.cutsq_species.data() + (size_t) si * ns;
     const int *jlist = firstneigh[i];
+    const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
+    // every candidate is written at slot nb, which advances only for those in range:
+    // no branch on the distance (about half the skin's candidates are out of range,
+    // an unpredictable branch)
     for (int jj = 0; jj < numneigh[i]; ++jj) {
       const int j = jlist[jj] & NEIGHMASK;
       const int sj = tsp[type[j]];
-      if (sj < 0) continue;
-      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-      if (dx * dx + dy * dy + dz * dz >= cut2[sj]) continue;
+      const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
       n_atom[nb] = j;
       n_species[nb] = sj;
       dr[3 * nb] = dx;
       dr[3 * nb + 1] = dy;
       dr[3 * nb + 2] = dz;
-      ++nb;
+      nb += (sj >= 0) & (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
     }
     c_atom[k] = i;
     c_species[k] = si;
@@ -373,13 +375,14 @@ void PairACELin::scatter(int nlocal)
     const int i = m.centre_atom[k];
     if (eflag_global) eng_vdwl += m.energy[k];
     if (eflag_atom) eatom[i] += m.energy[k];
+    double fi[3] = {0.0, 0.0, 0.0}; // added to f[i] once (j == i is impossible: no self-bond)
     for (int64_t b = m.neigh_start[k]; b < m.neigh_start[k + 1]; ++b) {
       const int j = m.neigh_atom[b];
       const double *g = &m.dE_dr[3 * b];
       const bool j_direct = direct_ghosts || j < nlocal;
       double *fj = j_direct ? f[j] : ghost + (size_t) j * stride;
       for (int a = 0; a < 3; ++a) {
-        f[i][a] += g[a];
+        fi[a] += g[a];
         fj[a] -= g[a];
       }
       if (!vflag_either) continue;
@@ -397,6 +400,7 @@ void PairACELin::scatter(int nlocal)
         }
       }
     }
+    for (int a = 0; a < 3; ++a) f[i][a] += fi[a];
   }
 }
 
