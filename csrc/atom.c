@@ -1,4 +1,5 @@
-/* atom.c - the one-atom pipeline: neighbours -> atomic base A -> products -> dE/dA -> forces.
+/* atom.c - the per-atom pipeline: neighbours -> atomic base A -> products -> dE/dA -> forces
+ * (the products for four atoms of one species at once: compute.c).
  * Cost per atom O(N_neighbours * N_A + N_products): A is built once and reused by every
  * invariant, and forces come from the adjoint dE/dA in a second neighbour loop. The
  * gather (bonds, radial functions, harmonics) is here; the kernels after it are in
@@ -109,12 +110,12 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
 #define ACELIN_HAVE_AVX2_KERNELS 1
 void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_avx2(const acelin_model *m, acelin_ws *w, int na);
-double acelin_products_avx2(const acelin_model *m, acelin_ws *w, int zc);
+void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
 #endif
 void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w, int na);
-double acelin_products_base(const acelin_model *m, acelin_ws *w, int zc);
+void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
 
 int acelin_kernel_width(void)
@@ -145,12 +146,12 @@ void acelin_density(const acelin_model *m, acelin_ws *w, int na)
     acelin_density_base(m, w, na);
 }
 
-double acelin_products(const acelin_model *m, acelin_ws *w, int zc)
+void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4)
 {
 #ifdef ACELIN_HAVE_AVX2_KERNELS
-    if (m->vn == 4) return acelin_products_avx2(m, w, zc);
+    if (m->vn == 4) { acelin_products4_avx2(m, A4, g4, zc, E4); return; }
 #endif
-    return acelin_products_base(m, w, zc);
+    acelin_products4_base(m, A4, g4, zc, E4);
 }
 
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)

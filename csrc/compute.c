@@ -30,6 +30,36 @@ static acelin_status check_block(const acelin_model *m, int n_atoms, const int *
     return ACELIN_OK;
 }
 
+/* Atoms grouped by species, GROUP per group (the last of a species may be partial), in
+ * input order within a species: the products of a group run in one vector pass
+ * (acelin_products4). The grouping depends only on the input, and every atom's result is
+ * bitwise that of the one-atom pipeline, whatever the group and the thread count. */
+#define GROUP 4
+static int *species_groups(const acelin_model *m, int n_atoms, const int *species, int *n_groups)
+{
+    int *cnt = calloc((size_t)m->ns + 1, sizeof(int));
+    int *out = malloc(((size_t)n_atoms + (size_t)n_atoms / GROUP + (size_t)m->ns + 2) * sizeof(int));
+    if (!cnt || !out) { free(cnt); free(out); return NULL; }
+    for (int i = 0; i < n_atoms; ++i) cnt[species[i] + 1]++;
+    int g = 0;
+    for (int s = 0; s < m->ns; ++s) g += (cnt[s + 1] + GROUP - 1) / GROUP;
+    /* layout: [g+1] group starts into the atom list, then the atom list (n_atoms) */
+    int *start = out, *atoms = out + g + 1;
+    for (int s = 0; s < m->ns; ++s) cnt[s + 1] += cnt[s];
+    int *fill = malloc((size_t)m->ns * sizeof(int));
+    if (!fill) { free(cnt); free(out); return NULL; }
+    for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
+    for (int i = 0; i < n_atoms; ++i) atoms[fill[species[i]]++] = i;
+    int k = 0;
+    for (int s = 0; s < m->ns; ++s)
+        for (int a = cnt[s]; a < cnt[s + 1]; a += GROUP) start[k++] = a;
+    start[k] = n_atoms;
+    free(cnt);
+    free(fill);
+    *n_groups = g;
+    return out;
+}
+
 static acelin_status run(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
                          const int *neigh_species, const double *dr, double *energy, double *dE_dr,
                          int n_threads, int with_ace, acelin_error *e)
@@ -38,6 +68,10 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
     acelin_status st = check_block(m, n_atoms, species, start, e);
     if (st || n_atoms == 0) return st;
     const int cap = max_neighbours(n_atoms, start);
+    int n_groups = 0;
+    int *groups = species_groups(m, n_atoms, species, &n_groups);
+    if (!groups) return acelin_error_set(e, ACELIN_ERR_ALLOC, -1, -1, "out of memory (atom groups)");
+    const int *g_start = groups, *g_atoms = groups + n_groups + 1;
     acelin_error first; /* lowest failing atom, so the reported error is deterministic */
     acelin_error_clear(&first);
 #ifdef _OPENMP
@@ -47,33 +81,68 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
     (void)n_threads;
 #endif
     {
-        acelin_ws *w = acelin_ws_new(m, cap, 0);
+        acelin_ws *w[GROUP];
+        int ok_ws = 1;
+        for (int q = 0; q < GROUP; ++q) ok_ws &= (w[q] = acelin_ws_new(m, cap, 0)) != NULL;
+        const size_t nA = (size_t)m->n_A;
+        double *A4 = malloc((nA ? nA : 1) * GROUP * sizeof(double));
+        double *g4 = malloc((nA ? nA : 1) * GROUP * sizeof(double));
+        ok_ws &= A4 && g4;
         char msg[200];
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 8)
+#pragma omp for schedule(dynamic, 2)
 #endif
-        for (int i = 0; i < n_atoms; ++i) {
-            acelin_status s = ACELIN_ERR_ALLOC;
-            int na = 0;
-            int64_t bad_bond = -1;
-            double ec = 0.0, e_ace = 0.0;
-            strcpy(msg, "out of memory (workspace)");
-            if (w) s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 1, &ec, dE_dr, &na, &bad_bond, msg, sizeof msg);
-            if (s == ACELIN_OK && with_ace && na >= 0) {
-                acelin_density(m, w, na);
-                e_ace = acelin_products(m, w, species[i]);
-                acelin_backprop(m, w, na, dE_dr);
-            }
-            energy[i] = (with_ace ? m->e0[species[i]] : 0.0) + ec + e_ace;
-            if (s != ACELIN_OK) {
+        for (int gr = 0; gr < n_groups; ++gr) {
+            const int a0 = g_start[gr], cnt = g_start[gr + 1] - a0;
+            const int zc = species[g_atoms[a0]];
+            acelin_status s[GROUP];
+            int na[GROUP], any = 0;
+            double ec[GROUP], e_ace[GROUP] = {0.0, 0.0, 0.0, 0.0};
+            for (int q = 0; q < GROUP; ++q) {
+                na[q] = 0;
+                ec[q] = 0.0;
+                s[q] = ACELIN_OK;
+                int ace = 0;
+                if (q < cnt) {
+                    const int i = g_atoms[a0 + q];
+                    int64_t bad_bond = -1;
+                    s[q] = ACELIN_ERR_ALLOC;
+                    strcpy(msg, "out of memory (workspace)");
+                    if (ok_ws)
+                        s[q] = acelin_gather(m, w[q], zc, start[i], start[i + 1], neigh_species, dr, 1, &ec[q],
+                                             dE_dr, &na[q], &bad_bond, msg, sizeof msg);
+                    if (s[q] != ACELIN_OK) {
 #ifdef _OPENMP
 #pragma omp critical(acelin_error)
 #endif
-                acelin_first_failure(&first, s, i, bad_bond, msg);
+                        acelin_first_failure(&first, s[q], i, bad_bond, msg);
+                    } else if (with_ace) {
+                        acelin_density(m, w[q], na[q]);
+                        ace = 1;
+                    }
+                }
+                if (ok_ws && with_ace) /* lane q of A4: this atom's A, or zeros */
+                    for (size_t a = 0; a < nA; ++a) A4[GROUP * a + q] = ace ? w[q]->A[a] : 0.0;
+                any |= ace;
+            }
+            if (any) {
+                acelin_products4(m, A4, g4, zc, e_ace);
+                for (int q = 0; q < cnt; ++q) {
+                    if (s[q] != ACELIN_OK) continue;
+                    for (size_t a = 0; a < nA; ++a) w[q]->dEdA[a] = g4[GROUP * a + q];
+                    acelin_backprop(m, w[q], na[q], dE_dr);
+                }
+            }
+            for (int q = 0; q < cnt; ++q) {
+                const int i = g_atoms[a0 + q];
+                energy[i] = (with_ace ? m->e0[zc] : 0.0) + ec[q] + (s[q] == ACELIN_OK ? e_ace[q] : 0.0);
             }
         }
-        acelin_ws_free(w);
+        for (int q = 0; q < GROUP; ++q) acelin_ws_free(w[q]);
+        free(A4);
+        free(g4);
     }
+    free(groups);
     return acelin_report_first(&first, e);
 }
 

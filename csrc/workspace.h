@@ -43,7 +43,9 @@ void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int n_active);
  * gathered neighbours into R, dR */
 void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int n_active, double *R, double *dR);
 void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
-double acelin_products(const acelin_model *m, acelin_ws *w, int zc);
+/* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
+ * A4, g4 [n_A * 4], entry a of atom q at [4 a + q] (g4: dE/dA, out); E4 [4] (eV). */
+void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, int n_active, double *dE_dr);
 
 #endif

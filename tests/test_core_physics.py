@@ -133,6 +133,34 @@ def test_one_vs_two_threads(model2):
     np.testing.assert_allclose(r[0][2], r[1][2], rtol=0, atol=1e-12)
 
 
+def test_atom_result_independent_of_its_block(model2):
+    """The core evaluates the products of four atoms of one species at once (compute.c):
+    an atom's energy and bond gradients must not depend on which atoms share its group,
+    nor on its lane. Each atom alone (a block of one) against the whole mixed block and
+    the block reversed: bitwise equal."""
+    from ace_lin.evaluate import species_indices
+    from ace_lin.neighbours import neighbour_list_from_atoms
+
+    at = random_structure(["Si", "O"], 23, 8, periodic=True, triclinic=True, density=0.07)
+    core = model2.core
+    sp = species_indices(at, model2.elements)
+    nl = neighbour_list_from_atoms(at, core.max_cutoff)
+    start, nsp, dr = nl.start, sp[nl.j], nl.dr
+    e_all, g_all = core.compute(sp, start, nsp, dr)
+    assert len(set(sp)) == 2 and np.any(g_all != 0)
+    for i in range(len(at)):
+        b0, b1 = start[i], start[i + 1]
+        e1, g1 = core.compute(sp[i:i + 1], np.array([0, b1 - b0]), nsp[b0:b1], dr[b0:b1])
+        assert e1[0] == e_all[i]
+        assert np.array_equal(g1, g_all[b0:b1])
+    order = np.arange(len(at))[::-1]  # the same atoms and bonds, other groups and lanes
+    counts = np.diff(start)[order]
+    bonds = np.concatenate([np.arange(start[i], start[i + 1]) for i in order])
+    e_rev, g_rev = core.compute(sp[order], np.r_[0, np.cumsum(counts)], nsp[bonds], dr[bonds])
+    assert np.array_equal(e_rev, e_all[order])
+    assert np.array_equal(g_rev, g_all[bonds])
+
+
 def test_per_atom_energies_sum(model2):
     at = _calc(model2, random_structure(["Si", "O"], 10, 9))
     assert abs(at.get_potential_energies().sum() - at.get_potential_energy()) < 1e-10
