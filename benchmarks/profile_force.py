@@ -41,14 +41,17 @@ ROWS = [("radial", "  radial functions"), ("harmonics", "  harmonics"),
 
 
 def export_csrc(rev, tmp):
-    """csrc/ of git revision rev in tmp/rev-csrc (with this tree's generated kernels)."""
+    """csrc/ of git revision rev in tmp/rev-src/csrc (with this tree's generated kernels), and
+    its own harness, tmp/rev-src/benchmarks/profile_force.c (the harness calls internal
+    kernels, whose names change between revisions)."""
     import shutil
     import tarfile
 
     out = os.path.join(tmp, "rev-src")
     os.makedirs(out)
     tar = os.path.join(tmp, "rev.tar")
-    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc"], cwd=REPO, capture_output=True, text=True)
+    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc", "benchmarks/profile_force.c"], cwd=REPO,
+                         capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit(f"git archive {rev} failed: {res.stderr.strip()}")
     with tarfile.open(tar) as tf:
@@ -68,8 +71,8 @@ def compile_harness(tmp, native, csrc=CSRC, name="profile_force"):
         flags += ["-march=native", "-mprefer-vector-width=256"]
     exe = os.path.join(tmp, name)
     cc = os.environ.get("CC", "cc")
-    cmd = [cc] + flags + ["-I" + csrc, "-I" + gen, os.path.join(HERE, "profile_force.c")] + srcs + \
-          ["-o", exe, "-lm"]
+    harness = os.path.join(os.path.dirname(csrc), "benchmarks", "profile_force.c")  # csrc's own
+    cmd = [cc] + flags + ["-I" + csrc, "-I" + gen, harness] + srcs + ["-o", exe, "-lm"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit("compiling the harness failed:\n" + res.stderr[-3000:])
