@@ -234,42 +234,70 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
  * Contract over n first, per (l, m): h_lm = sum_n g_lmn R_n, h'_lm = sum_n g_lmn R_n' (two
  * products per entry, VN radial indices per vector, each l only up to its own radial
  * count), then s1 = sum_lm h'_lm Y_lm and G = sum_lm h_lm dY_lm/du. The lane sums of h are
- * taken once per neighbour, after the (l, m) sum (both are linear). */
-void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
+ * taken once per neighbour, after the (l, m) sum (both are linear). Neighbours go in pairs
+ * of the same block and range (w->order): the pair shares the loads of dE/dA, and each
+ * neighbour keeps its own sums in the order of a single one, so its result is the same. */
+static inline __attribute__((always_inline)) void backprop_nb(
+    const acelin_model *m, const acelin_ws *w, const int *js, const int nj, double *dE_dr)
 {
     const int nlm = m->n_lm, N0 = m->n_rtot;
-    for (int j = 0; j < na; ++j) {
-        const double *gz = w->dEdA + (size_t)w->nb_block[j] * m->n_int;
-        const double *R0 = w->R + (size_t)j * N0, *dR0 = w->dR + (size_t)j * N0;
-        const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
-        const int far = w->nb_far[j];
-        const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
-        vnd S1 = {0}, H0 = S1, H1 = S1, H2 = S1;
-        for (int l = 0; l <= lmax; ++l) {
-            const int N = m->Nl[l];
-            const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
-            const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
-            if (N <= c0) continue;
-            for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
-                const double *gl = gz + m->loff[l] + i * N;
-                vnd h = {0}, q = h;
-                for (int c = c0; c < N; c += VN) {
-                    const vnd gv = loadn(gl + c);
-                    h += gv * loadn(R + c);
-                    q += gv * loadn(dR + c);
+    const double *gz = w->dEdA + (size_t)w->nb_block[js[0]] * m->n_int;
+    const int far = w->nb_far[js[0]];
+    const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
+    const double *R0[2], *dR0[2], *Y[2], *dY[2];
+    vnd S1[2], H0[2], H1[2], H2[2];
+    for (int p = 0; p < nj; ++p) {
+        R0[p] = w->R + (size_t)js[p] * N0;
+        dR0[p] = w->dR + (size_t)js[p] * N0;
+        Y[p] = w->Y + (size_t)js[p] * nlm;
+        dY[p] = w->dY + (size_t)js[p] * 3 * nlm;
+        S1[p] = H0[p] = H1[p] = H2[p] = (vnd){0};
+    }
+    for (int l = 0; l <= lmax; ++l) {
+        const int N = m->Nl[l];
+        const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
+        if (N <= c0) continue;
+        for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
+            const double *gl = gz + m->loff[l] + i * N;
+            vnd h[2], q[2];
+            for (int p = 0; p < nj; ++p) h[p] = q[p] = (vnd){0};
+            for (int c = c0; c < N; c += VN) {
+                const vnd gv = loadn(gl + c);
+                for (int p = 0; p < nj; ++p) {
+                    h[p] += gv * loadn(R0[p] + m->roff[l] + c);
+                    q[p] += gv * loadn(dR0[p] + m->roff[l] + c);
                 }
-                S1 += q * Y[k];
-                H0 += h * dY[k];
-                H1 += h * dY[nlm + k];
-                H2 += h * dY[2 * nlm + k];
+            }
+            for (int p = 0; p < nj; ++p) {
+                S1[p] += q[p] * Y[p][k];
+                H0[p] += h[p] * dY[p][k];
+                H1[p] += h[p] * dY[p][nlm + k];
+                H2[p] += h[p] * dY[p][2 * nlm + k];
             }
         }
-        const double s1 = hsumn(S1), G0 = hsumn(H0), G1 = hsumn(H1), G2 = hsumn(H2);
+    }
+    for (int p = 0; p < nj; ++p) {
+        const int j = js[p];
+        const double s1 = hsumn(S1[p]), G0 = hsumn(H0[p]), G1 = hsumn(H1[p]), G2 = hsumn(H2[p]);
         const double *u = w->nb_u + 3 * j;
         const double r = w->nb_r[j], ug = u[0] * G0 + u[1] * G1 + u[2] * G2;
         double *out = dE_dr + 3 * w->nb_bond[j];
         out[0] += s1 * u[0] + (G0 - u[0] * ug) / r;
         out[1] += s1 * u[1] + (G1 - u[1] * ug) / r;
         out[2] += s1 * u[2] + (G2 - u[2] * ug) / r;
+    }
+}
+
+/* w->order (acelin_density made it for these neighbours): by block, near ones first */
+void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
+{
+    (void)na;
+    for (int z = 0; z < m->n_ablock; ++z) {
+        const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
+        for (int part = 0; part < 2; ++part) {
+            int q = bounds[part];
+            for (; q + 1 < bounds[part + 1]; q += 2) backprop_nb(m, w, w->order + q, 2, dE_dr);
+            if (q < bounds[part + 1]) backprop_nb(m, w, w->order + q, 1, dE_dr);
+        }
     }
 }
