@@ -105,13 +105,48 @@ void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
         for (int l = 0; l <= m->lmax; ++l) {
             const int N = m->Nl[l], c0 = m->c0[l], far_l = l <= m->lmax_far;
             const double *R0 = w->R + m->roff[l];
-            for (int i = 0; i <= 2 * l; ++i) {
+            /* rows in pairs (m and m+1): one load of a neighbour's radial values serves
+               both, and the two rows' sums are independent chains */
+            int i = 0;
+            for (; i + 1 <= 2 * l; i += 2) {
                 const int k = l * l + i;
                 double *Ai = Az + m->loff[l] + i * N;
                 for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
                     const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    /* two sums, over alternate neighbours: each chain of dependent
-                       (fused) multiply-adds is half as long */
+                    vnd acc[DCHUNK], acc2[DCHUNK];
+                    for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
+                    for (int q = j0; q < j1; ++q) {
+                        const int j = w->order[q];
+                        const double y = w->Y[(size_t)j * nlm + k], y2 = w->Y[(size_t)j * nlm + k + 1];
+                        const double *R = R0 + (size_t)j * nr + n0;
+                        for (int v = 0; v < nv; ++v) {
+                            const vnd Rv = loadn(R + v * VN);
+                            acc[v] += y * Rv;
+                            acc2[v] += y2 * Rv;
+                        }
+                    }
+                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
+                    if (far_l && vf < nv)
+                        for (int q = j1; q < j2; ++q) {
+                            const int j = w->order[q];
+                            const double y = w->Y[(size_t)j * nlm + k], y2 = w->Y[(size_t)j * nlm + k + 1];
+                            const double *R = R0 + (size_t)j * nr + n0;
+                            for (int v = vf; v < nv; ++v) {
+                                const vnd Rv = loadn(R + v * VN);
+                                acc[v] += y * Rv;
+                                acc2[v] += y2 * Rv;
+                            }
+                        }
+                    memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
+                    memcpy(Ai + N + n0, acc2, (size_t)nv * VN * sizeof(double));
+                }
+            }
+            for (; i <= 2 * l; ++i) { /* the last row */
+                const int k = l * l + i;
+                double *Ai = Az + m->loff[l] + i * N;
+                for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
+                    const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
+                    /* two sums, over alternate neighbours: two chains of dependent adds */
                     vnd acc[DCHUNK], acc2[DCHUNK];
                     for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
                     int q = j0;
