@@ -91,7 +91,11 @@ def core_sources():
 generate_kernels()
 CFLAGS, LFLAGS = compile_flags()
 CORE = core_sources()
-common = dict(include_dirs=[CSRC, os.path.join(CSRC, "generated"), np.get_include()],
+# the core's headers (the kernels are a header, kernels_impl.h): a change to one rebuilds the
+# extension, which build_ext otherwise decides from the .c files' times alone
+HEADERS = sorted(os.path.join(d, f) for d in ("csrc", os.path.join("csrc", "generated"))
+                 for f in os.listdir(os.path.join(HERE, d)) if f.endswith(".h"))
+common = dict(include_dirs=[CSRC, os.path.join(CSRC, "generated"), np.get_include()], depends=HEADERS,
               extra_compile_args=CFLAGS, extra_link_args=LFLAGS + ["-lm"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
 extensions = [

@@ -231,44 +231,62 @@ void PairACELin::build_bonds()
   const int *tsp = m.type_species.data();
   const int ns = m.n_species;
 
-  size_t max_bonds = 0;
-  for (int ii = 0; ii < inum; ++ii)
-    if (tsp[type[ilist[ii]]] >= 0) max_bonds += numneigh[ilist[ii]];
+  // centres (atoms of a model element), then, in parallel over them (comm->nthreads: the
+  // core's threads; serial work here limits the threaded speed-up), the bonds in range:
+  // counted first, so that every centre knows where its bonds start, then written
   int *c_atom = at_least(m.centre_atom, inum);
   int *c_species = at_least(m.centre_species, inum);
   int64_t *start = at_least(m.neigh_start, (size_t) inum + 1);
-  int *n_atom = at_least(m.neigh_atom, max_bonds);
-  int *n_species = at_least(m.neigh_species, max_bonds);
-  double *dr = at_least(m.dr, 3 * max_bonds);
-
   int k = 0;
-  int64_t nb = 0;
-  start[0] = 0;
   for (int ii = 0; ii < inum; ++ii) {
     const int i = ilist[ii];
-    const int si = tsp[type[i]];
-    if (si < 0) continue;
-    const double *cut2 = m.cutsq_species.data() + (size_t) si * ns;
+    if (tsp[type[i]] < 0) continue;
+    c_atom[k] = i;
+    c_species[k++] = tsp[type[i]];
+  }
+  const double *cutsq = m.cutsq_species.data();
+  // the bonds of centre c in range: their number, and (n_atom not null) written from `slot` on
+  auto bonds_of = [&](int c, int *n_atom, int *n_species, double *dr, int64_t slot) {
+    const int i = c_atom[c];
+    const double *cut2 = cutsq + (size_t) c_species[c] * ns;
     const int *jlist = firstneigh[i];
     const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    // every candidate is written at slot nb, which advances only for those in range:
-    // no branch on the distance (about half the skin's candidates are out of range,
-    // an unpredictable branch)
+    int64_t n = 0;
     for (int jj = 0; jj < numneigh[i]; ++jj) {
       const int j = jlist[jj] & NEIGHMASK;
       const int sj = tsp[type[j]];
       const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-      n_atom[nb] = j;
-      n_species[nb] = sj;
-      dr[3 * nb] = dx;
-      dr[3 * nb + 1] = dy;
-      dr[3 * nb + 2] = dz;
-      nb += (sj >= 0) & (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
+      const bool in = (sj >= 0) && (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
+      if (!n_atom) {
+        n += in; // counting: no branch on the distance (about half the skin's candidates are out)
+      } else if (in) {
+        const int64_t b = slot + n++;
+        n_atom[b] = j;
+        n_species[b] = sj;
+        dr[3 * b] = dx;
+        dr[3 * b + 1] = dy;
+        dr[3 * b + 2] = dz;
+      }
     }
-    c_atom[k] = i;
-    c_species[k] = si;
-    start[++k] = nb;
-  }
+    return n;
+  };
+  const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(nt) schedule(static)
+#else
+  (void) nt;
+#endif
+  for (int c = 0; c < k; ++c) start[c + 1] = bonds_of(c, nullptr, nullptr, nullptr, 0);
+  start[0] = 0;
+  for (int c = 0; c < k; ++c) start[c + 1] += start[c];
+  const int64_t nb = start[k];
+  int *n_atom = at_least(m.neigh_atom, (size_t) nb);
+  int *n_species = at_least(m.neigh_species, (size_t) nb);
+  double *dr = at_least(m.dr, 3 * (size_t) nb);
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+  for (int c = 0; c < k; ++c) bonds_of(c, n_atom, n_species, dr, start[c]);
   m.n_centres = k;
   m.n_bonds = nb;
   at_least(m.energy, k);
