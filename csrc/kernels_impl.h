@@ -83,15 +83,44 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, d
     }
 }
 
+#define DCHUNK 4
+
+/* Sum over the neighbours order[qa .. qb) of y * R (vectors vf .. nv of a DCHUNK chunk of
+ * n at n0): with two_rows, rows k and k+1 (one load of R serves both, two independent
+ * chains, into acc and acc2); else row k, alternate neighbours into acc and acc2 (two
+ * chains of dependent adds instead of one). */
+static inline __attribute__((always_inline)) void density_sum(
+    const acelin_ws *w, const double *R0, int nr, int nlm, int k, int n0, int qa, int qb, int vf,
+    int nv, vnd *restrict acc, vnd *restrict acc2, const int two_rows)
+{
+    int q = qa;
+    for (; q + 1 - two_rows < qb; q += 2 - two_rows) {
+        const int j = w->order[q], j_ = w->order[q + 1 - two_rows];
+        const double y = w->Y[(size_t)j * nlm + k];
+        const double y_ = two_rows ? w->Y[(size_t)j * nlm + k + 1] : w->Y[(size_t)j_ * nlm + k];
+        const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
+        for (int v = vf; v < nv; ++v) {
+            const vnd Rv = loadn(R + v * VN);
+            acc[v] += y * Rv;
+            acc2[v] += y_ * (two_rows ? Rv : loadn(R_ + v * VN));
+        }
+    }
+    if (!two_rows && q < qb) {
+        const int j = w->order[q];
+        const double y = w->Y[(size_t)j * nlm + k];
+        const double *R = R0 + (size_t)j * nr + n0;
+        for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
+    }
+}
+
 /* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
  * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
- * Each row (z, l, m) is summed over the block's neighbours in registers, DCHUNK vectors of
- * n at a time, and stored once: the radial values of one neighbour (at most n_rtot
- * doubles) stay in L1 across the 2l+1 rows that read them, and A is written once per entry
- * instead of read and written once per neighbour. Neighbours beyond the short cutoff
- * (far) add only positions c0[l].. and only l <= lmax_far (their short-channel R are zero,
- * their higher harmonics not computed). */
-#define DCHUNK 4
+ * Rows (z, l, m) are summed over the block's neighbours in registers, DCHUNK vectors of
+ * n at a time, two rows (m, m+1) per pass (density_sum), and stored once: the radial
+ * values of one neighbour (at most n_rtot doubles) stay in L1 across the rows that read
+ * them, and A is written once per entry instead of read and written once per neighbour.
+ * Neighbours beyond the short cutoff (far) add only positions c0[l].. and only
+ * l <= lmax_far (their short-channel R are zero, their higher harmonics not computed). */
 void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
@@ -105,85 +134,23 @@ void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
         for (int l = 0; l <= m->lmax; ++l) {
             const int N = m->Nl[l], c0 = m->c0[l], far_l = l <= m->lmax_far;
             const double *R0 = w->R + m->roff[l];
-            /* rows in pairs (m and m+1): one load of a neighbour's radial values serves
-               both, and the two rows' sums are independent chains */
-            int i = 0;
-            for (; i + 1 <= 2 * l; i += 2) {
-                const int k = l * l + i;
+            for (int i = 0; i <= 2 * l; i += 2) {
+                const int k = l * l + i, two = i < 2 * l; /* the last row of an l is alone */
                 double *Ai = Az + m->loff[l] + i * N;
                 for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
                     const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
+                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
                     vnd acc[DCHUNK], acc2[DCHUNK];
                     for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
-                    for (int q = j0; q < j1; ++q) {
-                        const int j = w->order[q];
-                        const double y = w->Y[(size_t)j * nlm + k], y2 = w->Y[(size_t)j * nlm + k + 1];
-                        const double *R = R0 + (size_t)j * nr + n0;
-                        for (int v = 0; v < nv; ++v) {
-                            const vnd Rv = loadn(R + v * VN);
-                            acc[v] += y * Rv;
-                            acc2[v] += y2 * Rv;
-                        }
+                    if (two) {
+                        density_sum(w, R0, nr, nlm, k, n0, j0, j1, 0, nv, acc, acc2, 1);
+                        if (far_l && vf < nv) density_sum(w, R0, nr, nlm, k, n0, j1, j2, vf, nv, acc, acc2, 1);
+                        memcpy(Ai + N + n0, acc2, (size_t)nv * VN * sizeof(double));
+                    } else {
+                        density_sum(w, R0, nr, nlm, k, n0, j0, j1, 0, nv, acc, acc2, 0);
+                        if (far_l && vf < nv) density_sum(w, R0, nr, nlm, k, n0, j1, j2, vf, nv, acc, acc2, 0);
+                        for (int v = 0; v < nv; ++v) acc[v] += acc2[v];
                     }
-                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
-                    if (far_l && vf < nv)
-                        for (int q = j1; q < j2; ++q) {
-                            const int j = w->order[q];
-                            const double y = w->Y[(size_t)j * nlm + k], y2 = w->Y[(size_t)j * nlm + k + 1];
-                            const double *R = R0 + (size_t)j * nr + n0;
-                            for (int v = vf; v < nv; ++v) {
-                                const vnd Rv = loadn(R + v * VN);
-                                acc[v] += y * Rv;
-                                acc2[v] += y2 * Rv;
-                            }
-                        }
-                    memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
-                    memcpy(Ai + N + n0, acc2, (size_t)nv * VN * sizeof(double));
-                }
-            }
-            for (; i <= 2 * l; ++i) { /* the last row */
-                const int k = l * l + i;
-                double *Ai = Az + m->loff[l] + i * N;
-                for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
-                    const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    /* two sums, over alternate neighbours: two chains of dependent adds */
-                    vnd acc[DCHUNK], acc2[DCHUNK];
-                    for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
-                    int q = j0;
-                    for (; q + 1 < j1; q += 2) {
-                        const int j = w->order[q], j_ = w->order[q + 1];
-                        const double y = w->Y[(size_t)j * nlm + k], y_ = w->Y[(size_t)j_ * nlm + k];
-                        const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
-                        for (int v = 0; v < nv; ++v) {
-                            acc[v] += y * loadn(R + v * VN);
-                            acc2[v] += y_ * loadn(R_ + v * VN);
-                        }
-                    }
-                    if (q < j1) {
-                        const int j = w->order[q];
-                        const double y = w->Y[(size_t)j * nlm + k];
-                        const double *R = R0 + (size_t)j * nr + n0;
-                        for (int v = 0; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
-                    }
-                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
-                    if (far_l && vf < nv) {
-                        for (q = j1; q + 1 < j2; q += 2) {
-                            const int j = w->order[q], j_ = w->order[q + 1];
-                            const double y = w->Y[(size_t)j * nlm + k], y_ = w->Y[(size_t)j_ * nlm + k];
-                            const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
-                            for (int v = vf; v < nv; ++v) {
-                                acc[v] += y * loadn(R + v * VN);
-                                acc2[v] += y_ * loadn(R_ + v * VN);
-                            }
-                        }
-                        if (q < j2) {
-                            const int j = w->order[q];
-                            const double y = w->Y[(size_t)j * nlm + k];
-                            const double *R = R0 + (size_t)j * nr + n0;
-                            for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
-                        }
-                    }
-                    for (int v = 0; v < nv; ++v) acc[v] += acc2[v];
                     memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
                 }
             }
