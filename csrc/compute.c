@@ -32,8 +32,8 @@ static acelin_status check_block(const acelin_model *m, int n_atoms, const int *
 
 /* Atoms grouped by species, GROUP per group (the last of a species may be partial), in
  * input order within a species: the products of a group run in one vector pass
- * (acelin_products4). The grouping depends only on the input, and every atom's result is
- * bitwise that of the one-atom pipeline, whatever the group and the thread count. */
+ * (acelin_products4). The grouping depends only on the input, and an atom's result is
+ * bitwise the same in any group, lane and thread count (tests/test_core_physics.py). */
 #define GROUP 4
 static int *species_groups(const acelin_model *m, int n_atoms, const int *species, int *n_groups)
 {
