@@ -8,8 +8,9 @@
  * gather (bond checks, core term, radial functions, harmonics), density (A), products and
  * their adjoint (dE/dA), back-propagation to per-bond gradients; then the force/virial
  * scatter of acelin_evaluate. The products stage is timed as the library runs it, four
- * atoms per call (acelin_products4), in a pass of its own over the atoms' saved A. The radial functions and the harmonics are timed a second
- * time alone over the same neighbours (into scratch) to split the gather. Neighbour-list
+ * atoms per call (acelin_products4), in a pass of its own over the atoms' saved A. The
+ * radial functions and the harmonics are timed a second time alone over the same
+ * neighbours (into scratch) to split the gather. Neighbour-list
  * build (C cell list) and the untimed library call (acelin_compute: gather to backprop) are
  * timed too, so the timer overhead shows. Output: one "key seconds" line per stage, medians over the repeats.
  */
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
             for (int a = 0; a < m->n_A; ++a) w->dEdA[a] = g4[4 * a];
             const double e = e4[0];
             double t3 = now();
-            acelin_backprop(m, w, na, g);
+            acelin_backprop(m, w, g);
             double t4 = now();
             E[i] = m->e0[species[i]] + ec + e;
             /* the same neighbours' radial functions, then harmonics, alone */

@@ -111,12 +111,12 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
 void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_avx2(const acelin_model *m, acelin_ws *w, int na);
 void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
-void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
+void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 #endif
 void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w, int na);
 void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
-void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr);
+void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 
 int acelin_kernel_width(void)
 {
@@ -154,10 +154,10 @@ void acelin_products4(const acelin_model *m, const double *A4, double *g4, int z
     acelin_products4_base(m, A4, g4, zc, E4);
 }
 
-void acelin_backprop(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
+void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr)
 {
 #ifdef ACELIN_HAVE_AVX2_KERNELS
-    if (m->vn == 4) { acelin_backprop_avx2(m, w, na, dE_dr); return; }
+    if (m->vn == 4) { acelin_backprop_avx2(m, w, dE_dr); return; }
 #endif
-    acelin_backprop_base(m, w, na, dE_dr);
+    acelin_backprop_base(m, w, dE_dr);
 }

@@ -37,25 +37,22 @@ static acelin_status check_block(const acelin_model *m, int n_atoms, const int *
 #define GROUP 4
 static int *species_groups(const acelin_model *m, int n_atoms, const int *species, int *n_groups)
 {
-    int *cnt = calloc((size_t)m->ns + 1, sizeof(int));
-    int *out = malloc(((size_t)n_atoms + (size_t)n_atoms / GROUP + (size_t)m->ns + 2) * sizeof(int));
-    if (!cnt || !out) { free(cnt); free(out); return NULL; }
-    for (int i = 0; i < n_atoms; ++i) cnt[species[i] + 1]++;
+    int *pos = calloc((size_t)m->ns + 1, sizeof(int)); /* counts, then each species' next slot */
+    if (!pos) return NULL;
+    for (int i = 0; i < n_atoms; ++i) pos[species[i] + 1]++;
     int g = 0;
-    for (int s = 0; s < m->ns; ++s) g += (cnt[s + 1] + GROUP - 1) / GROUP;
-    /* layout: [g+1] group starts into the atom list, then the atom list (n_atoms) */
-    int *start = out, *atoms = out + g + 1;
-    for (int s = 0; s < m->ns; ++s) cnt[s + 1] += cnt[s];
-    int *fill = malloc((size_t)m->ns * sizeof(int));
-    if (!fill) { free(cnt); free(out); return NULL; }
-    for (int s = 0; s < m->ns; ++s) fill[s] = cnt[s];
-    for (int i = 0; i < n_atoms; ++i) atoms[fill[species[i]]++] = i;
-    int k = 0;
-    for (int s = 0; s < m->ns; ++s)
-        for (int a = cnt[s]; a < cnt[s + 1]; a += GROUP) start[k++] = a;
+    for (int s = 0; s < m->ns; ++s) g += (pos[s + 1] + GROUP - 1) / GROUP;
+    /* layout: [g+1] group starts into the atom list, then the atom list [n_atoms] */
+    int *out = malloc(((size_t)g + 1 + (size_t)n_atoms) * sizeof(int));
+    if (!out) { free(pos); return NULL; }
+    int *start = out, *atoms = out + g + 1, k = 0;
+    for (int s = 0; s < m->ns; ++s) {
+        pos[s + 1] += pos[s];
+        for (int a = pos[s]; a < pos[s + 1]; a += GROUP) start[k++] = a;
+    }
     start[k] = n_atoms;
-    free(cnt);
-    free(fill);
+    for (int i = 0; i < n_atoms; ++i) atoms[pos[species[i]]++] = i;
+    free(pos);
     *n_groups = g;
     return out;
 }
@@ -96,28 +93,27 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
             const int a0 = g_start[gr], cnt = g_start[gr + 1] - a0;
             const int zc = species[g_atoms[a0]];
             acelin_status s[GROUP];
-            int na[GROUP], any = 0;
-            double ec[GROUP], e_ace[GROUP] = {0.0, 0.0, 0.0, 0.0};
+            int any = 0;
+            double ec[GROUP], e_ace[GROUP] = {0.0};
             for (int q = 0; q < GROUP; ++q) {
-                na[q] = 0;
                 ec[q] = 0.0;
                 s[q] = ACELIN_OK;
                 int ace = 0;
                 if (q < cnt) {
                     const int i = g_atoms[a0 + q];
                     int64_t bad_bond = -1;
+                    int na = 0;
                     s[q] = ACELIN_ERR_ALLOC;
-                    strcpy(msg, "out of memory (workspace)");
-                    if (ok_ws)
-                        s[q] = acelin_gather(m, w[q], zc, start[i], start[i + 1], neigh_species, dr, 1, &ec[q],
-                                             dE_dr, &na[q], &bad_bond, msg, sizeof msg);
+                    if (!ok_ws) strcpy(msg, "out of memory (workspace)");
+                    else s[q] = acelin_gather(m, w[q], zc, start[i], start[i + 1], neigh_species, dr, 1, &ec[q],
+                                             dE_dr, &na, &bad_bond, msg, sizeof msg);
                     if (s[q] != ACELIN_OK) {
 #ifdef _OPENMP
 #pragma omp critical(acelin_error)
 #endif
                         acelin_first_failure(&first, s[q], i, bad_bond, msg);
                     } else if (with_ace) {
-                        acelin_density(m, w[q], na[q]);
+                        acelin_density(m, w[q], na);
                         ace = 1;
                     }
                 }
@@ -130,7 +126,7 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
                 for (int q = 0; q < cnt; ++q) {
                     if (s[q] != ACELIN_OK) continue;
                     for (size_t a = 0; a < nA; ++a) w[q]->dEdA[a] = g4[GROUP * a + q];
-                    acelin_backprop(m, w[q], na[q], dE_dr);
+                    acelin_backprop(m, w[q], dE_dr);
                 }
             }
             for (int q = 0; q < cnt; ++q) {

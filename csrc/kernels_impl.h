@@ -291,9 +291,8 @@ static inline __attribute__((always_inline)) void backprop_nb(
 }
 
 /* w->order (acelin_density made it for these neighbours): by block, near ones first */
-void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, int na, double *dE_dr)
+void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, double *dE_dr)
 {
-    (void)na;
     for (int z = 0; z < m->n_ablock; ++z) {
         const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
         for (int part = 0; part < 2; ++part) {

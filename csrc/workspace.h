@@ -46,6 +46,7 @@ void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
 /* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
  * A4, g4 [n_A * 4], entry a of atom q at [4 a + q] (g4: dE/dA, out); E4 [4] (eV). */
 void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
-void acelin_backprop(const acelin_model *m, const acelin_ws *w, int n_active, double *dE_dr);
+/* dE/dA to the per-bond gradients of the neighbours acelin_density grouped (w->order) */
+void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 
 #endif
