@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "acelin_ylm.h"
 #include "workspace.h"
 
 static double now(void)
@@ -85,12 +84,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; ++i)
             if (nl->start[i + 1] - nl->start[i] > cap) cap = (int)(nl->start[i + 1] - nl->start[i]);
         acelin_ws *w = acelin_ws_new(m, cap, 0);
-        double *Rs = malloc((size_t)m->n_rpad * 2 * sizeof(double));
-        double *Ys = malloc((size_t)m->n_lm * 4 * sizeof(double));
+        double *Rs = malloc((size_t)cap * m->n_rpad * 2 * sizeof(double));
         /* every atom's A, for the products of four atoms at once (as acelin_compute runs them) */
         double *Aall = malloc((size_t)n * m->n_A * sizeof(double));
         double *A4 = calloc((size_t)m->n_A * 4, sizeof(double)), *g4 = malloc((size_t)m->n_A * 4 * sizeof(double));
-        if (!w || !Rs || !Ys || !Aall || !A4 || !g4) die("out of memory");
+        if (!w || !Rs || !Aall || !A4 || !g4) die("out of memory");
         double st[N_STAGE] = {0};
         st[0] = t_nl;
         n_active_total = 0;
@@ -102,7 +100,7 @@ int main(int argc, char **argv)
             if (acelin_gather(m, w, species[i], nl->start[i], nl->start[i + 1], nsp, nl->dr, 1, &ec, g,
                               &na, &bad, err, sizeof err)) die(err);
             double t1 = now();
-            acelin_density(m, w, na);
+            acelin_density(m, w);
             double t2 = now();
             memcpy(Aall + (size_t)i * m->n_A, w->A, (size_t)m->n_A * sizeof(double));
             for (int a = 0; a < m->n_A; ++a) A4[4 * a] = w->A[a]; /* lane 0 (the others 0) */
@@ -115,11 +113,9 @@ int main(int argc, char **argv)
             double t4 = now();
             E[i] = m->e0[species[i]] + ec + e;
             /* the same neighbours' radial functions, then harmonics, alone */
-            for (int j = 0; j < na; ++j)
-                acelin_radial(m, species[i] * m->ns + nsp[w->nb_bond[j]], w->nb_r[j], Rs, Rs + m->n_rpad);
+            acelin_radial_batch(m, w, na, Rs, Rs + (size_t)cap * m->n_rpad);
             double t5 = now();
-            for (int j = 0; j < na; ++j)
-                acelin_ylm(w->nb_far[j] ? m->lmax_far : m->lmax, w->nb_u + 3 * j, Ys, Ys + m->n_lm);
+            acelin_harmonics(m, w); /* the same values again */
             double t6 = now();
             st[1] += t1 - t0; st[4] += t2 - t1; st[5] += t3 - t2; st[6] += t4 - t3;
             st[2] += t5 - t4; st[3] += t6 - t5;
@@ -159,7 +155,7 @@ int main(int argc, char **argv)
         if (rep >= 0)
             for (int s = 0; s < N_STAGE; ++s) t[s][rep] = st[s];
         acelin_ws_free(w);
-        free(nsp); free(g); free(Rs); free(Ys); free(Aall); free(A4); free(g4);
+        free(nsp); free(g); free(Rs); free(Aall); free(A4); free(g4);
     }
     printf("atoms %d\nbonds %lld\nactive_neighbours %zu\nn_basis %d\n", n, (long long)nl->n_bonds,
            n_active_total, acelin_model_n_basis(m));

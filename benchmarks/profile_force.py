@@ -62,7 +62,7 @@ def export_csrc(rev, tmp):
 
 def compile_harness(tmp, native, csrc=CSRC, name="profile_force"):
     gen = os.path.join(csrc, "generated")
-    if not os.path.isfile(os.path.join(gen, "acelin_ylm.c")):
+    if not os.path.isfile(os.path.join(gen, "acelin_ylm4.h")):
         sys.exit("csrc/generated is missing: build the extensions first (setup.py build_ext)")
     srcs = [os.path.join(csrc, f) for f in sorted(os.listdir(csrc)) if f.endswith(".c")]
     srcs += [os.path.join(gen, f) for f in sorted(os.listdir(gen)) if f.endswith(".c")]

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acelin_ylm.h"
 #include "simd4.h"
 #include "workspace.h"
 
@@ -77,18 +76,12 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         double *u = w->nb_u + 3 * na;
         u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
         w->nb_pair[na] = pair;
-        double *Y = w->Y + (size_t)na * m->n_lm, *dY = w->dY + (size_t)na * 3 * m->n_lm;
-        if (w->nb_far[na] && m->lmax_far < m->lmax) {
-            /* only the long channel's harmonics; acelin_ylm strides dY by its own (l+1)^2 */
-            double dYf[3 * 81];
-            const int nf = (m->lmax_far + 1) * (m->lmax_far + 1);
-            acelin_ylm(m->lmax_far, u, Y, dYf);
-            for (int a = 0; a < 3; ++a) memcpy(dY + (size_t)a * m->n_lm, dYf + a * nf, (size_t)nf * sizeof(double));
-        } else {
-            acelin_ylm(m->lmax, u, Y, dY);
-        }
         ++na;
     }
+    /* grouped by block, near ones first (w->order): the harmonics go four at a time
+       through each range, far ones only up to the long channel's lmax */
+    acelin_group_neighbours(m, w, na);
+    acelin_harmonics(m, w);
     /* radial functions of all active neighbours at once (several per vector) */
     if (m->chan) {
         acelin_radial_batch(m, w, na, w->Rb, w->dRb);
@@ -109,12 +102,14 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
 #define ACELIN_HAVE_AVX2_KERNELS 1
 void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
-void acelin_density_avx2(const acelin_model *m, acelin_ws *w, int na);
+void acelin_density_avx2(const acelin_model *m, acelin_ws *w);
+void acelin_harmonics_avx2(const acelin_model *m, acelin_ws *w);
 void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 #endif
 void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
-void acelin_density_base(const acelin_model *m, acelin_ws *w, int na);
+void acelin_density_base(const acelin_model *m, acelin_ws *w);
+void acelin_harmonics_base(const acelin_model *m, acelin_ws *w);
 void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 
@@ -138,12 +133,20 @@ void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int na, doub
     acelin_radial_batch_base(m, w, na, R, dR);
 }
 
-void acelin_density(const acelin_model *m, acelin_ws *w, int na)
+void acelin_harmonics(const acelin_model *m, acelin_ws *w)
 {
 #ifdef ACELIN_HAVE_AVX2_KERNELS
-    if (m->vn == 4) { acelin_density_avx2(m, w, na); return; }
+    if (m->vn == 4) { acelin_harmonics_avx2(m, w); return; }
 #endif
-    acelin_density_base(m, w, na);
+    acelin_harmonics_base(m, w);
+}
+
+void acelin_density(const acelin_model *m, acelin_ws *w)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_density_avx2(m, w); return; }
+#endif
+    acelin_density_base(m, w);
 }
 
 void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4)

@@ -113,7 +113,7 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
 #endif
                         acelin_first_failure(&first, s[q], i, bad_bond, msg);
                     } else if (with_ace) {
-                        acelin_density(m, w[q], na);
+                        acelin_density(m, w[q]);
                         ace = 1;
                     }
                 }

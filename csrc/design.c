@@ -35,7 +35,7 @@ static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int f
     for (int lane = 0; lane < nt; ++lane) {
         const int j = w->order[t0 + lane];
         const double *R0 = w->R + (size_t)j * m->n_rtot, *dR0 = w->dR + (size_t)j * m->n_rtot;
-        const double *Y = w->Y + (size_t)j * nlm, *dY = w->dY + (size_t)j * 3 * nlm;
+        const double *Y = ws_Y(m, w, j), *dY = ws_dY(m, w, j); /* entry k at [4 k] */
         const double *u = w->nb_u + 3 * j, inv_r = 1.0 / w->nb_r[j];
         const int lmax = far ? m->lmax_far : m->lmax;
         for (int l = 0; l <= lmax; ++l) {
@@ -43,9 +43,9 @@ static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int f
             const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;
-                const double dy[3] = {dY[k], dY[nlm + k], dY[2 * nlm + k]};
+                const double dy[3] = {dY[4 * k], dY[4 * (nlm + k)], dY[4 * (2 * nlm + k)]}, y = Y[4 * k];
                 const double ud = u[0] * dy[0] + u[1] * dy[1] + u[2] * dy[2];
-                const double ca[3] = {u[0] * Y[k], u[1] * Y[k], u[2] * Y[k]};
+                const double ca[3] = {u[0] * y, u[1] * y, u[2] * y};
                 const double cb[3] = {(dy[0] - u[0] * ud) * inv_r, (dy[1] - u[1] * ud) * inv_r,
                                       (dy[2] - u[2] * ud) * inv_r};
                 double *Dk = w->D + (size_t)(m->loff[l] + i * N) * 3 * TJ + lane;
@@ -156,7 +156,7 @@ static void atom_rows(const acelin_model *m, acelin_ws *w, int i, int zc,
     const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
     const int64_t g0 = m->sup_start[b0];
     for (int b = b0; b < b1; ++b) er[b] += invariant_and_gradient(m, w->A, b, w->g + (m->sup_start[b] - g0));
-    /* the neighbours as acelin_density grouped them (w->order, sp_start, sp_near) */
+    /* the neighbours as acelin_gather grouped them (w->order, sp_start, sp_near) */
     for (int z = 0; z < m->n_ablock; ++z)
         for (int far = 0; far <= 1; ++far) {
             const int lo = far ? w->sp_near[z] : w->sp_start[z], hi = far ? w->sp_start[z + 1] : w->sp_near[z];
@@ -234,7 +234,7 @@ acelin_status acelin_design_ex(const acelin_model *m, int n_atoms, const int *sp
             if (s == ACELIN_OK)
                 s = acelin_gather(m, w, species[i], start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
             if (s == ACELIN_OK) {
-                acelin_density(m, w, na);
+                acelin_density(m, w);
                 atom_rows(m, w, i, species[i], neigh_atom, dr, er, fr, vr);
             } else {
 #ifdef _OPENMP

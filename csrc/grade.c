@@ -121,7 +121,7 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
             strcpy(msg, "out of memory (workspace)");
             if (w && B) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
             if (s == ACELIN_OK) {
-                acelin_density(m, w, na);
+                acelin_density(m, w);
                 if (mode == ATOMIC_BASE) {
                     atomic_base_of(m, w->A, out + (size_t)i * m->n_ablock * m->n_nlm);
                 } else {

@@ -9,6 +9,7 @@
 
 #include "simd4.h"
 #include "workspace.h"
+#include "acelin_ylm4.h"
 
 #define NU ACELIN_NU_MAX
 
@@ -68,6 +69,31 @@ static void radial4(const acelin_model *m, const acelin_ws *w, int j0, int nl, i
     }
 }
 
+/* Harmonics and their derivatives of the grouped neighbours (w->order), four per call of
+ * the generated vector kernel, one neighbour per lane: near ones up to lmax, far ones
+ * (beyond the short cutoff) only up to the long channel's lmax_far. Each block of four
+ * is stored with its lanes interleaved (workspace.h: ws_Y, ws_dY), so the kernel's
+ * vectors go to memory as they are; idle lanes repeat the range's first neighbour. */
+void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
+{
+    const int nlm = m->n_lm;
+    int b = 0;
+    for (int z = 0; z < m->n_ablock; ++z) {
+        const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
+        for (int part = 0; part < 2; ++part)
+            for (int q = bounds[part]; q < bounds[part + 1]; q += 4, ++b) {
+                double u[3][4];
+                for (int lane = 0; lane < 4; ++lane) {
+                    const int live = q + lane < bounds[part + 1], j = w->order[live ? q + lane : q];
+                    for (int a = 0; a < 3; ++a) u[a][lane] = w->nb_u[3 * j + a];
+                    if (live) w->nb_slot[j] = 4 * b + lane;
+                }
+                acelin_ylm4(part ? m->lmax_far : m->lmax, load4(u[0]), load4(u[1]), load4(u[2]),
+                            (v4d *)(w->Y + (size_t)b * 4 * nlm), (v4d *)(w->dY + (size_t)b * 12 * nlm), nlm);
+            }
+    }
+}
+
 void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR)
 {
     const int NR = m->n_rpad, N = m->n_radial, S = m->n_spad, NL = m->n_long;
@@ -83,75 +109,89 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, d
     }
 }
 
+/* A register tile of the density: DROWS rows (l, m) by DCHUNK vectors of n, DROWS * DCHUNK
+ * accumulators; with the DROWS harmonics and one radial vector they fill the 16 AVX
+ * registers. (-DDROWS=2 builds the narrower tile, for comparisons.) */
 #define DCHUNK 4
+#ifndef DROWS
+#define DROWS 3
+#endif
 
-/* Sum over the neighbours order[qa .. qb) of y * R (vectors vf .. nv of a DCHUNK chunk of
- * n at n0): with two_rows, rows k and k+1 (one load of R serves both, two independent
- * chains, into acc and acc2); else row k, alternate neighbours into acc and acc2 (two
- * chains of dependent adds instead of one). */
-static inline __attribute__((always_inline)) void density_sum(
-    const acelin_ws *w, const double *R0, int nr, int nlm, int k, int n0, int qa, int qb, int vf,
-    int nv, vnd *restrict acc, vnd *restrict acc2, const int two_rows)
+/* One tile of A: rows k .. k+MR-1 (stride N in Ai), vectors n0 .. n0+NV of n, summed over
+ * the neighbours order[qa .. qb) and stored once. MR and NV are compile-time constants at
+ * every call, so the accumulators live in registers, and each neighbour's loads (MR
+ * harmonics, NV radial vectors) serve MR * NV multiply-adds. */
+static inline __attribute__((always_inline)) void density_tile(
+    const acelin_model *m, const acelin_ws *w, const double *R0, int nr, int k, int n0, int qa, int qb,
+    double *Ai, int N, const int MR, const int NV)
 {
-    int q = qa;
-    for (; q + 1 - two_rows < qb; q += 2 - two_rows) {
-        const int j = w->order[q], j_ = w->order[q + 1 - two_rows];
-        const double y = w->Y[(size_t)j * nlm + k];
-        const double y_ = two_rows ? w->Y[(size_t)j * nlm + k + 1] : w->Y[(size_t)j_ * nlm + k];
-        const double *R = R0 + (size_t)j * nr + n0, *R_ = R0 + (size_t)j_ * nr + n0;
-        for (int v = vf; v < nv; ++v) {
+    vnd acc[DROWS][DCHUNK];
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = (vnd){0};
+    for (int q = qa; q < qb; ++q) {
+        const int j = w->order[q];
+        const double *Y = ws_Y(m, w, j) + 4 * k, *R = R0 + (size_t)j * nr + n0;
+        double y[DROWS];
+        for (int r = 0; r < MR; ++r) y[r] = Y[4 * r];
+        for (int v = 0; v < NV; ++v) {
             const vnd Rv = loadn(R + v * VN);
-            acc[v] += y * Rv;
-            acc2[v] += y_ * (two_rows ? Rv : loadn(R_ + v * VN));
+            for (int r = 0; r < MR; ++r) acc[r][v] += y[r] * Rv;
         }
     }
-    if (!two_rows && q < qb) {
-        const int j = w->order[q];
-        const double y = w->Y[(size_t)j * nlm + k];
-        const double *R = R0 + (size_t)j * nr + n0;
-        for (int v = vf; v < nv; ++v) acc[v] += y * loadn(R + v * VN);
+    for (int r = 0; r < MR; ++r) memcpy(Ai + r * N + n0, acc[r], (size_t)NV * VN * sizeof(double));
+}
+
+/* the tile shape as compile-time constants (MR 1..DROWS, NV 1..DCHUNK) */
+static void density_dispatch(const acelin_model *m, const acelin_ws *w, const double *R0, int nr, int k,
+                             int n0, int qa, int qb, double *Ai, int N, int mr, int nv)
+{
+#define DT(MR, NV) density_tile(m, w, R0, nr, k, n0, qa, qb, Ai, N, MR, NV)
+#define DT4(MR) switch (nv) { case 1: DT(MR, 1); break; case 2: DT(MR, 2); break; \
+                              case 3: DT(MR, 3); break; default: DT(MR, 4); }
+    switch (mr) {
+    case 1: DT4(1); break;
+    case 2: DT4(2); break;
+    default: DT4(3);
     }
+#undef DT4
+#undef DT
 }
 
 /* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
  * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
- * Rows (z, l, m) are summed over the block's neighbours in registers, DCHUNK vectors of
- * n at a time, two rows (m, m+1) per pass (density_sum), and stored once: the radial
- * values of one neighbour (at most n_rtot doubles) stay in L1 across the rows that read
- * them, and A is written once per entry instead of read and written once per neighbour.
- * Neighbours beyond the short cutoff (far) add only positions c0[l].. and only
- * l <= lmax_far (their short-channel R are zero, their higher harmonics not computed). */
-void K(acelin_density)(const acelin_model *m, acelin_ws *w, int na)
+ * Tiles of DROWS rows (z, l, m..) by DCHUNK vectors of n are summed over the block's
+ * neighbours in registers and stored once: A is written once per entry instead of read
+ * and written once per neighbour. The positions n of an l are tiled in two segments,
+ * the short channel's [0, c0[l]) (near neighbours only) and the long one's [c0[l], N)
+ * (near and far ones, if l <= lmax_far): neighbours beyond the short cutoff (far) add
+ * only there (their short-channel R are zero, their higher harmonics not computed), and
+ * their tiles are whole. */
+void K(acelin_density)(const acelin_model *m, acelin_ws *w)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
-    acelin_group_neighbours(m, w, na); /* w->order: by block, near ones first */
+    /* w->order (acelin_gather): by block, near ones first */
     const int *cnt = w->sp_start, nblk = m->n_ablock;
-    const int nlm = m->n_lm, nr = m->n_rtot;
+    const int nr = m->n_rtot;
     for (int z = 0; z < nblk; ++z) {
         const int j0 = cnt[z], j1 = w->sp_near[z], j2 = cnt[z + 1];
         if (j0 == j2) continue;
         double *Az = w->A + (size_t)z * m->n_int;
         for (int l = 0; l <= m->lmax; ++l) {
-            const int N = m->Nl[l], c0 = m->c0[l], far_l = l <= m->lmax_far;
+            /* c0 is a whole vector where a long channel exists (else the unpadded short
+             * count, and there are no far neighbours: one segment) */
+            const int N = m->Nl[l], c0 = m->c0[l] < N && m->c0[l] % VN == 0 ? m->c0[l] : N;
+            const int far_end = l <= m->lmax_far ? j2 : j1; /* far ones: order[j1 .. far_end) */
             const double *R0 = w->R + m->roff[l];
-            for (int i = 0; i <= 2 * l; i += 2) {
-                const int k = l * l + i, two = i < 2 * l; /* the last row of an l is alone */
-                double *Ai = Az + m->loff[l] + i * N;
-                for (int n0 = 0; n0 < N; n0 += DCHUNK * VN) {
+            double *Al = Az + m->loff[l];
+            for (int i = 0; i <= 2 * l; i += DROWS) {
+                const int mr = 2 * l + 1 - i < DROWS ? 2 * l + 1 - i : DROWS, k = l * l + i;
+                for (int n0 = 0; n0 < c0; n0 += DCHUNK * VN) { /* short: near neighbours */
+                    const int nv = (c0 - n0 < DCHUNK * VN ? c0 - n0 : DCHUNK * VN) / VN;
+                    density_dispatch(m, w, R0, nr, k, n0, j0, j1, Al + i * N, N, mr, nv);
+                }
+                for (int n0 = c0; n0 < N; n0 += DCHUNK * VN) { /* long: near and far */
                     const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    const int vf = c0 > n0 ? (c0 - n0) / VN : 0; /* far: from position c0 */
-                    vnd acc[DCHUNK], acc2[DCHUNK];
-                    for (int v = 0; v < DCHUNK; ++v) acc[v] = acc2[v] = (vnd){0};
-                    if (two) {
-                        density_sum(w, R0, nr, nlm, k, n0, j0, j1, 0, nv, acc, acc2, 1);
-                        if (far_l && vf < nv) density_sum(w, R0, nr, nlm, k, n0, j1, j2, vf, nv, acc, acc2, 1);
-                        memcpy(Ai + N + n0, acc2, (size_t)nv * VN * sizeof(double));
-                    } else {
-                        density_sum(w, R0, nr, nlm, k, n0, j0, j1, 0, nv, acc, acc2, 0);
-                        if (far_l && vf < nv) density_sum(w, R0, nr, nlm, k, n0, j1, j2, vf, nv, acc, acc2, 0);
-                        for (int v = 0; v < nv; ++v) acc[v] += acc2[v];
-                    }
-                    memcpy(Ai + n0, acc, (size_t)nv * VN * sizeof(double));
+                    density_dispatch(m, w, R0, nr, k, n0, j0, far_end, Al + i * N, N, mr, nv);
                 }
             }
         }
@@ -251,8 +291,8 @@ static inline __attribute__((always_inline)) void backprop_nb(
     for (int p = 0; p < nj; ++p) {
         R0[p] = w->R + (size_t)js[p] * N0;
         dR0[p] = w->dR + (size_t)js[p] * N0;
-        Y[p] = w->Y + (size_t)js[p] * nlm;
-        dY[p] = w->dY + (size_t)js[p] * 3 * nlm;
+        Y[p] = ws_Y(m, w, js[p]);
+        dY[p] = ws_dY(m, w, js[p]);
         S1[p] = H0[p] = H1[p] = H2[p] = (vnd){0};
     }
     for (int l = 0; l <= lmax; ++l) {
@@ -271,10 +311,10 @@ static inline __attribute__((always_inline)) void backprop_nb(
                 }
             }
             for (int p = 0; p < nj; ++p) {
-                S1[p] += q[p] * Y[p][k];
-                H0[p] += h[p] * dY[p][k];
-                H1[p] += h[p] * dY[p][nlm + k];
-                H2[p] += h[p] * dY[p][2 * nlm + k];
+                S1[p] += q[p] * Y[p][4 * k];
+                H0[p] += h[p] * dY[p][4 * k];
+                H1[p] += h[p] * dY[p][4 * (nlm + k)];
+                H2[p] += h[p] * dY[p][4 * (2 * nlm + k)];
             }
         }
     }

