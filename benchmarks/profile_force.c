@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             double t4 = now();
             E[i] = m->e0[species[i]] + ec + e;
             /* the same neighbours' radial functions, then harmonics, alone */
-            acelin_radial_batch(m, w, na, Rs, Rs + (size_t)cap * m->n_rpad);
+            acelin_radial_batch(m, w, Rs, Rs + (size_t)cap * m->n_rpad);
             double t5 = now();
             acelin_harmonics(m, w); /* the same values again */
             double t6 = now();

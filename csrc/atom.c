@@ -78,18 +78,18 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         w->nb_pair[na] = pair;
         ++na;
     }
-    /* grouped by block, near ones first (w->order): the harmonics go four at a time
-       through each range, far ones only up to the long channel's lmax */
+    /* grouped by block, near ones first (w->order): the harmonics and radial functions go
+       four at a time through each range, far ones only up to the long channel's lmax and
+       only its radial functions */
     acelin_group_neighbours(m, w, na);
     acelin_harmonics(m, w);
-    /* radial functions of all active neighbours at once (several per vector) */
     if (m->chan) {
-        acelin_radial_batch(m, w, na, w->Rb, w->dRb);
+        acelin_radial_batch(m, w, w->Rb, w->dRb);
         for (int j = 0; j < na; ++j)
             contracted_radial(m, w->nb_pair[j], w->Rb + (size_t)j * m->n_rpad, w->dRb + (size_t)j * m->n_rpad,
                               w->R + (size_t)j * m->n_rtot, w->dR + (size_t)j * m->n_rtot);
     } else {
-        acelin_radial_batch(m, w, na, w->R, w->dR);
+        acelin_radial_batch(m, w, w->R, w->dR);
     }
     *e_core = ec;
     *n_active = na;
@@ -101,13 +101,13 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
  * (kernels_avx2.c) and the CPU has them, else the build's own (kernels.c). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
 #define ACELIN_HAVE_AVX2_KERNELS 1
-void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
+void acelin_radial_batch_avx2(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density_avx2(const acelin_model *m, acelin_ws *w);
 void acelin_harmonics_avx2(const acelin_model *m, acelin_ws *w);
 void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 #endif
-void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR);
+void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w);
 void acelin_harmonics_base(const acelin_model *m, acelin_ws *w);
 void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
@@ -125,12 +125,12 @@ int acelin_kernel_width(void)
     return VN;
 }
 
-void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR)
+void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, double *R, double *dR)
 {
 #ifdef ACELIN_HAVE_AVX2_KERNELS
-    if (m->vn == 4) { acelin_radial_batch_avx2(m, w, na, R, dR); return; }
+    if (m->vn == 4) { acelin_radial_batch_avx2(m, w, R, dR); return; }
 #endif
-    acelin_radial_batch_base(m, w, na, R, dR);
+    acelin_radial_batch_base(m, w, R, dR);
 }
 
 void acelin_harmonics(const acelin_model *m, acelin_ws *w)

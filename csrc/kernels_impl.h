@@ -13,17 +13,18 @@
 
 #define NU ACELIN_NU_MAX
 
-/* Base radial functions of up to 4 neighbours in the lanes of one vector: the operations
- * of radial.c's channel() lane by lane (zero outside r_in < r < r_cut), written into each
- * neighbour's row of R, dR (n_rpad per neighbour; the long-range channel from n_spad). */
+/* Base radial functions of the nl <= 4 neighbours js[0 .. nl) in the lanes of one vector:
+ * the operations of radial.c's channel() lane by lane (zero outside r_in < r < r_cut),
+ * written into each neighbour's row of R, dR (n_rpad per neighbour; the long-range channel
+ * from n_spad). */
 typedef long long v4l __attribute__((vector_size(32)));
 
-static void radial4(const acelin_model *m, const acelin_ws *w, int j0, int nl, int lng, double *R, double *dR)
+static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, int nl, int lng, double *R, double *dR)
 {
     const int N = lng ? m->n_long : m->n_radial, off = lng ? m->n_spad : 0, NR = m->n_rpad;
     double r[4], rin[4], rcut[4], sc[4], tin[4], tsp[4];
     for (int q = 0; q < 4; ++q) {
-        const int j = j0 + (q < nl ? q : 0); /* idle lanes repeat the first neighbour */
+        const int j = js[q < nl ? q : 0]; /* idle lanes repeat the first neighbour */
         const int p = w->nb_pair[j];
         r[q] = w->nb_r[j];
         rin[q] = m->r_in[p];
@@ -47,8 +48,8 @@ static void radial4(const acelin_model *m, const acelin_ws *w, int j0, int nl, i
     const v4d denv = (v4d)((v4l)(-6.0 * x * wv * wv) & inside);
     double *Rq[4], *dRq[4];
     for (int q = 0; q < nl; ++q) {
-        Rq[q] = R + (size_t)(j0 + q) * NR + off;
-        dRq[q] = dR + (size_t)(j0 + q) * NR + off;
+        Rq[q] = R + (size_t)js[q] * NR + off;
+        dRq[q] = dR + (size_t)js[q] * NR + off;
     }
     v4d p0 = one, p1 = x, d0 = {0}, d1 = one;
     for (int n = 0; n < N; ++n) {
@@ -94,18 +95,25 @@ void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
     }
 }
 
-void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, int na, double *R, double *dR)
+/* The base radial functions of the grouped neighbours (w->order), four at a time: near
+ * ones both channels, far ones (beyond the short cutoff, where the short channel is zero)
+ * only the long one, their short positions set to zero. */
+void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, double *R, double *dR)
 {
     const int NR = m->n_rpad, N = m->n_radial, S = m->n_spad, NL = m->n_long;
-    for (int j0 = 0; j0 < na; j0 += 4) {
-        const int nl = na - j0 < 4 ? na - j0 : 4;
-        radial4(m, w, j0, nl, 0, R, dR);
-        if (NL) radial4(m, w, j0, nl, 1, R, dR);
-        for (int q = 0; q < nl; ++q) { /* the gaps of the layout */
-            double *Rj = R + (size_t)(j0 + q) * NR, *dRj = dR + (size_t)(j0 + q) * NR;
-            for (int n = N; n < S; ++n) Rj[n] = dRj[n] = 0.0;
-            for (int n = S + NL; n < NR; ++n) Rj[n] = dRj[n] = 0.0;
-        }
+    for (int z = 0; z < m->n_ablock; ++z) {
+        const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
+        for (int part = 0; part < 2; ++part)
+            for (int q0 = bounds[part]; q0 < bounds[part + 1]; q0 += 4) {
+                const int *js = w->order + q0, nl = bounds[part + 1] - q0 < 4 ? bounds[part + 1] - q0 : 4;
+                if (!part) radial4(m, w, js, nl, 0, R, dR);
+                if (NL) radial4(m, w, js, nl, 1, R, dR);
+                for (int q = 0; q < nl; ++q) { /* the gaps of the layout (far: the short part) */
+                    double *Rj = R + (size_t)js[q] * NR, *dRj = dR + (size_t)js[q] * NR;
+                    for (int n = part ? 0 : N; n < S; ++n) Rj[n] = dRj[n] = 0.0;
+                    for (int n = S + NL; n < NR; ++n) Rj[n] = dRj[n] = 0.0;
+                }
+            }
     }
 }
 

@@ -56,9 +56,9 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
 void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int n_active);
 /* the harmonics of the grouped neighbours into w->Y, dY, nb_slot (kernels_impl.h) */
 void acelin_harmonics(const acelin_model *m, acelin_ws *w);
-/* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the n_active
- * gathered neighbours into R, dR */
-void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, int n_active, double *R, double *dR);
+/* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the grouped
+ * neighbours into R, dR (kernels_impl.h) */
+void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density(const acelin_model *m, acelin_ws *w);
 /* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
  * A4, g4 [n_A * 4], entry a of atom q at [4 a + q] (g4: dE/dA, out); E4 [4] (eV). */
