@@ -338,13 +338,80 @@ static inline __attribute__((always_inline)) void backprop_nb(
     }
 }
 
-/* w->order (acelin_density made it for these neighbours): by block, near ones first */
+/* The lane sums of four vectors, as one vector: out[p] = sum of the lanes of v[p]. */
+static inline __attribute__((always_inline)) v4d lane_sums4(const vnd *v)
+{
+#if VN == 4
+    typedef long long v4i __attribute__((vector_size(32)));
+    /* pairs within 128-bit halves, then the halves: 6 shuffles and 3 adds */
+    const vnd a = __builtin_shuffle(v[0], v[1], (v4i){0, 4, 2, 6}) + __builtin_shuffle(v[0], v[1], (v4i){1, 5, 3, 7});
+    const vnd b = __builtin_shuffle(v[2], v[3], (v4i){0, 4, 2, 6}) + __builtin_shuffle(v[2], v[3], (v4i){1, 5, 3, 7});
+    return __builtin_shuffle(a, b, (v4i){0, 1, 4, 5}) + __builtin_shuffle(a, b, (v4i){2, 3, 6, 7});
+#else
+    return (v4d){hsumn(v[0]), hsumn(v[1]), hsumn(v[2]), hsumn(v[3])};
+#endif
+}
+
+/* backprop_nb for the four neighbours js[0 .. 4) of one block of harmonics (acelin_harmonics
+ * made it from the same range, so neighbour p sits in lane p): h and h' are reduced over
+ * their n lanes per row (lane_sums4), which puts the four neighbours in the lanes of one
+ * vector, and the (l, m) sums become vector products with the block's interleaved Y and
+ * dY rows (one load each, for four neighbours). */
+static void backprop_block(const acelin_model *m, const acelin_ws *w, const int *js, double *dE_dr)
+{
+    const int nlm = m->n_lm, N0 = m->n_rtot;
+    const double *gz = w->dEdA + (size_t)w->nb_block[js[0]] * m->n_int;
+    const int far = w->nb_far[js[0]];
+    const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
+    const double *Yb = ws_Y(m, w, js[0]), *dYb = ws_dY(m, w, js[0]); /* lane 0 */
+    const double *R0[4], *dR0[4];
+    v4d S1 = {0}, H0 = {0}, H1 = {0}, H2 = {0};
+    for (int l = 0; l <= lmax; ++l) {
+        const int N = m->Nl[l];
+        const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
+        if (N <= c0) continue;
+        for (int p = 0; p < 4; ++p) {
+            R0[p] = w->R + (size_t)js[p] * N0 + m->roff[l];
+            dR0[p] = w->dR + (size_t)js[p] * N0 + m->roff[l];
+        }
+        const double *gl = gz + m->loff[l];
+        for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k, gl += N) {
+            vnd h[4], q[4];
+            for (int p = 0; p < 4; ++p) h[p] = q[p] = (vnd){0};
+            for (int c = c0; c < N; c += VN) {
+                const vnd gv = loadn(gl + c);
+                for (int p = 0; p < 4; ++p) {
+                    h[p] += gv * loadn(R0[p] + c);
+                    q[p] += gv * loadn(dR0[p] + c);
+                }
+            }
+            const v4d hs = lane_sums4(h), qs = lane_sums4(q);
+            S1 += qs * load4(Yb + 4 * k);
+            H0 += hs * load4(dYb + 4 * k);
+            H1 += hs * load4(dYb + 4 * (nlm + k));
+            H2 += hs * load4(dYb + 4 * (2 * nlm + k));
+        }
+    }
+    for (int p = 0; p < 4; ++p) {
+        const int j = js[p];
+        const double *u = w->nb_u + 3 * j;
+        const double r = w->nb_r[j], ug = u[0] * H0[p] + u[1] * H1[p] + u[2] * H2[p];
+        double *out = dE_dr + 3 * w->nb_bond[j];
+        out[0] += S1[p] * u[0] + (H0[p] - u[0] * ug) / r;
+        out[1] += S1[p] * u[1] + (H1[p] - u[1] * ug) / r;
+        out[2] += S1[p] * u[2] + (H2[p] - u[2] * ug) / r;
+    }
+}
+
+/* w->order (acelin_gather made it for these neighbours): by block, near ones first; whole
+ * blocks of four harmonics at once, the rest of a range in pairs */
 void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, double *dE_dr)
 {
     for (int z = 0; z < m->n_ablock; ++z) {
         const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
         for (int part = 0; part < 2; ++part) {
             int q = bounds[part];
+            for (; q + 3 < bounds[part + 1]; q += 4) backprop_block(m, w, w->order + q, dE_dr);
             for (; q + 1 < bounds[part + 1]; q += 2) backprop_nb(m, w, w->order + q, 2, dE_dr);
             if (q < bounds[part + 1]) backprop_nb(m, w, w->order + q, 1, dE_dr);
         }
