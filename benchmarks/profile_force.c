@@ -84,11 +84,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; ++i)
             if (nl->start[i + 1] - nl->start[i] > cap) cap = (int)(nl->start[i + 1] - nl->start[i]);
         acelin_ws *w = acelin_ws_new(m, cap, 0);
-        double *Rs = malloc((size_t)cap * m->n_rpad * 2 * sizeof(double));
         /* every atom's A, for the products of four atoms at once (as acelin_compute runs them) */
         double *Aall = malloc((size_t)n * m->n_A * sizeof(double));
         double *A4 = calloc((size_t)m->n_A * 4, sizeof(double)), *g4 = malloc((size_t)m->n_A * 4 * sizeof(double));
-        if (!w || !Rs || !Aall || !A4 || !g4) die("out of memory");
+        if (!w || !Aall || !A4 || !g4) die("out of memory");
         double st[N_STAGE] = {0};
         st[0] = t_nl;
         n_active_total = 0;
@@ -113,7 +112,8 @@ int main(int argc, char **argv)
             double t4 = now();
             E[i] = m->e0[species[i]] + ec + e;
             /* the same neighbours' radial functions, then harmonics, alone */
-            acelin_radial_batch(m, w, Rs, Rs + (size_t)cap * m->n_rpad);
+            /* the same values again */
+            acelin_radial_batch(m, w, m->chan ? w->Rb : w->R, m->chan ? w->dRb : w->dR);
             double t5 = now();
             acelin_harmonics(m, w); /* the same values again */
             double t6 = now();
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
         if (rep >= 0)
             for (int s = 0; s < N_STAGE; ++s) t[s][rep] = st[s];
         acelin_ws_free(w);
-        free(nsp); free(g); free(Rs); free(Aall); free(A4); free(g4);
+        free(nsp); free(g); free(Aall); free(A4); free(g4);
     }
     printf("atoms %d\nbonds %lld\nactive_neighbours %zu\nn_basis %d\n", n, (long long)nl->n_bonds,
            n_active_total, acelin_model_n_basis(m));

@@ -14,14 +14,13 @@
 #define NU ACELIN_NU_MAX
 
 /* Contracted channels: g = W R and g' = W R' for every (l, position) row of the internal
- * layout (only W's non-zero entries), from the neighbour's base functions Rb, dRb. */
+ * layout (only W's non-zero entries), from the neighbour's base functions Rb, dRb; all
+ * four are a lane of their block (stride 4), g and dg zero before. */
 static void contracted_radial(const acelin_model *m, int pair, const double *Rb, const double *dRb,
                               double *g, double *dg)
 {
-    memset(g, 0, (size_t)m->n_rtot * sizeof(double));
-    memset(dg, 0, (size_t)m->n_rtot * sizeof(double));
     for (int64_t k = m->wnz_start[pair]; k < m->wnz_start[pair + 1]; ++k) {
-        const int row = m->wnz_row[k], col = m->wnz_col[k];
+        const int row = 4 * m->wnz_row[k], col = 4 * m->wnz_col[k];
         g[row] += m->wnz_w[k] * Rb[col];
         dg[row] += m->wnz_w[k] * dRb[col];
     }
@@ -85,9 +84,14 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
     acelin_harmonics(m, w);
     if (m->chan) {
         acelin_radial_batch(m, w, w->Rb, w->dRb);
-        for (int j = 0; j < na; ++j)
-            contracted_radial(m, w->nb_pair[j], w->Rb + (size_t)j * m->n_rpad, w->dRb + (size_t)j * m->n_rpad,
-                              w->R + (size_t)j * m->n_rtot, w->dR + (size_t)j * m->n_rtot);
+        const size_t nblk = (size_t)w->blk_start[m->n_ablock];
+        memset(w->R, 0, nblk * 4 * m->n_rtot * sizeof(double));
+        memset(w->dR, 0, nblk * 4 * m->n_rtot * sizeof(double));
+        for (int j = 0; j < na; ++j) {
+            const size_t b = (size_t)(w->nb_slot[j] >> 2), q = (size_t)(w->nb_slot[j] & 3);
+            contracted_radial(m, w->nb_pair[j], w->Rb + b * 4 * m->n_rpad + q, w->dRb + b * 4 * m->n_rpad + q,
+                              w->R + b * 4 * m->n_rtot + q, w->dR + b * 4 * m->n_rtot + q);
+        }
     } else {
         acelin_radial_batch(m, w, w->R, w->dR);
     }

@@ -34,13 +34,13 @@ static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int f
     if (nt < TJ) memset(w->D, 0, (size_t)m->n_int * 3 * TJ * sizeof(double));
     for (int lane = 0; lane < nt; ++lane) {
         const int j = w->order[t0 + lane];
-        const double *R0 = w->R + (size_t)j * m->n_rtot, *dR0 = w->dR + (size_t)j * m->n_rtot;
+        const double *R0 = ws_R(m, w, j), *dR0 = ws_dR(m, w, j); /* entry n at [4 n] */
         const double *Y = ws_Y(m, w, j), *dY = ws_dY(m, w, j); /* entry k at [4 k] */
         const double *u = w->nb_u + 3 * j, inv_r = 1.0 / w->nb_r[j];
         const int lmax = far ? m->lmax_far : m->lmax;
         for (int l = 0; l <= lmax; ++l) {
             const int N = m->Nl[l], n0 = far ? m->c0[l] : 0;
-            const double *R = R0 + m->roff[l], *dR = dR0 + m->roff[l];
+            const double *R = R0 + 4 * m->roff[l], *dR = dR0 + 4 * m->roff[l];
             for (int i = 0; i <= 2 * l; ++i) {
                 const int k = l * l + i;
                 const double dy[3] = {dY[4 * k], dY[4 * (nlm + k)], dY[4 * (2 * nlm + k)]}, y = Y[4 * k];
@@ -50,7 +50,7 @@ static void fill_tile(const acelin_model *m, acelin_ws *w, int t0, int nt, int f
                                       (dy[2] - u[2] * ud) * inv_r};
                 double *Dk = w->D + (size_t)(m->loff[l] + i * N) * 3 * TJ + lane;
                 for (int n = n0; n < N; ++n)
-                    for (int a = 0; a < 3; ++a) Dk[(3 * n + a) * TJ] = dR[n] * ca[a] + R[n] * cb[a];
+                    for (int a = 0; a < 3; ++a) Dk[(3 * n + a) * TJ] = dR[4 * n] * ca[a] + R[4 * n] * cb[a];
             }
         }
     }

@@ -40,6 +40,9 @@ struct acelin_model {
                                species-resolved channels share R_n across l) */
     int c0[9];              /* first long-range position of each l: neighbours beyond the short
                                cutoff fill positions c0[l] .. Nl[l] only (a multiple of vn) */
+    int s_end[9], l_end[9]; /* per l, the positions a used channel holds: short ones below
+                               s_end[l] <= c0[l], long ones in c0[l] .. l_end[l]; the
+                               kernels visit only these */
     int n_rtot;             /* radial values per neighbour: n_rpad, or roff[9] (chan) */
     /* chan: the non-zero weights of each pair, g[row] += w R_base[col] (an embedding has
        one per row, a species-resolved pair channel none for the other species) */

@@ -2,9 +2,11 @@
  * dE/dA, back-propagation to the bonds. Compiled twice, by kernels.c (the build's own
  * instruction set) and by kernels_avx2.c (AVX2 and FMA, chosen at run time on CPUs that
  * have them: csrc/atom.c), so that a portable build runs the wide vectors where it can.
- * The includer defines K(name) (the symbol suffix) before including this file. Vector
- * width VN (simd4.h) is that of the compilation; the model pads its radial counts to the
- * width of the kernels it will run (acelin_model.vn). */
+ * The includer defines K(name) (the symbol suffix) before including this file.
+ * The per-neighbour kernels work on blocks of four neighbours of one atomic-base block and
+ * range (acelin_harmonics makes them), one neighbour per lane of a 4-double vector, with
+ * their harmonics and radial functions stored lane-interleaved (workspace.h): every
+ * load serves four neighbours, and no kernel needs a lane sum per entry. */
 #include <string.h>
 
 #include "simd4.h"
@@ -13,22 +15,23 @@
 
 #define NU ACELIN_NU_MAX
 
-/* Base radial functions of the nl <= 4 neighbours js[0 .. nl) in the lanes of one vector:
- * the operations of radial.c's channel() lane by lane (zero outside r_in < r < r_cut),
- * written into each neighbour's row of R, dR (n_rpad per neighbour; the long-range channel
- * from n_spad). */
 typedef long long v4l __attribute__((vector_size(32)));
 
-static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, int nl, int lng, double *R, double *dR)
+/* Base radial functions of the nl <= 4 neighbours js[0 .. nl) in the lanes of one vector:
+ * the operations of radial.c's channel() lane by lane (zero outside r_in < r < r_cut, and
+ * in idle lanes), stored as they are into the block's interleaved rows R4, dR4 ([n_rpad][4];
+ * the long-range channel from n_spad). */
+static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, int nl, int lng, double *R4,
+                    double *dR4)
 {
-    const int N = lng ? m->n_long : m->n_radial, off = lng ? m->n_spad : 0, NR = m->n_rpad;
+    const int N = lng ? m->n_long : m->n_radial, off = lng ? m->n_spad : 0;
     double r[4], rin[4], rcut[4], sc[4], tin[4], tsp[4];
     for (int q = 0; q < 4; ++q) {
-        const int j = js[q < nl ? q : 0]; /* idle lanes repeat the first neighbour */
+        const int j = js[q < nl ? q : 0];
         const int p = w->nb_pair[j];
         r[q] = w->nb_r[j];
         rin[q] = m->r_in[p];
-        rcut[q] = lng ? m->r_cut_long[p] : m->r_cut[p];
+        rcut[q] = q < nl ? (lng ? m->r_cut_long[p] : m->r_cut[p]) : 0.0; /* idle: never inside */
         sc[q] = lng ? m->r_scale_long[p] : m->r_scale[p];
         tin[q] = lng ? m->t_in_long[p] : m->t_in[p];
         tsp[q] = lng ? m->t_span_long[p] : m->t_span[p];
@@ -46,11 +49,7 @@ static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, in
     const v4d wv = one - x * x;
     const v4d env = (v4d)((v4l)(wv * wv * wv) & inside);
     const v4d denv = (v4d)((v4l)(-6.0 * x * wv * wv) & inside);
-    double *Rq[4], *dRq[4];
-    for (int q = 0; q < nl; ++q) {
-        Rq[q] = R + (size_t)js[q] * NR + off;
-        dRq[q] = dR + (size_t)js[q] * NR + off;
-    }
+    v4d *Rv = (v4d *)(R4 + 4 * off), *dRv = (v4d *)(dR4 + 4 * off);
     v4d p0 = one, p1 = x, d0 = {0}, d1 = one;
     for (int n = 0; n < N; ++n) {
         v4d P, dP;
@@ -62,11 +61,8 @@ static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, in
             dP = d0 + (double)(2 * k + 1) * p1;
             p0 = p1; p1 = P; d0 = d1; d1 = dP;
         }
-        const v4d Rv = P * env, dRv = (dP * env + P * denv) * dx;
-        for (int q = 0; q < nl; ++q) {
-            Rq[q][n] = Rv[q];
-            dRq[q][n] = dRv[q];
-        }
+        Rv[n] = P * env;
+        dRv[n] = (dP * env + P * denv) * dx;
     }
 }
 
@@ -74,14 +70,17 @@ static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, in
  * the generated vector kernel, one neighbour per lane: near ones up to lmax, far ones
  * (beyond the short cutoff) only up to the long channel's lmax_far. Each block of four
  * is stored with its lanes interleaved (workspace.h: ws_Y, ws_dY), so the kernel's
- * vectors go to memory as they are; idle lanes repeat the range's first neighbour. */
+ * vectors go to memory as they are; idle lanes repeat the range's first neighbour (their
+ * radial functions are zero). Numbers the blocks: nb_slot, blk_start, blk_near. */
 void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
 {
     const int nlm = m->n_lm;
     int b = 0;
     for (int z = 0; z < m->n_ablock; ++z) {
         const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
-        for (int part = 0; part < 2; ++part)
+        w->blk_start[z] = b;
+        for (int part = 0; part < 2; ++part) {
+            if (part) w->blk_near[z] = b;
             for (int q = bounds[part]; q < bounds[part + 1]; q += 4, ++b) {
                 double u[3][4];
                 for (int lane = 0; lane < 4; ++lane) {
@@ -92,12 +91,14 @@ void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
                 acelin_ylm4(part ? m->lmax_far : m->lmax, load4(u[0]), load4(u[1]), load4(u[2]),
                             (v4d *)(w->Y + (size_t)b * 4 * nlm), (v4d *)(w->dY + (size_t)b * 12 * nlm), nlm);
             }
+        }
     }
+    w->blk_start[m->n_ablock] = b;
 }
 
-/* The base radial functions of the grouped neighbours (w->order), four at a time: near
- * ones both channels, far ones (beyond the short cutoff, where the short channel is zero)
- * only the long one, their short positions set to zero. */
+/* The base radial functions of the grouped neighbours in acelin_harmonics' blocks of four
+ * ([n_rpad][4] per block in R, dR): near ones both channels, far ones (beyond the short
+ * cutoff, where the short channel is zero) only the long one; the rest of a block zero. */
 void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, double *R, double *dR)
 {
     const int NR = m->n_rpad, N = m->n_radial, S = m->n_spad, NL = m->n_long;
@@ -106,55 +107,57 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, double *R
         for (int part = 0; part < 2; ++part)
             for (int q0 = bounds[part]; q0 < bounds[part + 1]; q0 += 4) {
                 const int *js = w->order + q0, nl = bounds[part + 1] - q0 < 4 ? bounds[part + 1] - q0 : 4;
-                if (!part) radial4(m, w, js, nl, 0, R, dR);
-                if (NL) radial4(m, w, js, nl, 1, R, dR);
-                for (int q = 0; q < nl; ++q) { /* the gaps of the layout (far: the short part) */
-                    double *Rj = R + (size_t)js[q] * NR, *dRj = dR + (size_t)js[q] * NR;
-                    for (int n = part ? 0 : N; n < S; ++n) Rj[n] = dRj[n] = 0.0;
-                    for (int n = S + NL; n < NR; ++n) Rj[n] = dRj[n] = 0.0;
-                }
+                const size_t at = (size_t)(w->nb_slot[js[0]] >> 2) * 4 * NR;
+                double *R4 = R + at, *dR4 = dR + at;
+                if (!part) radial4(m, w, js, nl, 0, R4, dR4);
+                if (NL) radial4(m, w, js, nl, 1, R4, dR4);
+                const int z0 = part ? 0 : N; /* the gaps of the layout (far: the short part) */
+                memset(R4 + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
+                memset(dR4 + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
+                memset(R4 + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
+                memset(dR4 + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
             }
     }
 }
 
-/* A register tile of the density: DROWS rows (l, m) by DCHUNK vectors of n, DROWS * DCHUNK
- * accumulators; with the DROWS harmonics and one radial vector they fill the 16 AVX
- * registers. (-DDROWS=2 builds the narrower tile, for comparisons.) */
-#define DCHUNK 4
-#ifndef DROWS
+/* A register tile of the density: DROWS rows (l, m) by DCOLS positions n, one accumulator
+ * each over the four neighbours of a block (lanes); with the DROWS harmonics and one
+ * radial vector they fill the 16 AVX registers. */
+#define DCOLS 4
 #define DROWS 3
-#endif
 
-/* One tile of A: rows k .. k+MR-1 (stride N in Ai), vectors n0 .. n0+NV of n, summed over
- * the neighbours order[qa .. qb) and stored once. MR and NV are compile-time constants at
- * every call, so the accumulators live in registers, and each neighbour's loads (MR
- * harmonics, NV radial vectors) serve MR * NV multiply-adds. */
+/* One tile of A: rows k .. k+MR-1 (stride N in Ai) by positions n0 .. n0+NC, summed over
+ * the blocks of four neighbours [b0, b1) (lane-wise; the lanes are added at the end) and
+ * stored once. MR and NC are compile-time constants at every call, so the accumulators
+ * live in registers, and each block's loads (MR harmonics, NC radial vectors) serve
+ * MR * NC multiply-adds of four neighbours each. */
 static inline __attribute__((always_inline)) void density_tile(
-    const acelin_model *m, const acelin_ws *w, const double *R0, int nr, int k, int n0, int qa, int qb,
-    double *Ai, int N, const int MR, const int NV)
+    const acelin_model *m, const acelin_ws *w, int roff, int k, int n0, int b0, int b1, double *Ai, int N,
+    const int MR, const int NC)
 {
-    vnd acc[DROWS][DCHUNK];
+    const size_t ys = (size_t)4 * m->n_lm, rs = (size_t)4 * m->n_rtot;
+    v4d acc[DROWS][DCOLS];
     for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v) acc[r][v] = (vnd){0};
-    for (int q = qa; q < qb; ++q) {
-        const int j = w->order[q];
-        const double *Y = ws_Y(m, w, j) + 4 * k, *R = R0 + (size_t)j * nr + n0;
-        double y[DROWS];
-        for (int r = 0; r < MR; ++r) y[r] = Y[4 * r];
-        for (int v = 0; v < NV; ++v) {
-            const vnd Rv = loadn(R + v * VN);
-            for (int r = 0; r < MR; ++r) acc[r][v] += y[r] * Rv;
+        for (int c = 0; c < NC; ++c) acc[r][c] = (v4d){0};
+    for (int b = b0; b < b1; ++b) {
+        const double *Y = w->Y + b * ys + 4 * k, *R = w->R + b * rs + 4 * (roff + n0);
+        v4d y[DROWS];
+        for (int r = 0; r < MR; ++r) y[r] = load4(Y + 4 * r);
+        for (int c = 0; c < NC; ++c) {
+            const v4d Rv = load4(R + 4 * c);
+            for (int r = 0; r < MR; ++r) acc[r][c] += y[r] * Rv;
         }
     }
-    for (int r = 0; r < MR; ++r) memcpy(Ai + r * N + n0, acc[r], (size_t)NV * VN * sizeof(double));
+    for (int r = 0; r < MR; ++r)
+        for (int c = 0; c < NC; ++c) Ai[r * N + n0 + c] = hsum4(acc[r][c]);
 }
 
-/* the tile shape as compile-time constants (MR 1..DROWS, NV 1..DCHUNK) */
-static void density_dispatch(const acelin_model *m, const acelin_ws *w, const double *R0, int nr, int k,
-                             int n0, int qa, int qb, double *Ai, int N, int mr, int nv)
+/* the tile shape as compile-time constants (MR 1..DROWS, NC 1..DCOLS) */
+static void density_dispatch(const acelin_model *m, const acelin_ws *w, int roff, int k, int n0, int b0,
+                             int b1, double *Ai, int N, int mr, int nc)
 {
-#define DT(MR, NV) density_tile(m, w, R0, nr, k, n0, qa, qb, Ai, N, MR, NV)
-#define DT4(MR) switch (nv) { case 1: DT(MR, 1); break; case 2: DT(MR, 2); break; \
+#define DT(MR, NC) density_tile(m, w, roff, k, n0, b0, b1, Ai, N, MR, NC)
+#define DT4(MR) switch (nc) { case 1: DT(MR, 1); break; case 2: DT(MR, 2); break; \
                               case 3: DT(MR, 3); break; default: DT(MR, 4); }
     switch (mr) {
     case 1: DT4(1); break;
@@ -167,40 +170,32 @@ static void density_dispatch(const acelin_model *m, const acelin_ws *w, const do
 
 /* A_{z n l m} = sum over neighbours j of block z (their species, or the one block of
  * contracted channels) of R_nl(r_ij) Y_lm(u_ij); internal layout [z][l][m][n].
- * Tiles of DROWS rows (z, l, m..) by DCHUNK vectors of n are summed over the block's
- * neighbours in registers and stored once: A is written once per entry instead of read
- * and written once per neighbour. The positions n of an l are tiled in two segments,
- * the short channel's [0, c0[l]) (near neighbours only) and the long one's [c0[l], N)
- * (near and far ones, if l <= lmax_far): neighbours beyond the short cutoff (far) add
- * only there (their short-channel R are zero, their higher harmonics not computed), and
- * their tiles are whole. */
+ * Tiles of DROWS rows (z, l, m..) by DCOLS positions n are summed over the block's
+ * neighbours, four per vector, in registers and stored once: A is written once per entry
+ * instead of read and written once per neighbour. The positions n of an l are tiled in
+ * two segments, those of the used short channels, [0, s_end[l]) (near neighbours only),
+ * and of the long ones, [c0[l], l_end[l]) (near and far ones, if l <= lmax_far):
+ * neighbours beyond the short cutoff (far) add only there (their short-channel R are
+ * zero, their higher harmonics not computed). Other positions of A stay zero. */
 void K(acelin_density)(const acelin_model *m, acelin_ws *w)
 {
     memset(w->A, 0, (size_t)m->n_A * sizeof(double));
-    /* w->order (acelin_gather): by block, near ones first */
-    const int *cnt = w->sp_start, nblk = m->n_ablock;
-    const int nr = m->n_rtot;
-    for (int z = 0; z < nblk; ++z) {
-        const int j0 = cnt[z], j1 = w->sp_near[z], j2 = cnt[z + 1];
-        if (j0 == j2) continue;
+    for (int z = 0; z < m->n_ablock; ++z) {
+        const int b0 = w->blk_start[z], b1 = w->blk_near[z], b2 = w->blk_start[z + 1];
+        if (b0 == b2) continue;
         double *Az = w->A + (size_t)z * m->n_int;
         for (int l = 0; l <= m->lmax; ++l) {
-            /* c0 is a whole vector where a long channel exists (else the unpadded short
-             * count, and there are no far neighbours: one segment) */
-            const int N = m->Nl[l], c0 = m->c0[l] < N && m->c0[l] % VN == 0 ? m->c0[l] : N;
-            const int far_end = l <= m->lmax_far ? j2 : j1; /* far ones: order[j1 .. far_end) */
-            const double *R0 = w->R + m->roff[l];
+            const int N = m->Nl[l], se = m->s_end[l], c0 = m->c0[l], le = m->l_end[l];
+            const int far_end = l <= m->lmax_far ? b2 : b1; /* far blocks: [b1, far_end) */
             double *Al = Az + m->loff[l];
             for (int i = 0; i <= 2 * l; i += DROWS) {
                 const int mr = 2 * l + 1 - i < DROWS ? 2 * l + 1 - i : DROWS, k = l * l + i;
-                for (int n0 = 0; n0 < c0; n0 += DCHUNK * VN) { /* short: near neighbours */
-                    const int nv = (c0 - n0 < DCHUNK * VN ? c0 - n0 : DCHUNK * VN) / VN;
-                    density_dispatch(m, w, R0, nr, k, n0, j0, j1, Al + i * N, N, mr, nv);
-                }
-                for (int n0 = c0; n0 < N; n0 += DCHUNK * VN) { /* long: near and far */
-                    const int nv = (N - n0 < DCHUNK * VN ? N - n0 : DCHUNK * VN) / VN;
-                    density_dispatch(m, w, R0, nr, k, n0, j0, far_end, Al + i * N, N, mr, nv);
-                }
+                for (int n0 = 0; n0 < se; n0 += DCOLS) /* short: near neighbours */
+                    density_dispatch(m, w, m->roff[l], k, n0, b0, b1, Al + i * N, N, mr,
+                                     se - n0 < DCOLS ? se - n0 : DCOLS);
+                for (int n0 = c0; n0 < le; n0 += DCOLS) /* long: near and far */
+                    density_dispatch(m, w, m->roff[l], k, n0, b0, far_end, Al + i * N, N, mr,
+                                     le - n0 < DCOLS ? le - n0 : DCOLS);
             }
         }
     }
@@ -280,119 +275,65 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
     memcpy(E4, &E, sizeof E);
 }
 
-/* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r).
- * Contract over n first, per (l, m): h_lm = sum_n g_lmn R_n, h'_lm = sum_n g_lmn R_n' (two
- * products per entry, VN radial indices per vector, each l only up to its own radial
- * count), then s1 = sum_lm h'_lm Y_lm and G = sum_lm h_lm dY_lm/du. The lane sums of h are
- * taken once per neighbour, after the (l, m) sum (both are linear). Neighbours go in pairs
- * of the same block and range (w->order): the pair shares the loads of dE/dA, and each
- * neighbour keeps its own sums in the order of a single one, so its result is the same. */
-static inline __attribute__((always_inline)) void backprop_nb(
-    const acelin_model *m, const acelin_ws *w, const int *js, const int nj, double *dE_dr)
+/* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r),
+ * for the four neighbours of one block (acelin_harmonics), one per lane: per (l, m)
+ * h_lm = sum_n g_lmn R_n and h'_lm = sum_n g_lmn R_n' (each g broadcast to the four
+ * lanes, each load of R and R' serving BROWS rows m), then s1 = sum_lm h'_lm Y_lm and
+ * G = sum_lm h_lm dY_lm/du with the block's interleaved harmonics. Idle lanes (R = 0)
+ * are not written. */
+#define BROWS 4
+
+/* rows k .. k+MB-1 (stride N in gl) over the positions [0, se) and [c0, le) */
+static inline __attribute__((always_inline)) void backprop_rows(
+    const double *gl, int N, int se, int c0, int le, const double *R, const double *dR, const double *Y,
+    const double *dY, int nlm, int k, v4d *S1, v4d *H0, v4d *H1, v4d *H2, const int MB)
 {
-    const int nlm = m->n_lm, N0 = m->n_rtot;
-    const double *gz = w->dEdA + (size_t)w->nb_block[js[0]] * m->n_int;
-    const int far = w->nb_far[js[0]];
-    const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
-    const double *R0[2], *dR0[2], *Y[2], *dY[2];
-    vnd S1[2], H0[2], H1[2], H2[2];
-    for (int p = 0; p < nj; ++p) {
-        R0[p] = w->R + (size_t)js[p] * N0;
-        dR0[p] = w->dR + (size_t)js[p] * N0;
-        Y[p] = ws_Y(m, w, js[p]);
-        dY[p] = ws_dY(m, w, js[p]);
-        S1[p] = H0[p] = H1[p] = H2[p] = (vnd){0};
-    }
-    for (int l = 0; l <= lmax; ++l) {
-        const int N = m->Nl[l];
-        const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
-        if (N <= c0) continue;
-        for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k) {
-            const double *gl = gz + m->loff[l] + i * N;
-            vnd h[2], q[2];
-            for (int p = 0; p < nj; ++p) h[p] = q[p] = (vnd){0};
-            for (int c = c0; c < N; c += VN) {
-                const vnd gv = loadn(gl + c);
-                for (int p = 0; p < nj; ++p) {
-                    h[p] += gv * loadn(R0[p] + m->roff[l] + c);
-                    q[p] += gv * loadn(dR0[p] + m->roff[l] + c);
-                }
-            }
-            for (int p = 0; p < nj; ++p) {
-                S1[p] += q[p] * Y[p][4 * k];
-                H0[p] += h[p] * dY[p][4 * k];
-                H1[p] += h[p] * dY[p][4 * (nlm + k)];
-                H2[p] += h[p] * dY[p][4 * (2 * nlm + k)];
+    v4d h[BROWS], q[BROWS];
+    for (int r = 0; r < MB; ++r) h[r] = q[r] = (v4d){0};
+    for (int seg = 0; seg < 2; ++seg)
+        for (int n = seg ? c0 : 0; n < (seg ? le : se); ++n) {
+            const v4d Rv = load4(R + 4 * n), dRv = load4(dR + 4 * n);
+            for (int r = 0; r < MB; ++r) {
+                const double g = gl[r * N + n];
+                h[r] += g * Rv;
+                q[r] += g * dRv;
             }
         }
-    }
-    for (int p = 0; p < nj; ++p) {
-        const int j = js[p];
-        const double s1 = hsumn(S1[p]), G0 = hsumn(H0[p]), G1 = hsumn(H1[p]), G2 = hsumn(H2[p]);
-        const double *u = w->nb_u + 3 * j;
-        const double r = w->nb_r[j], ug = u[0] * G0 + u[1] * G1 + u[2] * G2;
-        double *out = dE_dr + 3 * w->nb_bond[j];
-        out[0] += s1 * u[0] + (G0 - u[0] * ug) / r;
-        out[1] += s1 * u[1] + (G1 - u[1] * ug) / r;
-        out[2] += s1 * u[2] + (G2 - u[2] * ug) / r;
+    for (int r = 0; r < MB; ++r) {
+        *S1 += q[r] * load4(Y + 4 * (k + r));
+        *H0 += h[r] * load4(dY + 4 * (k + r));
+        *H1 += h[r] * load4(dY + 4 * (nlm + k + r));
+        *H2 += h[r] * load4(dY + 4 * (2 * nlm + k + r));
     }
 }
 
-/* The lane sums of four vectors, as one vector: out[p] = sum of the lanes of v[p]. */
-static inline __attribute__((always_inline)) v4d lane_sums4(const vnd *v)
+static void backprop_block(const acelin_model *m, const acelin_ws *w, int b, const int *js, int nl,
+                           double *dE_dr)
 {
-#if VN == 4
-    typedef long long v4i __attribute__((vector_size(32)));
-    /* pairs within 128-bit halves, then the halves: 6 shuffles and 3 adds */
-    const vnd a = __builtin_shuffle(v[0], v[1], (v4i){0, 4, 2, 6}) + __builtin_shuffle(v[0], v[1], (v4i){1, 5, 3, 7});
-    const vnd b = __builtin_shuffle(v[2], v[3], (v4i){0, 4, 2, 6}) + __builtin_shuffle(v[2], v[3], (v4i){1, 5, 3, 7});
-    return __builtin_shuffle(a, b, (v4i){0, 1, 4, 5}) + __builtin_shuffle(a, b, (v4i){2, 3, 6, 7});
-#else
-    return (v4d){hsumn(v[0]), hsumn(v[1]), hsumn(v[2]), hsumn(v[3])};
-#endif
-}
-
-/* backprop_nb for the four neighbours js[0 .. 4) of one block of harmonics (acelin_harmonics
- * made it from the same range, so neighbour p sits in lane p): h and h' are reduced over
- * their n lanes per row (lane_sums4), which puts the four neighbours in the lanes of one
- * vector, and the (l, m) sums become vector products with the block's interleaved Y and
- * dY rows (one load each, for four neighbours). */
-static void backprop_block(const acelin_model *m, const acelin_ws *w, const int *js, double *dE_dr)
-{
-    const int nlm = m->n_lm, N0 = m->n_rtot;
+    const int nlm = m->n_lm, nr = m->n_rtot;
     const double *gz = w->dEdA + (size_t)w->nb_block[js[0]] * m->n_int;
     const int far = w->nb_far[js[0]];
     const int lmax = far ? m->lmax_far : m->lmax; /* harmonics filled up to here */
-    const double *Yb = ws_Y(m, w, js[0]), *dYb = ws_dY(m, w, js[0]); /* lane 0 */
-    const double *R0[4], *dR0[4];
+    const double *Y = w->Y + (size_t)b * 4 * nlm, *dY = w->dY + (size_t)b * 12 * nlm;
+    const double *R = w->R + (size_t)b * 4 * nr, *dR = w->dR + (size_t)b * 4 * nr;
     v4d S1 = {0}, H0 = {0}, H1 = {0}, H2 = {0};
     for (int l = 0; l <= lmax; ++l) {
-        const int N = m->Nl[l];
-        const int c0 = far ? m->c0[l] : 0; /* short-channel R are zero there */
-        if (N <= c0) continue;
-        for (int p = 0; p < 4; ++p) {
-            R0[p] = w->R + (size_t)js[p] * N0 + m->roff[l];
-            dR0[p] = w->dR + (size_t)js[p] * N0 + m->roff[l];
+        /* far: only the long positions (their short-channel R are zero) */
+        const int N = m->Nl[l], se = far ? 0 : m->s_end[l], c0 = m->c0[l], le = m->l_end[l];
+        if (se == 0 && le <= c0) continue;
+        const double *gl = gz + m->loff[l], *Rl = R + 4 * m->roff[l], *dRl = dR + 4 * m->roff[l];
+        int i = 0;
+#define BR(MB) backprop_rows(gl + i * N, N, se, c0, le, Rl, dRl, Y, dY, nlm, l * l + i, &S1, &H0, &H1, &H2, MB)
+        for (; i + BROWS <= 2 * l + 1; i += BROWS) BR(BROWS);
+        switch (2 * l + 1 - i) {
+        case 1: BR(1); break;
+        case 2: BR(2); break;
+        case 3: BR(3); break;
+        default: break;
         }
-        const double *gl = gz + m->loff[l];
-        for (int i = 0, k = l * l; i <= 2 * l; ++i, ++k, gl += N) {
-            vnd h[4], q[4];
-            for (int p = 0; p < 4; ++p) h[p] = q[p] = (vnd){0};
-            for (int c = c0; c < N; c += VN) {
-                const vnd gv = loadn(gl + c);
-                for (int p = 0; p < 4; ++p) {
-                    h[p] += gv * loadn(R0[p] + c);
-                    q[p] += gv * loadn(dR0[p] + c);
-                }
-            }
-            const v4d hs = lane_sums4(h), qs = lane_sums4(q);
-            S1 += qs * load4(Yb + 4 * k);
-            H0 += hs * load4(dYb + 4 * k);
-            H1 += hs * load4(dYb + 4 * (nlm + k));
-            H2 += hs * load4(dYb + 4 * (2 * nlm + k));
-        }
+#undef BR
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < nl; ++p) {
         const int j = js[p];
         const double *u = w->nb_u + 3 * j;
         const double r = w->nb_r[j], ug = u[0] * H0[p] + u[1] * H1[p] + u[2] * H2[p];
@@ -403,17 +344,16 @@ static void backprop_block(const acelin_model *m, const acelin_ws *w, const int 
     }
 }
 
-/* w->order (acelin_gather made it for these neighbours): by block, near ones first; whole
- * blocks of four harmonics at once, the rest of a range in pairs */
+/* the blocks of four of w->order (acelin_gather grouped the neighbours, acelin_harmonics
+ * made the blocks) */
 void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, double *dE_dr)
 {
     for (int z = 0; z < m->n_ablock; ++z) {
         const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
-        for (int part = 0; part < 2; ++part) {
-            int q = bounds[part];
-            for (; q + 3 < bounds[part + 1]; q += 4) backprop_block(m, w, w->order + q, dE_dr);
-            for (; q + 1 < bounds[part + 1]; q += 2) backprop_nb(m, w, w->order + q, 2, dE_dr);
-            if (q < bounds[part + 1]) backprop_nb(m, w, w->order + q, 1, dE_dr);
-        }
+        for (int part = 0; part < 2; ++part)
+            for (int q = bounds[part]; q < bounds[part + 1]; q += 4) {
+                const int nl = bounds[part + 1] - q < 4 ? bounds[part + 1] - q : 4;
+                backprop_block(m, w, w->nb_slot[w->order[q]] >> 2, w->order + q, nl, dE_dr);
+            }
     }
 }

@@ -332,6 +332,16 @@ static void channel_layout(acelin_model *m, const acelin_tables *t, int *pos)
     if (m->chan)
         for (int k = 0; k < m->n_nl; ++k)
             if (pos[k] <= -2) pos[k] = m->c0[m->nl_l[k]] + (-2 - pos[k]);
+    for (int l = 0; l <= 8; ++l) {
+        m->s_end[l] = 0;
+        m->l_end[l] = m->c0[l];
+    }
+    for (int k = 0; k < m->n_nl; ++k) {
+        const int l = m->nl_l[k], p = pos[k];
+        if (p < 0) continue;
+        if (p < m->c0[l]) { if (p + 1 > m->s_end[l]) m->s_end[l] = p + 1; }
+        else if (p + 1 > m->l_end[l]) m->l_end[l] = p + 1;
+    }
 }
 
 /* Contracted channels: the non-zero weights of every pair, rows at roff[l] + pos, columns

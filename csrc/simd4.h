@@ -22,26 +22,13 @@ static inline v4d load4(const double *p)
     return v;
 }
 
-/* The machine's own vector width (32 bytes with AVX, else 16: SSE2, NEON): GCC keeps a
- * v4d accumulator of a loop in memory when it has no 32-byte registers, so loops whose
- * accumulators must stay in registers use vnd, VN lanes (the radial counts per l, Nl, are
- * padded to multiples of the running kernels' VN: model.c, acelin_kernel_width). */
+/* The machine's own vector width in doubles (4 with AVX, else 2: SSE2, NEON): the width
+ * acelin_kernel_width reports for the build's own kernels. */
 #if defined(__AVX__) || defined(ACELIN_VN4) /* ACELIN_VN4: kernels_avx2.c (target pragma) */
-typedef double vnd __attribute__((vector_size(32)));
 #define VN 4
-#define hsumn(v) (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
 #else
-typedef double vnd __attribute__((vector_size(16)));
 #define VN 2
-#define hsumn(v) ((v)[0] + (v)[1])
 #endif
-
-static inline vnd loadn(const double *p)
-{
-    vnd v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* sum of the 4 lanes, pairwise (a macro: a vector argument would draw GCC's ABI note;
  * pass a variable, it is read 4 times) */

@@ -9,10 +9,17 @@ void acelin_ws_free(acelin_ws *w)
 {
     if (!w) return;
     free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_block); free(w->nb_u);
-    free(w->Rb); free(w->dRb); free(w->nb_pair);
+    free(w->Rb); free(w->dRb); free(w->nb_pair); free(w->blk_start); free(w->blk_near);
     free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->nb_slot); free(w->D);
     free(w->g); free(w->order); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
+}
+
+/* n doubles, 64-byte aligned (free() releases them), or NULL */
+static double *aligned(size_t n)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, (n ? n : 1) * sizeof(double)) ? NULL : p;
 }
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
@@ -29,24 +36,24 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->nb_far = malloc(c * sizeof(int));
     w->nb_u = malloc(3 * c * sizeof(double));
     w->nb_r = malloc(c * sizeof(double));
-    w->R = malloc(c * m->n_rtot * sizeof(double));
-    w->dR = malloc(c * m->n_rtot * sizeof(double));
-    w->Rb = m->chan ? malloc(c * m->n_rpad * sizeof(double)) : NULL;
-    w->dRb = m->chan ? malloc(c * m->n_rpad * sizeof(double)) : NULL;
-    w->nb_pair = malloc(c * sizeof(int));
-    /* blocks of four: every near and far range of a block may end in a partial one */
+    /* blocks of four: every near and far range of a block may end in a partial one; whole
+       32-byte vectors are stored there (aligned) */
     const size_t nbat = c / 4 + 2 * (size_t)m->n_ablock + 1;
-    void *y = NULL, *dy = NULL; /* whole 32-byte vectors (acelin_ylm4 stores them) */
-    if (posix_memalign(&y, 64, nbat * 4 * m->n_lm * sizeof(double))) y = NULL;
-    if (posix_memalign(&dy, 64, nbat * 12 * m->n_lm * sizeof(double))) dy = NULL;
-    w->Y = y;
-    w->dY = dy;
+    w->R = aligned(nbat * 4 * m->n_rtot);
+    w->dR = aligned(nbat * 4 * m->n_rtot);
+    w->Rb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
+    w->dRb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
+    w->nb_pair = malloc(c * sizeof(int));
+    w->Y = aligned(nbat * 4 * m->n_lm);
+    w->dY = aligned(nbat * 12 * m->n_lm);
     w->nb_slot = malloc(c * sizeof(int));
+    w->blk_start = malloc((size_t)(m->n_ablock + 1) * sizeof(int));
+    w->blk_near = malloc((size_t)m->n_ablock * sizeof(int));
     w->order = malloc(c * sizeof(int));
     w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
     w->sp_near = malloc((size_t)m->ns * sizeof(int));
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
-             w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->nb_slot && w->order && w->sp_start && w->sp_near;
+             w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->nb_slot && w->blk_start && w->blk_near && w->order && w->sp_start && w->sp_near;
     if (ok && design) {
         int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {

@@ -15,13 +15,19 @@ typedef struct {
                                   with contracted channels) */
     int *nb_far;               /* [cap] 1: beyond the short cutoff (long-range channel only) */
     double *nb_u, *nb_r;       /* [cap*3] unit vectors, [cap] distances (A) */
-    double *R, *dR;            /* [cap*n_rtot] radial values, d/dr (internal layout, roff per l) */
-    double *Rb, *dRb;          /* [cap*n_rpad] base radial functions (contracted channels: before W) */
+    double *R, *dR;            /* radial values, d/dr (internal layout, roff per l) of four
+                                  neighbours per block, lanes interleaved: block b holds
+                                  [n_rtot][4] (ws_R, ws_dR); idle lanes are zero */
+    double *Rb, *dRb;          /* base radial functions, [n_rpad][4] per block (contracted
+                                  channels: before W) */
     int *nb_pair;              /* [cap] species pair (centre * ns + neighbour) of each active neighbour */
     double *Y, *dY;            /* harmonics and d/du of four neighbours per block, lanes
                                   interleaved: block b holds Y [n_lm][4] and dY [3][n_lm][4]
                                   (acelin_harmonics; read them through ws_Y, ws_dY) */
-    int *nb_slot;              /* [cap] 4 * block + lane of each neighbour's harmonics */
+    int *nb_slot;              /* [cap] 4 * block + lane of each neighbour (harmonics, radial) */
+    int *blk_start, *blk_near; /* [n_ablock+1], [n_ablock]: blocks of four of each atomic-base
+                                  block: near ones from blk_start[z], far ones from
+                                  blk_near[z] to blk_start[z+1] (acelin_harmonics) */
     int *order;                /* [cap] active neighbours grouped by block, near ones first */
     int *sp_start;             /* [n_ablock+1] neighbour range of each block in order */
     int *sp_near;              /* [n_ablock] end of the block's near neighbours (they come first) */
@@ -45,6 +51,17 @@ static inline const double *ws_dY(const acelin_model *m, const acelin_ws *w, int
     const int s = w->nb_slot[j];
     return w->dY + (size_t)(s >> 2) * 12 * m->n_lm + (s & 3);
 }
+/* R_n (internal position n) of active neighbour j at ws_R(m, w, j)[4 n], R_n' likewise */
+static inline const double *ws_R(const acelin_model *m, const acelin_ws *w, int j)
+{
+    const int s = w->nb_slot[j];
+    return w->R + (size_t)(s >> 2) * 4 * m->n_rtot + (s & 3);
+}
+static inline const double *ws_dR(const acelin_model *m, const acelin_ws *w, int j)
+{
+    const int s = w->nb_slot[j];
+    return w->dR + (size_t)(s >> 2) * 4 * m->n_rtot + (s & 3);
+}
 void acelin_ws_free(acelin_ws *w);
 
 /* atom.c */
@@ -56,8 +73,8 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
 void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int n_active);
 /* the harmonics of the grouped neighbours into w->Y, dY, nb_slot (kernels_impl.h) */
 void acelin_harmonics(const acelin_model *m, acelin_ws *w);
-/* the base radial functions (acelin_radial's layout, n_rpad per neighbour) of the grouped
- * neighbours into R, dR (kernels_impl.h) */
+/* the base radial functions (acelin_radial's layout, [n_rpad][4] per block of four) of the
+ * grouped neighbours into R, dR (kernels_impl.h) */
 void acelin_radial_batch(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density(const acelin_model *m, acelin_ws *w);
 /* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
