@@ -57,7 +57,7 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         if (dE_dr) dE_dr[3 * b] = dE_dr[3 * b + 1] = dE_dr[3 * b + 2] = 0.0;
         int pair = zc * m->ns + zj;
         if (r >= m->max_cut) continue;
-        if (with_core) {
+        if (with_core && r < m->r_core[pair]) { /* beyond r_core the term is zero: no call */
             double dV, V = acelin_core_pair(m, pair, r, &dV);
             if (V != 0.0 || dV != 0.0) {
                 ec += 0.5 * V; /* the pair is seen from both atoms */

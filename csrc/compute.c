@@ -82,8 +82,8 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         int ok_ws = 1;
         for (int q = 0; q < GROUP; ++q) ok_ws &= (w[q] = acelin_ws_new(m, cap, 0)) != NULL;
         const size_t nA = (size_t)m->n_A;
-        double *A4 = malloc((nA ? nA : 1) * GROUP * sizeof(double));
-        double *g4 = malloc((nA ? nA : 1) * GROUP * sizeof(double));
+        double *A4 = acelin_line_alloc(nA * GROUP * sizeof(double));
+        double *g4 = acelin_line_alloc(nA * GROUP * sizeof(double));
         ok_ws &= A4 && g4;
         char msg[200];
 #ifdef _OPENMP

@@ -15,27 +15,35 @@ void acelin_ws_free(acelin_ws *w)
     free(w);
 }
 
-/* n doubles, 64-byte aligned (free() releases them), or NULL */
-static double *aligned(size_t n)
+/* Every array of a workspace is whole 64-byte cache lines of its own: the workspaces of
+ * different threads then never share a line with each other or with the caller's arrays
+ * that other threads write (false sharing slowed the threaded runs), and whole 32-byte
+ * vectors can be stored (acelin_ylm4, the radial blocks). free() releases them. */
+void *acelin_line_alloc(size_t bytes)
 {
     void *p = NULL;
-    return posix_memalign(&p, 64, (n ? n : 1) * sizeof(double)) ? NULL : p;
+    const size_t n = (bytes ? bytes : 1) + 63 - ((bytes ? bytes : 1) + 63) % 64;
+    return posix_memalign(&p, 64, n) ? NULL : p;
 }
+
+static double *aligned(size_t n) { return acelin_line_alloc(n * sizeof(double)); }
+#define LINES(n, type) acelin_line_alloc((size_t)(n) * sizeof(type))
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
 {
-    acelin_ws *w = calloc(1, sizeof(acelin_ws));
+    acelin_ws *w = acelin_line_alloc(sizeof(acelin_ws));
     if (!w) return NULL;
+    memset(w, 0, sizeof *w);
     if (cap < 1) cap = 1;
     w->cap = cap;
     size_t c = (size_t)cap, nA = (size_t)(m->n_A ? m->n_A : 1);
-    w->A = malloc(nA * sizeof(double));
-    w->dEdA = malloc(nA * sizeof(double));
-    w->nb_bond = malloc(c * sizeof(int64_t));
-    w->nb_block = malloc(c * sizeof(int));
-    w->nb_far = malloc(c * sizeof(int));
-    w->nb_u = malloc(3 * c * sizeof(double));
-    w->nb_r = malloc(c * sizeof(double));
+    w->A = LINES(nA, double);
+    w->dEdA = LINES(nA, double);
+    w->nb_bond = LINES(c, int64_t);
+    w->nb_block = LINES(c, int);
+    w->nb_far = LINES(c, int);
+    w->nb_u = LINES(3 * c, double);
+    w->nb_r = LINES(c, double);
     /* blocks of four: every near and far range of a block may end in a partial one; whole
        32-byte vectors are stored there (aligned) */
     const size_t nbat = c / 4 + 2 * (size_t)m->n_ablock + 1;
@@ -43,15 +51,15 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->dR = aligned(nbat * 4 * m->n_rtot);
     w->Rb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
     w->dRb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
-    w->nb_pair = malloc(c * sizeof(int));
+    w->nb_pair = LINES(c, int);
     w->Y = aligned(nbat * 4 * m->n_lm);
     w->dY = aligned(nbat * 12 * m->n_lm);
-    w->nb_slot = malloc(c * sizeof(int));
-    w->blk_start = malloc((size_t)(m->n_ablock + 1) * sizeof(int));
-    w->blk_near = malloc((size_t)m->n_ablock * sizeof(int));
-    w->order = malloc(c * sizeof(int));
-    w->sp_start = malloc((size_t)(m->ns + 1) * sizeof(int));
-    w->sp_near = malloc((size_t)m->ns * sizeof(int));
+    w->nb_slot = LINES(c, int);
+    w->blk_start = LINES((size_t)(m->n_ablock + 1), int);
+    w->blk_near = LINES((size_t)m->n_ablock, int);
+    w->order = LINES(c, int);
+    w->sp_start = LINES((size_t)(m->ns + 1), int);
+    w->sp_near = LINES((size_t)m->ns, int);
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
              w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->nb_slot && w->blk_start && w->blk_near && w->order && w->sp_start && w->sp_near;
     if (ok && design) {
@@ -60,8 +68,8 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
             int64_t k = m->sup_start[m->species_basis_start[s + 1]] - m->sup_start[m->species_basis_start[s]];
             if (k > sup_max) sup_max = k;
         }
-        w->D = malloc((size_t)(m->n_int ? m->n_int : 1) * 3 * ACELIN_TILE * sizeof(double));
-        w->g = malloc((size_t)sup_max * sizeof(double));
+        w->D = LINES((size_t)(m->n_int ? m->n_int : 1) * 3 * ACELIN_TILE, double);
+        w->g = LINES((size_t)sup_max, double);
         ok = w->D && w->g;
     }
     if (!ok) { acelin_ws_free(w); return NULL; }

@@ -38,6 +38,9 @@ typedef struct {
 } acelin_ws;
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);
+/* bytes in whole 64-byte cache lines of their own (aligned; free() releases them), for
+ * per-thread scratch; NULL when out of memory */
+void *acelin_line_alloc(size_t bytes);
 
 /* Y_lm of active neighbour j at ws_Y(m, w, j)[4 k] (k = l*l+l+m), dY_lm/du_a at
  * ws_dY(m, w, j)[4 (a n_lm + k)] */
