@@ -231,9 +231,8 @@ void PairACELin::build_bonds()
   const int *tsp = m.type_species.data();
   const int ns = m.n_species;
 
-  // centres (atoms of a model element), then, in parallel over them (comm->nthreads: the
-  // core's threads; serial work here limits the threaded speed-up), the bonds in range:
-  // counted first, so that every centre knows where its bonds start, then written
+  // centres (atoms of a model element), then their bonds in parallel over them
+  // (comm->nthreads: the core's threads; serial work here limits the threaded speed-up)
   int *c_atom = at_least(m.centre_atom, inum);
   int *c_species = at_least(m.centre_species, inum);
   int64_t *start = at_least(m.neigh_start, (size_t) inum + 1);
@@ -245,38 +244,40 @@ void PairACELin::build_bonds()
     c_species[k++] = tsp[type[i]];
   }
   const double *cutsq = m.cutsq_species.data();
-  // the bonds of centre c in range: their number, and (n_atom not null) written from `slot` on
-  auto bonds_of = [&](int c, int *n_atom, int *n_species, double *dr, int64_t slot) {
-    const int i = c_atom[c];
+  // the candidates jj0 .. jj1 of centre c (list index i) into out_* from 0 on, those in
+  // range kept: every candidate is written and the next slot advances by 0 or 1, so no
+  // branch depends on the distance (about half of the skin's candidates are out, at random)
+  auto in_range = [&](int i, int c, int jj0, int jj1, int *out_atom, int *out_species, double *out_dr) {
     const double *cut2 = cutsq + (size_t) c_species[c] * ns;
     const int *jlist = firstneigh[i];
     const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    int64_t n = 0;
-    for (int jj = 0; jj < numneigh[i]; ++jj) {
+    int n = 0;
+    for (int jj = jj0; jj < jj1; ++jj) {
       const int j = jlist[jj] & NEIGHMASK;
       const int sj = tsp[type[j]];
       const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-      const bool in = (sj >= 0) && (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
-      if (!n_atom) {
-        n += in; // counting: no branch on the distance (about half the skin's candidates are out)
-      } else if (in) {
-        const int64_t b = slot + n++;
-        n_atom[b] = j;
-        n_species[b] = sj;
-        dr[3 * b] = dx;
-        dr[3 * b + 1] = dy;
-        dr[3 * b + 2] = dz;
+      if (out_atom) {
+        out_atom[n] = j;
+        out_species[n] = sj;
+        out_dr[3 * n] = dx;
+        out_dr[3 * n + 1] = dy;
+        out_dr[3 * n + 2] = dz;
       }
+      n += (sj >= 0) && (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
     }
     return n;
   };
   const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
+  // the bonds of every centre in range: counted first, so that every centre knows where its
+  // bonds start, then written (through a small buffer per thread: the unkept candidates'
+  // writes must not reach the next centre's bonds, which another thread may own)
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(nt) schedule(static)
 #else
   (void) nt;
 #endif
-  for (int c = 0; c < k; ++c) start[c + 1] = bonds_of(c, nullptr, nullptr, nullptr, 0);
+  for (int c = 0; c < k; ++c)
+    start[c + 1] = in_range(c_atom[c], c, 0, numneigh[c_atom[c]], nullptr, nullptr, nullptr);
   start[0] = 0;
   for (int c = 0; c < k; ++c) start[c + 1] += start[c];
   const int64_t nb = start[k];
@@ -284,9 +285,27 @@ void PairACELin::build_bonds()
   int *n_species = at_least(m.neigh_species, (size_t) nb);
   double *dr = at_least(m.dr, 3 * (size_t) nb);
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel num_threads(nt)
 #endif
-  for (int c = 0; c < k; ++c) bonds_of(c, n_atom, n_species, dr, start[c]);
+  {
+    constexpr int BUF = 64;
+    int b_atom[BUF], b_species[BUF];
+    double b_dr[3 * BUF];
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int c = 0; c < k; ++c) {
+      const int i = c_atom[c];
+      int64_t at = start[c];
+      for (int jj = 0; jj < numneigh[i]; jj += BUF) {
+        const int n = in_range(i, c, jj, std::min(numneigh[i], jj + BUF), b_atom, b_species, b_dr);
+        std::copy(b_atom, b_atom + n, n_atom + at);
+        std::copy(b_species, b_species + n, n_species + at);
+        std::copy(b_dr, b_dr + 3 * n, dr + 3 * at);
+        at += n;
+      }
+    }
+  }
   m.n_centres = k;
   m.n_bonds = nb;
   at_least(m.energy, k);
