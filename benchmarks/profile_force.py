@@ -40,29 +40,44 @@ ROWS = [("radial", "  radial functions"), ("harmonics", "  harmonics"),
         ("scatter", "force/virial scatter"), ("neighbour_list", "neighbour list (C)")]
 
 
+# runs a revision's own generator without its package (whose __init__ needs built extensions)
+GENERATE = """import os, sys, types
+root, out = sys.argv[1], sys.argv[2]
+for name in ("ace_lin", "ace_lin.basis", "ace_lin.codegen"):
+    mod = types.ModuleType(name)
+    mod.__path__ = [os.path.join(root, *name.split("."))]
+    sys.modules[name] = mod
+from ace_lin.codegen.emit_c import write_generated_sources
+write_generated_sources(out)
+"""
+
+
 def export_csrc(rev, tmp):
-    """csrc/ of git revision rev in tmp/rev-src/csrc (with this tree's generated kernels), and
-    its own harness, tmp/rev-src/benchmarks/profile_force.c (the harness calls internal
-    kernels, whose names change between revisions)."""
-    import shutil
+    """csrc/ of git revision rev in tmp/rev-src/csrc, with the kernels its own generator
+    emits, and its own harness, tmp/rev-src/benchmarks/profile_force.c (the harness calls
+    internal kernels, whose names change between revisions)."""
     import tarfile
 
     out = os.path.join(tmp, "rev-src")
     os.makedirs(out)
     tar = os.path.join(tmp, "rev.tar")
-    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc", "benchmarks/profile_force.c"], cwd=REPO,
+    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc", "benchmarks/profile_force.c",
+                          "ace_lin/codegen/emit_c.py", "ace_lin/basis/ylm.py"], cwd=REPO,
                          capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit(f"git archive {rev} failed: {res.stderr.strip()}")
     with tarfile.open(tar) as tf:
         tf.extractall(out)
-    shutil.copytree(os.path.join(CSRC, "generated"), os.path.join(out, "csrc", "generated"))
+    res = subprocess.run([sys.executable, "-c", GENERATE, out, os.path.join(out, "csrc", "generated")],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"the generator of {rev} failed:\n{res.stderr[-3000:]}")
     return os.path.join(out, "csrc")
 
 
 def compile_harness(tmp, native, csrc=CSRC, name="profile_force"):
     gen = os.path.join(csrc, "generated")
-    if not os.path.isfile(os.path.join(gen, "acelin_ylm4.h")):
+    if not os.path.isdir(gen) or not any(f.endswith(".h") for f in os.listdir(gen)):
         sys.exit("csrc/generated is missing: build the extensions first (setup.py build_ext)")
     srcs = [os.path.join(csrc, f) for f in sorted(os.listdir(csrc)) if f.endswith(".c")]
     srcs += [os.path.join(gen, f) for f in sorted(os.listdir(gen)) if f.endswith(".c")]
