@@ -42,28 +42,30 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design);
  * per-thread scratch; NULL when out of memory */
 void *acelin_line_alloc(size_t bytes);
 
+/* lane of neighbour j in an array of blocks of four neighbours, `block` doubles per block */
+static inline const double *ws_lane(const acelin_ws *w, const double *a, size_t block, int j)
+{
+    const int s = w->nb_slot[j];
+    return a + (size_t)(s >> 2) * block + (s & 3);
+}
 /* Y_lm of active neighbour j at ws_Y(m, w, j)[4 k] (k = l*l+l+m), dY_lm/du_a at
  * ws_dY(m, w, j)[4 (a n_lm + k)] */
 static inline const double *ws_Y(const acelin_model *m, const acelin_ws *w, int j)
 {
-    const int s = w->nb_slot[j];
-    return w->Y + (size_t)(s >> 2) * 4 * m->n_lm + (s & 3);
+    return ws_lane(w, w->Y, (size_t)4 * m->n_lm, j);
 }
 static inline const double *ws_dY(const acelin_model *m, const acelin_ws *w, int j)
 {
-    const int s = w->nb_slot[j];
-    return w->dY + (size_t)(s >> 2) * 12 * m->n_lm + (s & 3);
+    return ws_lane(w, w->dY, (size_t)12 * m->n_lm, j);
 }
 /* R_n (internal position n) of active neighbour j at ws_R(m, w, j)[4 n], R_n' likewise */
 static inline const double *ws_R(const acelin_model *m, const acelin_ws *w, int j)
 {
-    const int s = w->nb_slot[j];
-    return w->R + (size_t)(s >> 2) * 4 * m->n_rtot + (s & 3);
+    return ws_lane(w, w->R, (size_t)4 * m->n_rtot, j);
 }
 static inline const double *ws_dR(const acelin_model *m, const acelin_ws *w, int j)
 {
-    const int s = w->nb_slot[j];
-    return w->dR + (size_t)(s >> 2) * 4 * m->n_rtot + (s & 3);
+    return ws_lane(w, w->dR, (size_t)4 * m->n_rtot, j);
 }
 void acelin_ws_free(acelin_ws *w);
 
