@@ -71,6 +71,18 @@ VARIANTS = {
     "c_rc4.2": {"basis": {"r_cut": 4.2}},
     "c_rc4.4": {"basis": {"r_cut": 4.4}},
     "c_rc4.4_16_15_14_12": {"basis": {"r_cut": 4.4, "degree": [16, 15, 14, 12]}},
+    # `fast` with a cheap long-range channel (run with --preset fast): neighbours beyond the
+    # short cutoff pay only the long channel's radial functions and harmonics up to its lmax
+    "f_long6_pair": {"basis": {"long_r_cut": 6.0, "long_order": 1, "long_degree": [16], "long_w_l": 1.0}},
+    "f_long7_pair": {"basis": {"long_r_cut": 7.0, "long_order": 1, "long_degree": [22], "long_w_l": 1.0}},
+    "f_long6_l2": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
+                             "long_lmax": 2}},
+    "f_long7_l2": {"basis": {"long_r_cut": 7.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
+                             "long_lmax": 2}},
+    "f_long6_l3": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
+                             "long_lmax": 3}},
+    "f_long6_l2_16_16": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 16],
+                                   "long_w_l": 1.0, "long_lmax": 2}},
 }
 DEFAULT_RUN = "default,no_long_range,long_16_14_w2,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
 
