@@ -111,11 +111,10 @@ int main(int argc, char **argv)
             acelin_backprop(m, w, g);
             double t4 = now();
             E[i] = m->e0[species[i]] + ec + e;
-            /* the same neighbours' radial functions, then harmonics, alone */
-            /* the same values again */
+            /* the same neighbours' radial functions, then harmonics, alone (the same values again) */
             acelin_radial_batch(m, w, m->chan ? w->Rb : w->R, m->chan ? w->dRb : w->dR);
             double t5 = now();
-            acelin_harmonics(m, w); /* the same values again */
+            acelin_harmonics(m, w);
             double t6 = now();
             st[1] += t1 - t0; st[4] += t2 - t1; st[5] += t3 - t2; st[6] += t4 - t3;
             st[2] += t5 - t4; st[3] += t6 - t5;

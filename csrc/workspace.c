@@ -26,7 +26,6 @@ void *acelin_line_alloc(size_t bytes)
     return posix_memalign(&p, 64, n) ? NULL : p;
 }
 
-static double *aligned(size_t n) { return acelin_line_alloc(n * sizeof(double)); }
 #define LINES(n, type) acelin_line_alloc((size_t)(n) * sizeof(type))
 
 acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
@@ -47,13 +46,13 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     /* blocks of four: every near and far range of a block may end in a partial one; whole
        32-byte vectors are stored there (aligned) */
     const size_t nbat = c / 4 + 2 * (size_t)m->n_ablock + 1;
-    w->R = aligned(nbat * 4 * m->n_rtot);
-    w->dR = aligned(nbat * 4 * m->n_rtot);
-    w->Rb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
-    w->dRb = m->chan ? aligned(nbat * 4 * m->n_rpad) : NULL;
+    w->R = LINES(nbat * 4 * m->n_rtot, double);
+    w->dR = LINES(nbat * 4 * m->n_rtot, double);
+    w->Rb = m->chan ? LINES(nbat * 4 * m->n_rpad, double) : NULL;
+    w->dRb = m->chan ? LINES(nbat * 4 * m->n_rpad, double) : NULL;
     w->nb_pair = LINES(c, int);
-    w->Y = aligned(nbat * 4 * m->n_lm);
-    w->dY = aligned(nbat * 12 * m->n_lm);
+    w->Y = LINES(nbat * 4 * m->n_lm, double);
+    w->dY = LINES(nbat * 12 * m->n_lm, double);
     w->nb_slot = LINES(c, int);
     w->blk_start = LINES((size_t)(m->n_ablock + 1), int);
     w->blk_near = LINES((size_t)m->n_ablock, int);

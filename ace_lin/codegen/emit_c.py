@@ -56,7 +56,7 @@ def _cse(lmax: int):
 
 
 def _ylm4_function(lmax: int, reps, reduced) -> str:
-    """The vector twin of _ylm_function: temporaries that depend on x, y, z are v4d, the
+    """One lmax's kernel for four unit vectors: temporaries that depend on x, y, z are v4d, the
     others stay double (GCC's vector extension broadcasts a double in mixed arithmetic);
     outputs are vectors, constant ones broadcast. dY component a starts at dY + a * ds."""
     varying = {X, Y, Z}
