@@ -73,7 +73,8 @@ acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t
         w->nb_far[na] = r >= m->r_cut[pair]; /* only the long-range channel reaches it */
         w->nb_r[na] = r;
         double *u = w->nb_u + 3 * na;
-        u[0] = d[0] / r; u[1] = d[1] / r; u[2] = d[2] / r;
+        const double ir = 1.0 / r;
+        u[0] = d[0] * ir; u[1] = d[1] * ir; u[2] = d[2] * ir;
         w->nb_pair[na] = pair;
         ++na;
     }

@@ -19,8 +19,12 @@ struct acelin_model {
     int n_long;             /* radial functions of the long-range channel (0: none) */
     double *r_cut_long, *r_scale_long, *t_in_long, *t_span_long; /* [ns*ns], as above */
     double *r_reach;        /* [ns*ns] max(r_cut, r_cut_long): the pair's ACE range, A */
-    double *leg;            /* [2*(max(n_radial, n_long)+1)]: Legendre recurrence factors
-                               (2k+1)/(k+1), k/(k+1) interleaved (no division per call) */
+    double *leg;            /* [3*(max(n_radial, n_long)+1)]: Legendre recurrence factors
+                               (2k+1)/(k+1), k/(k+1), 2k+1 interleaved (no division or
+                               conversion per call) */
+    double *rpar;           /* [2][ns*ns][4] per channel (short, long) and pair: r_cut,
+                               1/r_scale, t(r_in), 2/t_span (radial kernels: no division
+                               but the transform's one) */
     int p;                  /* transform power */
     double max_cut;         /* largest pair cutoff (ACE and core), A */
     int n_radial, lmax, n_lm; /* n_radial: short channel only; n_lm = (lmax+1)^2 */
@@ -100,7 +104,6 @@ int acelin_kernel_width(void);
 
 /* radial.c */
 double acelin_transform_t(double r, double scale, int p, double *dt_dr);
-void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR);
 double acelin_core_pair(const acelin_model *m, int pair, double r, double *dV_dr);
 
 /* error.c */

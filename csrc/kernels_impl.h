@@ -17,52 +17,69 @@
 
 typedef long long v4l __attribute__((vector_size(32)));
 
-/* Base radial functions of the nl <= 4 neighbours js[0 .. nl) in the lanes of one vector:
- * the operations of radial.c's channel() lane by lane (zero outside r_in < r < r_cut, and
- * in idle lanes), stored as they are into the block's interleaved rows R4, dR4 ([n_rpad][4];
- * the long-range channel from n_spad). */
-static void radial4(const acelin_model *m, const acelin_ws *w, const int *js, int nl, int lng, double *R4,
-                    double *dR4)
+/* The distance transform of one block of four neighbours js[0 .. nl) (nl <= 4) for one
+ * channel (lng: the long-range one), one neighbour per lane: x(r) of radial.c's
+ * definition, the envelope env = (1 - x^2)^3, env dx/dr and d env/dx dx/dr, all zero
+ * outside r_in < r < r_cut and in idle lanes (x = 0 there keeps the polynomials finite).
+ * The lanes' parameters are assembled in registers (a vector load of four scalar
+ * stores would wait for the stores). */
+typedef struct { v4d x, env, edx, ddx; } radial_lanes;
+
+static inline radial_lanes radial_prep(const acelin_model *m, const acelin_ws *w, const int *js, int nl,
+                                       int lng)
 {
-    const int N = lng ? m->n_long : m->n_radial, off = lng ? m->n_spad : 0;
-    double r[4], rin[4], rcut[4], sc[4], tin[4], tsp[4];
-    for (int q = 0; q < 4; ++q) {
-        const int j = js[q < nl ? q : 0];
-        const int p = w->nb_pair[j];
-        r[q] = w->nb_r[j];
-        rin[q] = m->r_in[p];
-        rcut[q] = q < nl ? (lng ? m->r_cut_long[p] : m->r_cut[p]) : 0.0; /* idle: never inside */
-        sc[q] = lng ? m->r_scale_long[p] : m->r_scale[p];
-        tin[q] = lng ? m->t_in_long[p] : m->t_in[p];
-        tsp[q] = lng ? m->t_span_long[p] : m->t_span[p];
-    }
-    const v4d vr = load4(r), vs = load4(sc), vtin = load4(tin), vtsp = load4(tsp);
-    const v4l inside = (vr > load4(rin)) & (vr < load4(rcut));
+    const double *par = m->rpar + (size_t)4 * lng * m->ns * m->ns;
+    const int j0 = js[0], j1 = js[nl > 1], j2 = js[nl > 2 ? 2 : 0], j3 = js[nl > 3 ? 3 : 0];
+    const int p0 = w->nb_pair[j0], p1 = w->nb_pair[j1], p2 = w->nb_pair[j2], p3 = w->nb_pair[j3];
+    const double *q0 = par + 4 * p0, *q1 = par + 4 * p1, *q2 = par + 4 * p2, *q3 = par + 4 * p3;
     const v4d one = {1.0, 1.0, 1.0, 1.0};
-    const v4d b = one + vr / vs, inv = one / b;
+    const v4d r = {w->nb_r[j0], w->nb_r[j1], w->nb_r[j2], w->nb_r[j3]};
+    const v4d rin = {m->r_in[p0], m->r_in[p1], m->r_in[p2], m->r_in[p3]};
+    const v4d rcut = {q0[0], nl > 1 ? q1[0] : 0.0, nl > 2 ? q2[0] : 0.0, nl > 3 ? q3[0] : 0.0}; /* idle: never inside */
+    const v4d isc = {q0[1], q1[1], q2[1], q3[1]}, tin = {q0[2], q1[2], q2[2], q3[2]};
+    const v4d tk = {q0[3], q1[3], q2[3], q3[3]};
+    const v4l inside = (r > rin) & (r < rcut);
+    const v4d inv = one / (one + r * isc);
     v4d t = one;
     for (int k = 0; k < m->p; ++k) t *= inv;
-    const v4d dt = -(double)m->p * t * inv / vs;
-    v4d x = 2.0 * (t - vtin) / vtsp + 1.0;
-    x = (v4d)((v4l)x & inside); /* outside: x = 0 keeps P finite; env = 0 zeroes it */
-    const v4d dx = 2.0 * dt / vtsp;
-    const v4d wv = one - x * x;
-    const v4d env = (v4d)((v4l)(wv * wv * wv) & inside);
-    const v4d denv = (v4d)((v4l)(-6.0 * x * wv * wv) & inside);
-    v4d *Rv = (v4d *)(R4 + 4 * off), *dRv = (v4d *)(dR4 + 4 * off);
-    v4d p0 = one, p1 = x, d0 = {0}, d1 = one;
-    for (int n = 0; n < N; ++n) {
-        v4d P, dP;
-        if (n == 0) { P = p0; dP = d0; }
-        else if (n == 1) { P = p1; dP = d1; }
-        else {
-            const int k = n - 1;
-            P = m->leg[2 * k] * x * p1 - m->leg[2 * k + 1] * p0;
-            dP = d0 + (double)(2 * k + 1) * p1;
-            p0 = p1; p1 = P; d0 = d1; d1 = dP;
+    const v4d dx = -(double)m->p * t * inv * isc * tk;
+    radial_lanes o;
+    o.x = (v4d)((v4l)((t - tin) * tk + one) & inside);
+    const v4d wv = one - o.x * o.x;
+    o.env = (v4d)((v4l)(wv * wv * wv) & inside);
+    o.edx = (v4d)((v4l)(wv * wv * wv * dx) & inside);
+    o.ddx = (v4d)((v4l)(-6.0 * o.x * wv * wv * dx) & inside);
+    return o;
+}
+
+/* R_n = P_{n-1}(x) env and R_n' of N functions for NB blocks side by side (their prepared
+ * transforms L[0 .. NB)), into the interleaved rows Rv[v], dRv[v]. The Legendre recurrence
+ * is a chain of dependent multiplies and adds: two blocks' chains side by side fill the
+ * vector units (NB = 2). */
+static inline __attribute__((always_inline)) void radial_recur(const acelin_model *m, const radial_lanes *L,
+                                                               v4d *const *Rv, v4d *const *dRv, int N, const int NB)
+{
+    const v4d one = {1.0, 1.0, 1.0, 1.0};
+    v4d p0[2], p1[2], d0[2], d1[2];
+    for (int v = 0; v < NB; ++v) {
+        Rv[v][0] = L[v].env; /* P_0 = 1, P_1 = x */
+        dRv[v][0] = L[v].ddx;
+        if (N > 1) {
+            Rv[v][1] = L[v].x * L[v].env;
+            dRv[v][1] = L[v].edx + L[v].x * L[v].ddx;
         }
-        Rv[n] = P * env;
-        dRv[n] = (dP * env + P * denv) * dx;
+        p0[v] = one; p1[v] = L[v].x; d0[v] = (v4d){0}; d1[v] = one;
+    }
+    for (int n = 2; n < N; ++n) {
+        const double *lk = m->leg + 3 * (n - 1); /* P_{k+1} from P_k, P_{k-1}, k = n - 1 */
+        const double a = lk[0], b = lk[1], c = lk[2];
+        for (int v = 0; v < NB; ++v) {
+            const v4d P = (a * L[v].x) * p1[v] - b * p0[v];
+            const v4d dP = d0[v] + c * p1[v];
+            p0[v] = p1[v]; p1[v] = P; d0[v] = d1[v]; d1[v] = dP;
+            Rv[v][n] = P * L[v].env;
+            dRv[v][n] = dP * L[v].edx + P * L[v].ddx;
+        }
     }
 }
 
@@ -82,13 +99,16 @@ void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
         for (int part = 0; part < 2; ++part) {
             if (part) w->blk_near[z] = b;
             for (int q = bounds[part]; q < bounds[part + 1]; q += 4, ++b) {
-                double u[3][4];
+                double *u = w->bu + (size_t)16 * b; /* [u_x, u_y, u_z, 1/r][lane] */
                 for (int lane = 0; lane < 4; ++lane) {
                     const int live = q + lane < bounds[part + 1], j = w->order[live ? q + lane : q];
-                    for (int a = 0; a < 3; ++a) u[a][lane] = w->nb_u[3 * j + a];
+                    for (int a = 0; a < 3; ++a) u[4 * a + lane] = w->nb_u[3 * j + a];
+                    u[12 + lane] = w->nb_r[j];
                     if (live) w->nb_slot[j] = 4 * b + lane;
                 }
-                acelin_ylm4(part ? m->lmax_far : m->lmax, load4(u[0]), load4(u[1]), load4(u[2]),
+                const v4d one = {1.0, 1.0, 1.0, 1.0}, ir = one / load4(u + 12);
+                memcpy(u + 12, &ir, sizeof ir);
+                acelin_ylm4(part ? m->lmax_far : m->lmax, load4(u), load4(u + 4), load4(u + 8),
                             (v4d *)(w->Y + (size_t)b * 4 * nlm), (v4d *)(w->dY + (size_t)b * 12 * nlm), nlm);
             }
         }
@@ -99,23 +119,46 @@ void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
 /* The base radial functions of the grouped neighbours in acelin_harmonics' blocks of four
  * ([n_rpad][4] per block in R, dR): near ones both channels, far ones (beyond the short
  * cutoff, where the short channel is zero) only the long one; the rest of a block zero. */
+#define RCHUNK 8 /* blocks whose transforms are prepared together */
+
 void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, double *R, double *dR)
 {
     const int NR = m->n_rpad, N = m->n_radial, S = m->n_spad, NL = m->n_long;
+    const size_t bs = (size_t)4 * NR; /* one block */
+    radial_lanes L[RCHUNK];
     for (int z = 0; z < m->n_ablock; ++z) {
         const int bounds[3] = {w->sp_start[z], w->sp_near[z], w->sp_start[z + 1]};
         for (int part = 0; part < 2; ++part)
-            for (int q0 = bounds[part]; q0 < bounds[part + 1]; q0 += 4) {
-                const int *js = w->order + q0, nl = bounds[part + 1] - q0 < 4 ? bounds[part + 1] - q0 : 4;
-                const size_t at = (size_t)(w->nb_slot[js[0]] >> 2) * 4 * NR;
-                double *R4 = R + at, *dR4 = dR + at;
-                if (!part) radial4(m, w, js, nl, 0, R4, dR4);
-                if (NL) radial4(m, w, js, nl, 1, R4, dR4);
-                const int z0 = part ? 0 : N; /* the gaps of the layout (far: the short part) */
-                memset(R4 + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
-                memset(dR4 + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
-                memset(R4 + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
-                memset(dR4 + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
+            for (int q0 = bounds[part]; q0 < bounds[part + 1]; q0 += 4 * RCHUNK) {
+                /* blocks k = 0 .. nbk of this range are consecutive (acelin_harmonics) */
+                const int left = bounds[part + 1] - q0, nbk = left < 4 * RCHUNK ? (left + 3) / 4 : RCHUNK;
+                double *R0 = R + (size_t)(w->nb_slot[w->order[q0]] >> 2) * bs, *dR0 = dR + (R0 - R);
+                for (int lng = part ? 1 : 0; lng <= (NL ? 1 : 0); ++lng) { /* far: long channel only */
+                    const int off = lng ? S : 0, nf = lng ? NL : N;
+                    /* all transforms first: their division and gathers are independent */
+                    for (int k = 0; k < nbk; ++k)
+                        L[k] = radial_prep(m, w, w->order + q0 + 4 * k, left - 4 * k < 4 ? left - 4 * k : 4, lng);
+                    int k = 0;
+                    for (; k + 2 <= nbk; k += 2) {
+                        v4d *Rv[2] = {(v4d *)(R0 + k * bs + 4 * off), (v4d *)(R0 + (k + 1) * bs + 4 * off)};
+                        v4d *dRv[2] = {(v4d *)(dR0 + k * bs + 4 * off), (v4d *)(dR0 + (k + 1) * bs + 4 * off)};
+                        radial_recur(m, L + k, Rv, dRv, nf, 2);
+                    }
+                    if (k < nbk) {
+                        v4d *Rv[1] = {(v4d *)(R0 + k * bs + 4 * off)}, *dRv[1] = {(v4d *)(dR0 + k * bs + 4 * off)};
+                        radial_recur(m, L + k, Rv, dRv, nf, 1);
+                    }
+                }
+                /* the gaps of the layout: near blocks between the channels; far ones also the
+                   short part, which only the contraction W R reads (chan) */
+                const int z0 = part ? (m->chan ? 0 : S) : N;
+                for (int k = 0; k < nbk; ++k) {
+                    double *Rb = R0 + k * bs, *dRb = dR0 + k * bs;
+                    memset(Rb + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
+                    memset(dRb + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));
+                    memset(Rb + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
+                    memset(dRb + 4 * (S + NL), 0, (size_t)(NR - S - NL) * 4 * sizeof(double));
+                }
             }
     }
 }
@@ -333,14 +376,17 @@ static void backprop_block(const acelin_model *m, const acelin_ws *w, int b, con
         }
 #undef BR
     }
+    /* the four lanes at once (acelin_harmonics kept their u and 1/r), then the live ones out */
+    const double *ub = w->bu + (size_t)16 * b;
+    const v4d u0 = load4(ub), u1 = load4(ub + 4), u2 = load4(ub + 8), ir = load4(ub + 12);
+    const v4d ug = u0 * H0 + u1 * H1 + u2 * H2;
+    const v4d o0 = S1 * u0 + (H0 - u0 * ug) * ir, o1 = S1 * u1 + (H1 - u1 * ug) * ir;
+    const v4d o2 = S1 * u2 + (H2 - u2 * ug) * ir;
     for (int p = 0; p < nl; ++p) {
-        const int j = js[p];
-        const double *u = w->nb_u + 3 * j;
-        const double r = w->nb_r[j], ug = u[0] * H0[p] + u[1] * H1[p] + u[2] * H2[p];
-        double *out = dE_dr + 3 * w->nb_bond[j];
-        out[0] += S1[p] * u[0] + (H0[p] - u[0] * ug) / r;
-        out[1] += S1[p] * u[1] + (H1[p] - u[1] * ug) / r;
-        out[2] += S1[p] * u[2] + (H2[p] - u[2] * ug) / r;
+        double *out = dE_dr + 3 * w->nb_bond[js[p]];
+        out[0] += o0[p];
+        out[1] += o1[p];
+        out[2] += o2[p];
     }
 }
 

@@ -22,7 +22,7 @@ void acelin_model_free(acelin_model *m)
         for (int s = 0; s < m->ns; ++s) free(m->elements[s]);
     void *ptrs[] = {m->elements, m->Z, m->e0, m->r_cut, m->r_in, m->r_core, m->r_scale,
                     m->t_in, m->t_span, m->r_cut_long, m->r_scale_long, m->t_in_long,
-                    m->t_span_long, m->r_reach, m->leg, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
+                    m->t_span_long, m->r_reach, m->leg, m->rpar, m->species_long_start, m->zbl_a, m->nl_n, m->nl_l, m->nl_offset,
                     m->basis_species, m->basis_nu, m->term_start, m->term_coupling,
                     m->term_factors, m->coef, m->ct_start, m->ct_coef, m->ct_factors,
                     m->sup_start, m->sup_z, m->sup_nlm, m->term_slot, m->species_basis_start,
@@ -443,12 +443,14 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->t_span_long = malloc(np * sizeof(double));
     m->r_reach = malloc(np * sizeof(double));
     const int n_leg = (t->n_radial > t->n_radial_long ? t->n_radial : t->n_radial_long) + 1;
-    m->leg = malloc(2 * (size_t)n_leg * sizeof(double));
+    m->leg = malloc(3 * (size_t)n_leg * sizeof(double));
     if (m->leg)
         for (int k = 0; k < n_leg; ++k) {
-            m->leg[2 * k] = (2.0 * k + 1.0) / (k + 1.0);
-            m->leg[2 * k + 1] = (double)k / (k + 1.0);
+            m->leg[3 * k] = (2.0 * k + 1.0) / (k + 1.0);
+            m->leg[3 * k + 1] = (double)k / (k + 1.0);
+            m->leg[3 * k + 2] = 2.0 * k + 1.0;
         }
+    m->rpar = malloc(8 * np * sizeof(double));
     m->p = t->transform_power;
     m->n_radial = t->n_radial;
     m->lmax = t->lmax;
@@ -468,7 +470,7 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
     m->species_basis_start = calloc((size_t)ns + 1, sizeof(int));
     if (!m->elements || !m->Z || !m->e0 || !m->r_cut || !m->r_in || !m->r_core || !m->r_scale ||
         !m->t_in || !m->t_span || !m->zbl_a || !m->r_cut_long || !m->r_scale_long ||
-        !m->t_in_long || !m->t_span_long || !m->r_reach || !m->leg || !m->nl_n || !m->nl_l || !m->nl_offset ||
+        !m->t_in_long || !m->t_span_long || !m->r_reach || !m->leg || !m->rpar || !m->nl_n || !m->nl_l || !m->nl_offset ||
         !m->basis_species || !m->basis_nu || !m->term_start || !m->term_coupling ||
         !m->term_factors || !m->coef || !m->species_basis_start) {
         acelin_model_free(m);
@@ -484,6 +486,13 @@ acelin_status acelin_model_create(const acelin_tables *t, acelin_model **out, ch
         t_cut = acelin_transform_t(m->r_cut_long[k], m->r_scale_long[k], m->p, NULL);
         m->t_in_long[k] = acelin_transform_t(m->r_in[k], m->r_scale_long[k], m->p, NULL);
         m->t_span_long[k] = m->t_in_long[k] - t_cut;
+        for (int ch = 0; ch < 2; ++ch) {
+            double *q = m->rpar + 4 * (ch * np + k);
+            q[0] = ch ? m->r_cut_long[k] : m->r_cut[k];
+            q[1] = 1.0 / (ch ? m->r_scale_long[k] : m->r_scale[k]);
+            q[2] = ch ? m->t_in_long[k] : m->t_in[k];
+            q[3] = 2.0 / (ch ? m->t_span_long[k] : m->t_span[k]);
+        }
         m->r_reach[k] = (m->n_long && m->r_cut_long[k] > m->r_cut[k]) ? m->r_cut_long[k] : m->r_cut[k];
         /* the radial basis maps t(r) linearly onto [-1, 1]: the span must be a normal number */
         if (!(isnormal(m->t_span[k]) && m->t_span[k] > 0) || !(isnormal(m->t_span_long[k]) && m->t_span_long[k] > 0)) {

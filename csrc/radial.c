@@ -1,10 +1,12 @@
-/* radial.c - radial basis R_n(r) of one species pair and the ZBL core pair term.
+/* radial.c - the distance transform of the radial basis and the ZBL core pair term.
  *
  * R_n(r) = P_{n-1}(x(r)) * (1 - x^2)^3 for r_in < r < r_cut, else 0, where P is a
  * Legendre polynomial and x maps the transformed distance t(r) = (1 + r/s)^-p linearly
  * onto [-1, 1] (x = 1 at r_in, x = -1 at r_cut). The envelope (1 - x^2)^3 vanishes to
  * third order at both ends, so energies are C2 at r_cut and at r_in.
  * An optional long-range channel is a second such set with its own r_cut and scale.
+ * The functions themselves are evaluated for four neighbours at a time (kernels_impl.h,
+ * radial_blocks); here is the transform t(r) the model's tables are derived with.
  */
 #include <math.h>
 
@@ -16,52 +18,6 @@ double acelin_transform_t(double r, double scale, int p, double *dt_dr)
     for (int k = 0; k < p; ++k) t *= inv;
     if (dt_dr) *dt_dr = -p * t * inv / scale;
     return t;
-}
-
-/* N functions P_{n-1}(x) (1 - x^2)^3 of one channel at r, zero outside (r_in, r_cut). */
-static void channel(double r, double r_in, double r_cut, double scale, int p, double t_in,
-                    double t_span, int N, const double *leg, double *R, double *dR)
-{
-    if (r <= r_in || r >= r_cut) {
-        for (int n = 0; n < N; ++n) R[n] = dR[n] = 0.0;
-        return;
-    }
-    double dt;
-    double t = acelin_transform_t(r, scale, p, &dt);
-    double x = 2.0 * (t - t_in) / t_span + 1.0;
-    double dx = 2.0 * dt / t_span;
-    double w = 1.0 - x * x, env = w * w * w, denv = -6.0 * x * w * w; /* d env / dx */
-    /* Legendre recurrence for P_k and P_k' (the first two outside the loop: no branches in it) */
-    double p0 = 1.0, p1 = x, d0 = 0.0, d1 = 1.0;
-    R[0] = env;
-    dR[0] = denv * dx;
-    if (N > 1) {
-        R[1] = x * env;
-        dR[1] = (env + x * denv) * dx;
-    }
-    for (int n = 2; n < N; ++n) {
-        const int k = n - 1; /* P_{k+1} from P_k, P_{k-1} */
-        const double P = leg[2 * k] * x * p1 - leg[2 * k + 1] * p0; /* ((2k+1) x P_k - k P_{k-1}) / (k+1) */
-        const double dP = d0 + (2 * k + 1) * p1;
-        p0 = p1; p1 = P; d0 = d1; d1 = dP;
-        R[n] = P * env;
-        dR[n] = (dP * env + P * denv) * dx;
-    }
-}
-
-/* R[0..n_radial) of the short channel, then R[n_spad..n_spad+n_long) of the long-range
- * channel (n_spad: n_radial rounded up to whole SIMD lanes), zeros in between and up to
- * n_rpad. */
-void acelin_radial(const acelin_model *m, int pair, double r, double *R, double *dR)
-{
-    const int N = m->n_radial, NL = m->n_long, S = m->n_spad;
-    for (int n = N; n < S; ++n) R[n] = dR[n] = 0.0;
-    for (int n = S + NL; n < m->n_rpad; ++n) R[n] = dR[n] = 0.0;
-    channel(r, m->r_in[pair], m->r_cut[pair], m->r_scale[pair], m->p, m->t_in[pair],
-            m->t_span[pair], N, m->leg, R, dR);
-    if (NL)
-        channel(r, m->r_in[pair], m->r_cut_long[pair], m->r_scale_long[pair], m->p,
-                m->t_in_long[pair], m->t_span_long[pair], NL, m->leg, R + S, dR + S);
 }
 
 /* ZBL universal screened nuclear repulsion, switched off smoothly (C2 quintic) between

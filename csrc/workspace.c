@@ -10,7 +10,7 @@ void acelin_ws_free(acelin_ws *w)
     if (!w) return;
     free(w->A); free(w->dEdA); free(w->nb_bond); free(w->nb_block); free(w->nb_u);
     free(w->Rb); free(w->dRb); free(w->nb_pair); free(w->blk_start); free(w->blk_near);
-    free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->nb_slot); free(w->D);
+    free(w->nb_r); free(w->R); free(w->dR); free(w->Y); free(w->dY); free(w->nb_slot); free(w->bu); free(w->D);
     free(w->g); free(w->order); free(w->sp_start); free(w->sp_near); free(w->nb_far);
     free(w);
 }
@@ -54,13 +54,14 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     w->Y = LINES(nbat * 4 * m->n_lm, double);
     w->dY = LINES(nbat * 12 * m->n_lm, double);
     w->nb_slot = LINES(c, int);
+    w->bu = LINES(nbat * 16, double);
     w->blk_start = LINES((size_t)(m->n_ablock + 1), int);
     w->blk_near = LINES((size_t)m->n_ablock, int);
-    w->order = LINES(c, int);
+    w->order = LINES(c + 1, int); /* + 1: the dump slot of acelin_group_neighbours */
     w->sp_start = LINES((size_t)(m->ns + 1), int);
     w->sp_near = LINES((size_t)m->ns, int);
     int ok = w->A && w->dEdA && w->nb_bond && w->nb_block && w->nb_far && w->nb_u && w->nb_r && w->R &&
-             w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->nb_slot && w->blk_start && w->blk_near && w->order && w->sp_start && w->sp_near;
+             w->dR && (!m->chan || (w->Rb && w->dRb)) && w->nb_pair && w->Y && w->dY && w->nb_slot && w->bu && w->blk_start && w->blk_near && w->order && w->sp_start && w->sp_near;
     if (ok && design) {
         int64_t sup_max = 1; /* support entries of the largest species block */
         for (int s = 0; s < m->ns; ++s) {
@@ -81,14 +82,33 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
 void acelin_group_neighbours(const acelin_model *m, acelin_ws *w, int na)
 {
     const int nblk = m->n_ablock;
+    if (nblk == 1) { /* one block (one species, or contracted channels): counters in registers */
+        int nn = 0, nf = 0;
+        int *far = w->nb_slot; /* scratch: acelin_harmonics writes the slots later */
+        for (int j = 0; j < na; ++j) {
+            const int f = w->nb_far[j];
+            w->order[nn] = j;
+            far[nf] = j;
+            nn += !f;
+            nf += f;
+        }
+        memcpy(w->order + nn, far, (size_t)nf * sizeof(int));
+        w->sp_start[0] = 0;
+        w->sp_near[0] = nn;
+        w->sp_start[1] = na;
+        return;
+    }
     int *cnt = w->sp_start, fill[64]; /* at most 64 species (model.c) */
     memset(cnt, 0, (size_t)(nblk + 1) * sizeof(int));
     for (int j = 0; j < na; ++j) cnt[w->nb_block[j] + 1]++;
     for (int z = 0; z < nblk; ++z) cnt[z + 1] += cnt[z];
     for (int z = 0; z < nblk; ++z) fill[z] = cnt[z];
     for (int far = 0; far <= 1; ++far) {
-        for (int j = 0; j < na; ++j)
-            if (w->nb_far[j] == far) w->order[fill[w->nb_block[j]]++] = j;
+        for (int j = 0; j < na; ++j) { /* branch-free: near and far ones alternate unpredictably */
+            const int z = w->nb_block[j], in = w->nb_far[j] == far;
+            w->order[in ? fill[z] : w->cap] = j; /* the others to the dump slot */
+            fill[z] += in;
+        }
         if (!far)
             for (int z = 0; z < nblk; ++z) w->sp_near[z] = fill[z];
     }

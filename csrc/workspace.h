@@ -25,6 +25,8 @@ typedef struct {
                                   interleaved: block b holds Y [n_lm][4] and dY [3][n_lm][4]
                                   (acelin_harmonics; read them through ws_Y, ws_dY) */
     int *nb_slot;              /* [cap] 4 * block + lane of each neighbour (harmonics, radial) */
+    double *bu;                /* per block of four: u_x, u_y, u_z and 1/r of its lanes, [4][4]
+                                  (acelin_harmonics; the back-propagation's vectors) */
     int *blk_start, *blk_near; /* [n_ablock+1], [n_ablock]: blocks of four of each atomic-base
                                   block: near ones from blk_start[z], far ones from
                                   blk_near[z] to blk_start[z+1] (acelin_harmonics) */
