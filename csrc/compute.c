@@ -86,8 +86,13 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         double *g4 = acelin_line_alloc(nA * GROUP * sizeof(double));
         ok_ws &= A4 && g4;
         char msg[200];
+        /* Static, in atom order: a caller that builds the bonds and scatters the forces
+           with the same split (the LAMMPS adapter) keeps every bond's dr and dE/dr in the
+           cache of the one core that touches them. A dynamic split sends about half of
+           them between cores every step, which cost up to a quarter of the threaded
+           speed-up (benchmarks/RESULTS.md, "MPI and OpenMP scaling in LAMMPS"). */
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 2)
+#pragma omp for schedule(static)
 #endif
         for (int gr = 0; gr < n_groups; ++gr) {
             const int a0 = g_start[gr], cnt = g_start[gr + 1] - a0;

@@ -218,19 +218,24 @@ WORKER = textwrap.dedent("""
     import numpy as np
     from mpi4py import MPI
     from ace_lin.lammps.plugin import lammps_commands, open_lammps
-    data, model, plugin, newton, out = sys.argv[1:6]
-    elements = sys.argv[6:]
+    data, model, plugin, newton, per_atom, out = sys.argv[1:7]
+    elements = sys.argv[7:]
     lmp = open_lammps()
+    # per_atom "virial": per-atom energies and virials (the adapter's serial scatter);
+    # "energy": per-atom energies only (with threads, the threaded scatter)
+    tally = (["compute s all stress/atom NULL virial", "compute s_sum all reduce sum c_s[1]",
+              "thermo_style custom step pe pxx pyy pzz pxy pxz pyz c_s_sum"]  # tallied at step 0
+             if per_atom == "virial" else
+             ["compute pe_sum all reduce sum c_pe", "thermo_style custom step pe pxx pyy pzz pxy pxz pyz c_pe_sum"])
     lmp.commands_list(["units metal", "atom_style atomic", "atom_modify map array",
                        f"newton {newton}", f"read_data {data}"]
                       + lammps_commands(model, elements, library=plugin)
-                      + ["compute pe all pe/atom", "compute s all stress/atom NULL virial",
-                         "compute s_sum all reduce sum c_s[1]",  # tallies per-atom values at step 0
-                         "thermo_style custom step pe pxx pyy pzz pxy pxz pyz c_s_sum", "run 0"])
+                      + ["compute pe all pe/atom"] + tally + ["run 0"])
     n = lmp.get_natoms()
     f = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3)).reshape(n, 3).copy()
     pe_atom = np.ctypeslib.as_array(lmp.gather("c_pe", 1, 1)).copy()
-    s_atom = np.ctypeslib.as_array(lmp.gather("c_s", 1, 6)).reshape(n, 6).copy()
+    s_atom = (np.ctypeslib.as_array(lmp.gather("c_s", 1, 6)).reshape(n, 6).copy()
+              if per_atom == "virial" else np.zeros((n, 6)))
     nlocal = MPI.COMM_WORLD.gather(lmp.extract_global("nlocal"))
     threads = MPI.COMM_WORLD.gather(lmp.extract_setting("nthreads"))
     if MPI.COMM_WORLD.rank == 0:
@@ -241,16 +246,16 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def run_worker(tmp_path, n_ranks, threads, newton, data, model, plugin, elements):
+def run_worker(tmp_path, n_ranks, threads, newton, data, model, plugin, elements, per_atom="virial"):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    out = tmp_path / f"out_{n_ranks}_{threads}_{newton}.npz"
+    out = tmp_path / f"out_{n_ranks}_{threads}_{newton}_{per_atom}.npz"
     env = runtime_env()
     env.update(OMP_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join([REPO, env.get("PYTHONPATH", "")]))
     for key in [k for k in env if k.startswith(("PMI_", "HYDRA_", "MPIR_", "OMPI_"))]:
         del env[key]  # this process may itself be an MPI singleton
     cmd = [mpirun_path(), "-np", str(n_ranks), sys.executable, str(script), data, model, plugin,
-           newton, str(out)] + elements
+           newton, per_atom, str(out)] + elements
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return dict(np.load(out))
@@ -275,6 +280,26 @@ def test_two_ranks_match_one(plugin, sio_model, tmp_path):
         assert_rel(got["pressure"], ref["pressure"], 1e-10, f"{what}: pressure")
         assert_rel(got["pe_atom"], ref["pe_atom"], 1e-10, f"{what}: per-atom energies")
         assert_rel(got["s_atom"], ref["s_atom"], 1e-10, f"{what}: per-atom virials")
+
+
+def test_threaded_scatter_matches_one_thread(plugin, sio_model, tmp_path):
+    """Without per-atom virials the adapter scatters the forces with every thread (each
+    into forces of its own, summed after): the same forces, energies and pressure as one
+    thread, with newton on and off (ghost forces then go through the adapter's buffer)."""
+    atoms = zincblende((3, 2, 2), 5.0, tilts=(0.1, -0.05, 0.08), swap=0.2, seed=7)
+    data = str(tmp_path / "threads.data")
+    write_data(data, atoms, ["Si", "O"])
+    for newton in ("on", "off"):
+        ref = run_worker(tmp_path, 1, 1, newton, data, sio_model, plugin, ["Si", "O"], "energy")
+        for nr, th in ((1, 2), (2, 2)):
+            got = run_worker(tmp_path, nr, th, newton, data, sio_model, plugin, ["Si", "O"], "energy")
+            what = f"{nr} ranks x {th} threads, newton {newton}"
+            assert list(got["threads"]) == [th] * nr, f"{what}: LAMMPS used {got['threads']} threads"
+            assert np.abs(got["forces"]).max() > 0.1, "a test without forces cannot fail"
+            assert_rel(got["energy"], ref["energy"], 1e-10, f"{what}: energy")
+            assert_rel(got["forces"], ref["forces"], 1e-10, f"{what}: forces")
+            assert_rel(got["pressure"], ref["pressure"], 1e-10, f"{what}: pressure")
+            assert_rel(got["pe_atom"], ref["pe_atom"], 1e-10, f"{what}: per-atom energies")
 
 
 # -- NVE energy conservation ---------------------------------------------------------

@@ -31,6 +31,10 @@
 #include "update.h"
 #include "utils.h"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -86,6 +90,9 @@ struct PairACELin::Impl {
   // newton_pair off: ghost contributions [nall*stride]: f (3), then per-atom virial (6)
   std::vector<double> ghost_sum;
   int stride = 3;
+
+  // threaded scatter: forces of threads 1.. [(nthreads-1)*nall*3], added after the loop
+  std::vector<double> thread_force;
 };
 
 PairACELin::PairACELin(LAMMPS *lmp) : Pair(lmp), impl(new Impl)
@@ -400,7 +407,32 @@ void PairACELin::core_error(const acelin_error &err)
   error->one(FLERR, s);
 }
 
+// f_i += g and f_j -= g of every bond, the energies and the virial. With several threads
+// (and no per-atom virial) the centres are split as the bond list split them (static, in
+// order), so each thread reads the per-bond arrays it wrote itself: moving those between
+// cores was what held threaded runs back. Thread 0 adds into LAMMPS's arrays, the others
+// into forces of their own, summed in after the loop; the sums are the same up to round-off
+// as the serial ones.
 void PairACELin::scatter(int nlocal)
+{
+  Impl &m = *impl;
+  const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
+#if defined(_OPENMP)
+  if (nt > 1 && !vflag_atom) {
+    scatter_threads(nlocal, nt);
+    return;
+  }
+#endif
+  double e = 0.0, v[VIRIAL_SLOTS] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  scatter_centres(nlocal, 0, m.n_centres, nullptr, e, v);
+  if (eflag_global) eng_vdwl += e;
+  if (vflag_global)
+    for (int c = 0; c < VIRIAL_SLOTS; ++c) virial[c] += v[c];
+}
+
+// centres k0 .. k1: forces into own (3 per atom, any atom) if given, else into f and, for
+// ghosts with newton_pair off, the ghost buffer; energy and global virial summed into e, v
+void PairACELin::scatter_centres(int nlocal, int k0, int k1, double *own, double &e, double *v)
 {
   Impl &m = *impl;
   double **f = atom->f;
@@ -408,16 +440,16 @@ void PairACELin::scatter(int nlocal)
   const int stride = m.stride;
   double *ghost = m.ghost_sum.data();
 
-  for (int k = 0; k < m.n_centres; ++k) {
+  for (int k = k0; k < k1; ++k) {
     const int i = m.centre_atom[k];
-    if (eflag_global) eng_vdwl += m.energy[k];
+    e += m.energy[k];
     if (eflag_atom) eatom[i] += m.energy[k];
     double fi[3] = {0.0, 0.0, 0.0}; // added to f[i] once (j == i is impossible: no self-bond)
     for (int64_t b = m.neigh_start[k]; b < m.neigh_start[k + 1]; ++b) {
       const int j = m.neigh_atom[b];
       const double *g = &m.dE_dr[3 * b];
       const bool j_direct = direct_ghosts || j < nlocal;
-      double *fj = j_direct ? f[j] : ghost + (size_t) j * stride;
+      double *fj = own ? own + 3 * (size_t) j : j_direct ? f[j] : ghost + (size_t) j * stride;
       for (int a = 0; a < 3; ++a) {
         fi[a] += g[a];
         fj[a] -= g[a];
@@ -425,20 +457,71 @@ void PairACELin::scatter(int nlocal)
       if (!vflag_either) continue;
       const double *d = &m.dr[3 * b];
       // sum over atoms of r (x) f for this bond's force pair: -dr (x) g
-      const double v[VIRIAL_SLOTS] = {-d[0] * g[0], -d[1] * g[1], -d[2] * g[2],
-                                      -d[0] * g[1], -d[0] * g[2], -d[1] * g[2]};
+      const double vb[VIRIAL_SLOTS] = {-d[0] * g[0], -d[1] * g[1], -d[2] * g[2],
+                                       -d[0] * g[1], -d[0] * g[2], -d[1] * g[2]};
       if (vflag_global)
-        for (int c = 0; c < VIRIAL_SLOTS; ++c) virial[c] += v[c];
-      if (vflag_atom) {
+        for (int c = 0; c < VIRIAL_SLOTS; ++c) v[c] += vb[c];
+      if (vflag_atom) {    // serial only (scatter)
         double *vj = j_direct ? vatom[j] : ghost + (size_t) j * stride + 3;
         for (int c = 0; c < VIRIAL_SLOTS; ++c) {
-          vatom[i][c] += 0.5 * v[c];
-          vj[c] += 0.5 * v[c];
+          vatom[i][c] += 0.5 * vb[c];
+          vj[c] += 0.5 * vb[c];
         }
       }
     }
-    for (int a = 0; a < 3; ++a) f[i][a] += fi[a];
+    double *fo = own ? own + 3 * (size_t) i : f[i];
+    for (int a = 0; a < 3; ++a) fo[a] += fi[a];
   }
+}
+
+void PairACELin::scatter_threads(int nlocal, int nt)
+{
+#if defined(_OPENMP)
+  Impl &m = *impl;
+  const int nall = nlocal + atom->nghost;
+  const bool direct_ghosts = force->newton_pair != 0;
+  double *tf = nullptr;
+  try {
+    tf = at_least(m.thread_force, (size_t) (nt - 1) * nall * 3);
+  } catch (std::bad_alloc &) {
+    error->one(FLERR, "pair acelin: out of memory for the per-thread forces");
+  }
+  std::vector<double> part((size_t) nt * (1 + VIRIAL_SLOTS), 0.0);    // e, virial per thread
+  double **f = atom->f;
+  double *ghost = m.ghost_sum.data();
+  const int stride = m.stride;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+    double *own = t ? tf + (size_t) (t - 1) * nall * 3 : nullptr;
+    if (own) std::fill(own, own + (size_t) nall * 3, 0.0);
+    // the bond list's split of the centres (build_bonds: static over k, as here)
+    const int chunk = m.n_centres / nth, rest = m.n_centres % nth;
+    const int k0 = t * chunk + std::min(t, rest), k1 = k0 + chunk + (t < rest);
+    double *pt = part.data() + (size_t) t * (1 + VIRIAL_SLOTS);
+    scatter_centres(nlocal, k0, k1, own, pt[0], pt + 1);
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int j = 0; j < nall; ++j) {
+      double *fj = (direct_ghosts || j < nlocal) ? f[j] : ghost + (size_t) j * stride;
+      for (int u = 1; u < nth; ++u) {
+        const double *s = tf + ((size_t) (u - 1) * nall + j) * 3;
+        fj[0] += s[0];
+        fj[1] += s[1];
+        fj[2] += s[2];
+      }
+    }
+  }
+  for (int t = 0; t < nt; ++t) {    // in thread order: the same sums every run
+    const double *pt = part.data() + (size_t) t * (1 + VIRIAL_SLOTS);
+    if (eflag_global) eng_vdwl += pt[0];
+    if (vflag_global)
+      for (int c = 0; c < VIRIAL_SLOTS; ++c) virial[c] += pt[1 + c];
+  }
+#else
+  (void) nlocal;
+  (void) nt;
+#endif
 }
 
 void PairACELin::fold_ghost_buffer(int nlocal)

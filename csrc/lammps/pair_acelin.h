@@ -50,6 +50,8 @@ class PairACELin : public Pair {
   void require_metal_units();
   void build_bonds();
   void scatter(int nlocal);
+  void scatter_centres(int nlocal, int k0, int k1, double *own, double &e, double *v);
+  void scatter_threads(int nlocal, int nt);
   void fold_ghost_buffer(int nlocal);
   void compute_grade(int nlocal);
   void core_error(const acelin_error &err);    // error->one naming LAMMPS atom IDs
