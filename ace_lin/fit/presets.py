@@ -37,9 +37,16 @@ ethanol fits of RESULTS.md "Chemical embedding and three-element degrees").
 1.85 x the nearest-neighbour distance wherever that is above 4 A (Si: 4.35 A, 16 neighbours
 instead of 28 within 5 A; bcc and fcc metals keep theirs, which lie above 5 A), and a
 higher three-body degree than `small` (14 against 12) buys back the accuracy of the farther
-neighbours. Cross-validated on Si, Mo and Ta it is as accurate as `small` or better on all
-three; a four-body degree of 12 too is better on Si only, worse on Mo and Ta and 1.2 x the
-products' cost (benchmarks/fit_cv.py, RESULTS.md "The `fast` preset").
+neighbours. Its one-element form adds a cheap long-range channel: pair and three-body
+functions reaching 6 A with 12 radial functions and l <= 1, so that a neighbour beyond the
+short cutoff pays 12 radial functions, 4 harmonics and 48 atomic-base entries. Cross-validated
+on Si, Mo and Ta, the channel lowers both the energy and the force errors on all three;
+channels with l <= 2 or more radial functions are a little more accurate on Si and cost
+more per MD step than the 4 x Tersoff this preset is held to
+(benchmarks/fit_cv.py variants f_*, benchmarks/lammps_md_speed.py; RESULTS.md "The `fast`
+preset"). Without the channel, `fast` is as accurate as `small` or better on all three sets
+in cross-validation; a four-body degree of 12 too is better on Si only, worse on Mo and Ta
+and 1.2 x the products' cost.
 
 The inner radii (r_in, r_core) are left open and the cutoff is a floor: the fit derives
 them from the data (fit/radii.py), so that large atoms (Cs, K, Ba, ...) keep their
@@ -50,7 +57,8 @@ from typing import Dict
 _COMMON = {"order": 4, "r_cut": 5.0}
 
 BASIS_PRESETS: Dict[str, Dict[int, dict]] = {
-    "fast": {1: {"degree": [16, 16, 14, 10], "w_l": 1.5, "r_cut": 4.0},
+    "fast": {1: {"degree": [16, 16, 14, 10], "w_l": 1.5, "r_cut": 4.0, "long_r_cut": 6.0,
+                 "long_order": 2, "long_degree": [12, 12], "long_w_l": 1.0, "long_lmax": 1},
              2: {"degree": [12, 12, 9, 7], "w_l": 1.5, "r_cut": 4.0},
              3: {"degree": [9, 9, 7, 5], "w_l": 1.0, "r_cut": 4.0},
              4: {"degree": [10, 8, 5, 4], "w_l": 1.5, "r_cut": 4.0}},
