@@ -4,9 +4,8 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
 #pragma GCC target("avx2,fma")
 /* a * b + c as one fused multiply-add (the build's -std=c99 turns contraction off): the
- * kernels are chains of multiply-adds, and the fused form is 8-10 % faster
- * (benchmarks/RESULTS.md, "Revision 1bebe92 plus fused multiply-adds"); the results move
- * by round-off only */
+ * kernels are chains of multiply-adds, and the fused form is faster (benchmarks/RESULTS.md,
+ * "Revision 2358f93: fused multiply-adds"); the results move by round-off only */
 #pragma GCC optimize("fp-contract=fast")
 #define ACELIN_VN4 1
 #define K(name) name##_avx2
