@@ -107,6 +107,11 @@ VARIANTS = {
                                    "long_w_l": 1.0, "long_lmax": 1}},
     "f_long5.5_l2_8_6": {"basis": {"long_r_cut": 5.5, "long_order": 2, "long_degree": [8, 6],
                                    "long_w_l": 1.0, "long_lmax": 2}},
+    # `fast` (with its channel since 467f5b3) with cheaper short-range degrees
+    "fl_14_14_14_10": {"basis": {"degree": [14, 14, 14, 10]}},
+    "fl_16_16_13_10": {"basis": {"degree": [16, 16, 13, 10]}},
+    "fl_16_16_12_10": {"basis": {"degree": [16, 16, 12, 10]}},
+    "fl_16_16_14_9": {"basis": {"degree": [16, 16, 14, 9]}},
 }
 DEFAULT_RUN = "default,no_long_range,long_16_14_w2,energy_w10,energy_w100,transform_p1,r_cut_5.5,order5,deg_16_16_16_12,no_column_scaling"
 
