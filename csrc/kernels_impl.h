@@ -99,16 +99,27 @@ void K(acelin_harmonics)(const acelin_model *m, acelin_ws *w)
         for (int part = 0; part < 2; ++part) {
             if (part) w->blk_near[z] = b;
             for (int q = bounds[part]; q < bounds[part + 1]; q += 4, ++b) {
-                double *u = w->bu + (size_t)16 * b; /* [u_x, u_y, u_z, 1/r][lane] */
+                const int end = bounds[part + 1];
+                int j[4];
                 for (int lane = 0; lane < 4; ++lane) {
-                    const int live = q + lane < bounds[part + 1], j = w->order[live ? q + lane : q];
-                    for (int a = 0; a < 3; ++a) u[4 * a + lane] = w->nb_u[3 * j + a];
-                    u[12 + lane] = w->nb_r[j];
-                    if (live) w->nb_slot[j] = 4 * b + lane;
+                    const int live = q + lane < end;
+                    j[lane] = w->order[live ? q + lane : q];
+                    if (live) w->nb_slot[j[lane]] = 4 * b + lane;
                 }
-                const v4d one = {1.0, 1.0, 1.0, 1.0}, ir = one / load4(u + 12);
+                /* the lanes assembled in registers (a vector load of four scalar stores would
+                   wait for the stores), then kept for the back-propagation */
+                const double *nu = w->nb_u;
+                const v4d one = {1.0, 1.0, 1.0, 1.0};
+                const v4d ux = {nu[3 * j[0]], nu[3 * j[1]], nu[3 * j[2]], nu[3 * j[3]]};
+                const v4d uy = {nu[3 * j[0] + 1], nu[3 * j[1] + 1], nu[3 * j[2] + 1], nu[3 * j[3] + 1]};
+                const v4d uz = {nu[3 * j[0] + 2], nu[3 * j[1] + 2], nu[3 * j[2] + 2], nu[3 * j[3] + 2]};
+                const v4d ir = one / (v4d){w->nb_r[j[0]], w->nb_r[j[1]], w->nb_r[j[2]], w->nb_r[j[3]]};
+                double *u = w->bu + (size_t)16 * b; /* [u_x, u_y, u_z, 1/r][lane] */
+                memcpy(u, &ux, sizeof ux);
+                memcpy(u + 4, &uy, sizeof uy);
+                memcpy(u + 8, &uz, sizeof uz);
                 memcpy(u + 12, &ir, sizeof ir);
-                acelin_ylm4(part ? m->lmax_far : m->lmax, load4(u), load4(u + 4), load4(u + 8),
+                acelin_ylm4(part ? m->lmax_far : m->lmax, ux, uy, uz,
                             (v4d *)(w->Y + (size_t)b * 4 * nlm), (v4d *)(w->dY + (size_t)b * 12 * nlm), nlm);
             }
         }
