@@ -93,6 +93,9 @@ struct PairACELin::Impl {
 
   // threaded scatter: forces of threads 1.. [(nthreads-1)*nall*3], added after the loop
   std::vector<double> thread_force;
+  // bond list: each thread's bonds before they go to the CSR arrays, [thread][...]
+  std::vector<std::vector<int>> tb_atom, tb_species;
+  std::vector<std::vector<double>> tb_dr;
 };
 
 PairACELin::PairACELin(LAMMPS *lmp) : Pair(lmp), impl(new Impl)
@@ -239,7 +242,6 @@ void PairACELin::build_bonds()
   const int ns = m.n_species;
 
   // centres (atoms of a model element), then their bonds in parallel over them
-  // (comm->nthreads: the core's threads; serial work here limits the threaded speed-up)
   int *c_atom = at_least(m.centre_atom, inum);
   int *c_species = at_least(m.centre_species, inum);
   int64_t *start = at_least(m.neigh_start, (size_t) inum + 1);
@@ -251,68 +253,96 @@ void PairACELin::build_bonds()
     c_species[k++] = tsp[type[i]];
   }
   const double *cutsq = m.cutsq_species.data();
-  // the candidates jj0 .. jj1 of centre c (list index i) into out_* from 0 on, those in
-  // range kept: every candidate is written and the next slot advances by 0 or 1, so no
-  // branch depends on the distance (about half of the skin's candidates are out, at random)
-  auto in_range = [&](int i, int c, int jj0, int jj1, int *out_atom, int *out_species, double *out_dr) {
+  // the candidates of centre c (list index i) into out_* from 0 on, those in range kept:
+  // every candidate is written and the next slot advances by 0 or 1, so no branch depends
+  // on the distance (about half of the skin's candidates are out, at random); the out_*
+  // arrays need room for all candidates
+  auto in_range = [&](int i, int c, int *out_atom, int *out_species, double *out_dr) {
     const double *cut2 = cutsq + (size_t) c_species[c] * ns;
     const int *jlist = firstneigh[i];
     const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
     int n = 0;
-    for (int jj = jj0; jj < jj1; ++jj) {
+    for (int jj = 0; jj < numneigh[i]; ++jj) {
       const int j = jlist[jj] & NEIGHMASK;
       const int sj = tsp[type[j]];
       const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-      if (out_atom) {
-        out_atom[n] = j;
-        out_species[n] = sj;
-        out_dr[3 * n] = dx;
-        out_dr[3 * n + 1] = dy;
-        out_dr[3 * n + 2] = dz;
-      }
+      out_atom[n] = j;
+      out_species[n] = sj;
+      out_dr[3 * n] = dx;
+      out_dr[3 * n + 1] = dy;
+      out_dr[3 * n + 2] = dz;
       n += (sj >= 0) && (dx * dx + dy * dy + dz * dz < cut2[sj < 0 ? 0 : sj]);
     }
     return n;
   };
   const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
-  // the bonds of every centre in range: counted first, so that every centre knows where its
-  // bonds start, then written (through a small buffer per thread: the unkept candidates'
-  // writes must not reach the next centre's bonds, which another thread may own)
-#if defined(_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static)
-#else
-  (void) nt;
-#endif
-  for (int c = 0; c < k; ++c)
-    start[c + 1] = in_range(c_atom[c], c, 0, numneigh[c_atom[c]], nullptr, nullptr, nullptr);
-  start[0] = 0;
-  for (int c = 0; c < k; ++c) start[c + 1] += start[c];
-  const int64_t nb = start[k];
-  int *n_atom = at_least(m.neigh_atom, (size_t) nb);
-  int *n_species = at_least(m.neigh_species, (size_t) nb);
-  double *dr = at_least(m.dr, 3 * (size_t) nb);
+  // One pass over the candidates: each thread keeps the bonds of its centres (a static split
+  // in order, as the core's and the scatter's) in buffers of its own, sized for all their
+  // candidates; once every centre's count is known, the buffers go to their places.
+  if (m.tb_atom.size() < (size_t) nt) {
+    m.tb_atom.resize(nt);
+    m.tb_species.resize(nt);
+    m.tb_dr.resize(nt);
+  }
+  int failed = 0;    // out of memory in a thread (no exception may leave the region)
+  int64_t nb = 0;
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(nt)
 #endif
   {
-    constexpr int BUF = 64;
-    int b_atom[BUF], b_species[BUF];
-    double b_dr[3 * BUF];
 #if defined(_OPENMP)
-#pragma omp for schedule(static)
+    const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+    const int t = 0, nth = 1;
 #endif
-    for (int c = 0; c < k; ++c) {
-      const int i = c_atom[c];
-      int64_t at = start[c];
-      for (int jj = 0; jj < numneigh[i]; jj += BUF) {
-        const int n = in_range(i, c, jj, std::min(numneigh[i], jj + BUF), b_atom, b_species, b_dr);
-        std::copy(b_atom, b_atom + n, n_atom + at);
-        std::copy(b_species, b_species + n, n_species + at);
-        std::copy(b_dr, b_dr + 3 * n, dr + 3 * at);
-        at += n;
+    const int chunk = k / nth, rest = k % nth;
+    const int k0 = t * chunk + std::min(t, rest), k1 = k0 + chunk + (t < rest);
+    size_t cand = 0;
+    for (int c = k0; c < k1; ++c) cand += numneigh[c_atom[c]];
+    int *b_atom = nullptr, *b_species = nullptr;
+    double *b_dr = nullptr;
+    try {
+      b_atom = at_least(m.tb_atom[t], cand + 1);
+      b_species = at_least(m.tb_species[t], cand + 1);
+      b_dr = at_least(m.tb_dr[t], 3 * cand + 3);
+    } catch (std::bad_alloc &) {
+#if defined(_OPENMP)
+#pragma omp atomic write
+#endif
+      failed = 1;
+    }
+    int64_t kept = 0;
+    if (b_dr)
+      for (int c = k0; c < k1; ++c) {
+        const int i = c_atom[c];
+        const int n = in_range(i, c, b_atom + kept, b_species + kept, b_dr + 3 * kept);
+        start[c + 1] = n;
+        kept += n;
       }
+#if defined(_OPENMP)
+#pragma omp barrier
+#pragma omp single
+#endif
+    {
+      start[0] = 0;
+      for (int c = 0; c < k; ++c) start[c + 1] += start[c];
+      nb = start[k];
+      if (!failed) try {
+          at_least(m.neigh_atom, (size_t) nb);
+          at_least(m.neigh_species, (size_t) nb);
+          at_least(m.dr, 3 * (size_t) nb);
+        } catch (std::bad_alloc &) {
+          failed = 1;
+        }
+    }    // (the end of single is a barrier)
+    if (!failed) {
+      const int64_t at = start[k0];
+      std::copy(b_atom, b_atom + kept, m.neigh_atom.data() + at);
+      std::copy(b_species, b_species + kept, m.neigh_species.data() + at);
+      std::copy(b_dr, b_dr + 3 * kept, m.dr.data() + 3 * at);
     }
   }
+  if (failed) throw std::bad_alloc();    // compute() reports it
   m.n_centres = k;
   m.n_bonds = nb;
   at_least(m.energy, k);
