@@ -6,7 +6,7 @@
  * third order at both ends, so energies are C2 at r_cut and at r_in.
  * An optional long-range channel is a second such set with its own r_cut and scale.
  * The functions themselves are evaluated for four neighbours at a time (kernels_impl.h,
- * radial_blocks); here is the transform t(r) the model's tables are derived with.
+ * radial_prep and radial_recur); here is the transform t(r) the model's tables are derived with.
  */
 #include <math.h>
 

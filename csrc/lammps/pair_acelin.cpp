@@ -58,6 +58,16 @@ template <class T> T *at_least(std::vector<T> &v, size_t n)
   return v.data();
 }
 
+// Centres k0 .. k1 of thread t of nth: contiguous, in order, the first n % nth threads one
+// more (OpenMP's static schedule, as the core splits its atoms): the bond list, the core
+// and the scatter then touch each bond's data from one thread.
+void thread_span(int n, int t, int nth, int &k0, int &k1)
+{
+  const int chunk = n / nth, rest = n % nth;
+  k0 = t * chunk + std::min(t, rest);
+  k1 = k0 + chunk + (t < rest);
+}
+
 constexpr int VIRIAL_SLOTS = 6;             // xx yy zz xy xz yz (LAMMPS order)
 constexpr int GHOST_STRIDE_MAX = 3 + VIRIAL_SLOTS;
 
@@ -93,6 +103,7 @@ struct PairACELin::Impl {
 
   // threaded scatter: forces of threads 1.. [(nthreads-1)*nall*3], added after the loop
   std::vector<double> thread_force;
+  std::vector<double> thread_part;     // [nthreads*(1+6)]: energy and virial of each thread
   // bond list: each thread's bonds before they go to the CSR arrays, [thread][...]
   std::vector<std::vector<int>> tb_atom, tb_species;
   std::vector<std::vector<double>> tb_dr;
@@ -295,8 +306,8 @@ void PairACELin::build_bonds()
 #else
     const int t = 0, nth = 1;
 #endif
-    const int chunk = k / nth, rest = k % nth;
-    const int k0 = t * chunk + std::min(t, rest), k1 = k0 + chunk + (t < rest);
+    int k0, k1;
+    thread_span(k, t, nth, k0, k1);
     size_t cand = 0;
     for (int c = k0; c < k1; ++c) cand += numneigh[c_atom[c]];
     int *b_atom = nullptr, *b_species = nullptr;
@@ -510,13 +521,14 @@ void PairACELin::scatter_threads(int nlocal, int nt)
   Impl &m = *impl;
   const int nall = nlocal + atom->nghost;
   const bool direct_ghosts = force->newton_pair != 0;
-  double *tf = nullptr;
+  double *tf = nullptr, *part = nullptr;    // part: energy and virial of each thread
   try {
     tf = at_least(m.thread_force, (size_t) (nt - 1) * nall * 3);
+    part = at_least(m.thread_part, (size_t) nt * (1 + VIRIAL_SLOTS));
   } catch (std::bad_alloc &) {
     error->one(FLERR, "pair acelin: out of memory for the per-thread forces");
   }
-  std::vector<double> part((size_t) nt * (1 + VIRIAL_SLOTS), 0.0);    // e, virial per thread
+  std::fill(part, part + (size_t) nt * (1 + VIRIAL_SLOTS), 0.0);
   double **f = atom->f;
   double *ghost = m.ghost_sum.data();
   const int stride = m.stride;
@@ -525,10 +537,9 @@ void PairACELin::scatter_threads(int nlocal, int nt)
     const int t = omp_get_thread_num(), nth = omp_get_num_threads();
     double *own = t ? tf + (size_t) (t - 1) * nall * 3 : nullptr;
     if (own) std::fill(own, own + (size_t) nall * 3, 0.0);
-    // the bond list's split of the centres (build_bonds: static over k, as here)
-    const int chunk = m.n_centres / nth, rest = m.n_centres % nth;
-    const int k0 = t * chunk + std::min(t, rest), k1 = k0 + chunk + (t < rest);
-    double *pt = part.data() + (size_t) t * (1 + VIRIAL_SLOTS);
+    int k0, k1;    // the bond list's split of the centres
+    thread_span(m.n_centres, t, nth, k0, k1);
+    double *pt = part + (size_t) t * (1 + VIRIAL_SLOTS);
     scatter_centres(nlocal, k0, k1, own, pt[0], pt + 1);
 #pragma omp barrier
 #pragma omp for schedule(static)
@@ -543,7 +554,7 @@ void PairACELin::scatter_threads(int nlocal, int nt)
     }
   }
   for (int t = 0; t < nt; ++t) {    // in thread order: the same sums every run
-    const double *pt = part.data() + (size_t) t * (1 + VIRIAL_SLOTS);
+    const double *pt = part + (size_t) t * (1 + VIRIAL_SLOTS);
     if (eflag_global) eng_vdwl += pt[0];
     if (vflag_global)
       for (int c = 0; c < VIRIAL_SLOTS; ++c) virial[c] += pt[1 + c];
