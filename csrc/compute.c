@@ -57,6 +57,62 @@ static int *species_groups(const acelin_model *m, int n_atoms, const int *specie
     return out;
 }
 
+/* Each thread owns a contiguous range of groups, the same static split in atom order as a
+ * caller that builds the bonds and scatters the forces per thread (the LAMMPS adapter), so
+ * that every bond's dr and dE/dr stay in the cache of the one core that touches them; a
+ * dynamic split sends about half of them between cores every step, which cost up to a
+ * quarter of the threaded speed-up (benchmarks/RESULTS.md, "MPI and OpenMP scaling in
+ * LAMMPS"). A thread takes its own groups from the front; one that has finished takes
+ * groups from the back of the range with most left, so a thread that loses its core for a
+ * while (a shared host) is not waited for. A range is one 64-bit word, next and end, on a
+ * cache line of its own, changed by compare-and-swap: an owner and a thief cannot take the
+ * same group. Without the GCC atomics every thread does its own range. */
+typedef struct { int64_t word; char pad[56]; } span_t;
+
+static int64_t span_pack(int64_t next, int64_t end) { return (int64_t)((uint64_t)end << 32 | (uint32_t)next); }
+static int span_next(int64_t w) { return (int)(uint32_t)w; }
+static int span_end(int64_t w) { return (int)((uint64_t)w >> 32); }
+
+/* the group taken from range sp (its front if front, else its back), or -1 if it is empty */
+static int span_take(span_t *sp, int front)
+{
+#if defined(__GNUC__)
+    int64_t old = __atomic_load_n(&sp->word, __ATOMIC_RELAXED);
+    for (;;) {
+        const int nx = span_next(old), en = span_end(old);
+        if (nx >= en) return -1;
+        const int64_t nw = front ? span_pack(nx + 1, en) : span_pack(nx, en - 1);
+        if (__atomic_compare_exchange_n(&sp->word, &old, nw, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return front ? nx : en - 1;
+    }
+#else
+    if (!front || span_next(sp->word) >= span_end(sp->word)) return -1;
+    const int nx = span_next(sp->word);
+    sp->word = span_pack(nx + 1, span_end(sp->word));
+    return nx;
+#endif
+}
+
+/* the next group for thread t of nth: its own first, then the back of the fullest range */
+static int next_group(span_t *spans, int t, int nth)
+{
+    int g = span_take(&spans[t], 1);
+    while (g < 0) {
+        int victim = -1, most = 0;
+        for (int u = 0; u < nth; ++u) {
+#if defined(__GNUC__)
+            const int64_t w = __atomic_load_n(&spans[u].word, __ATOMIC_RELAXED);
+#else
+            const int64_t w = u == t ? spans[u].word : 0;
+#endif
+            if (span_end(w) - span_next(w) > most) { most = span_end(w) - span_next(w); victim = u; }
+        }
+        if (victim < 0) return -1;
+        g = span_take(&spans[victim], 0);
+    }
+    return g;
+}
+
 static acelin_status run(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
                          const int *neigh_species, const double *dr, double *energy, double *dE_dr,
                          int n_threads, int with_ace, acelin_error *e)
@@ -73,9 +129,17 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
     acelin_error_clear(&first);
 #ifdef _OPENMP
     int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
-#pragma omp parallel num_threads(nt)
 #else
+    int nt = 1;
     (void)n_threads;
+#endif
+    span_t *spans = acelin_line_alloc((size_t)nt * sizeof(span_t));
+    if (!spans) {
+        free(groups);
+        return acelin_error_set(e, ACELIN_ERR_ALLOC, -1, -1, "out of memory (thread ranges)");
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
 #endif
     {
         acelin_ws *w[GROUP];
@@ -86,15 +150,20 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         double *g4 = acelin_line_alloc(nA * GROUP * sizeof(double));
         ok_ws &= A4 && g4;
         char msg[200];
-        /* Static, in atom order: a caller that builds the bonds and scatters the forces
-           with the same split (the LAMMPS adapter) keeps every bond's dr and dE/dr in the
-           cache of the one core that touches them. A dynamic split sends about half of
-           them between cores every step, which cost up to a quarter of the threaded
-           speed-up (benchmarks/RESULTS.md, "MPI and OpenMP scaling in LAMMPS"). */
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+        const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int t = 0, nth = 1;
 #endif
-        for (int gr = 0; gr < n_groups; ++gr) {
+        { /* this thread's range: the split of the LAMMPS adapter's thread_span */
+            const int chunk = n_groups / nth, rest = n_groups % nth;
+            const int g0 = t * chunk + (t < rest ? t : rest);
+            spans[t].word = span_pack(g0, g0 + chunk + (t < rest));
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        for (int gr; (gr = next_group(spans, t, nth)) >= 0;) {
             const int a0 = g_start[gr], cnt = g_start[gr + 1] - a0;
             const int zc = species[g_atoms[a0]];
             acelin_status s[GROUP];
@@ -143,6 +212,7 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         free(A4);
         free(g4);
     }
+    free(spans);
     free(groups);
     return acelin_report_first(&first, e);
 }

@@ -59,8 +59,9 @@ template <class T> T *at_least(std::vector<T> &v, size_t n)
 }
 
 // Centres k0 .. k1 of thread t of nth: contiguous, in order, the first n % nth threads one
-// more (OpenMP's static schedule, as the core splits its atoms): the bond list, the core
-// and the scatter then touch each bond's data from one thread.
+// more (OpenMP's static schedule, and the core's ranges of atom groups before threads take
+// from each other): the bond list, the core and the scatter then touch most bonds' data
+// from one thread.
 void thread_span(int n, int t, int nth, int &k0, int &k1)
 {
   const int chunk = n / nth, rest = n % nth;
