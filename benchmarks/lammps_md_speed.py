@@ -41,6 +41,8 @@ REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 sys.path.insert(0, REPO)  # the source tree's ace_lin (extensions built in place)
 
+from md_common import default_workdir, fitted_model  # noqa: E402 (benchmarks/, beside this file)
+
 SIZES = ("fast", "small", "large")  # the presets of these names that exist are measured
 CELLS = {  # element -> (lattice, a (A), repetitions, mass)
     "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
@@ -102,27 +104,6 @@ def worker(spec_path):
 
 
 # -- driver ------------------------------------------------------------------------------
-def fitted_model(element, size, workdir):
-    import hashlib
-
-    from ace_lin.fit.config import load_config
-    from ace_lin.fit.driver import fit
-    from ace_lin.fit.presets import preset
-
-    # the preset's content is in the name, so a cached model of an older preset is not reused
-    tag = hashlib.sha256(json.dumps(preset(size, 1), sort_keys=True).encode()).hexdigest()[:10]
-    path = os.path.join(workdir, f"{element}_{size}_{tag}.json")
-    if os.path.isfile(path):
-        return path
-
-    train = os.path.join(SHARED, "data", f"mlearn_{element}_train.xyz")
-    print(f"fitting {element} ({size}) to {train} ...", flush=True)
-    cfg = load_config({"data": {"train": train}, "elements": [element], "e0": "fit",
-                       "basis": {"size": size}, "solver": {"kind": "blr"}, "output": path})
-    fit(cfg, progress=False)
-    return path
-
-
 def cases(args, plugin):
     from ace_lin.lammps.plugin import lammps_commands
 
@@ -329,10 +310,7 @@ def main(argv=None):
 
     from ace_lin.lammps.plugin import build_plugin
 
-    if not args.workdir:
-        from ace_lin.codegen.cache import cache_dir
-
-        args.workdir = os.path.join(cache_dir(), "benchmarks")
+    args.workdir = args.workdir or default_workdir()
     os.makedirs(args.workdir, exist_ok=True)
     plugin = build_plugin()
     todo = cases(args, plugin)

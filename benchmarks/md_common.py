@@ -1,6 +1,6 @@
 """Shared pieces of the md_* benchmarks: fitted models, start cells, one `ace-lin md` run.
 
-Models are fitted here with ace_lin.fit (preset small or large, BLR) to
+Models are fitted here with ace_lin.fit (a named preset, BLR) to
 ../shared/data/mlearn_<El>_train.xyz and cached in the work folder under a name that holds
 a hash of the preset, so a model of an older preset is never reused.
 """
