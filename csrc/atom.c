@@ -111,12 +111,16 @@ void acelin_density_avx2(const acelin_model *m, acelin_ws *w);
 void acelin_harmonics_avx2(const acelin_model *m, acelin_ws *w);
 void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
+void acelin_interleave4_avx2(const double *const src[4], double *dst, size_t n);
+void acelin_deinterleave4_avx2(const double *src, double *const dst[4], size_t n);
 #endif
 void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w);
 void acelin_harmonics_base(const acelin_model *m, acelin_ws *w);
 void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, double *dE_dr);
+void acelin_interleave4_base(const double *const src[4], double *dst, size_t n);
+void acelin_deinterleave4_base(const double *src, double *const dst[4], size_t n);
 
 int acelin_kernel_width(void)
 {
@@ -168,4 +172,22 @@ void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr)
     if (m->vn == 4) { acelin_backprop_avx2(m, w, dE_dr); return; }
 #endif
     acelin_backprop_base(m, w, dE_dr);
+}
+
+void acelin_interleave4(const acelin_model *m, const double *const src[4], double *dst, size_t n)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_interleave4_avx2(src, dst, n); return; }
+#endif
+    (void)m;
+    acelin_interleave4_base(src, dst, n);
+}
+
+void acelin_deinterleave4(const acelin_model *m, const double *src, double *const dst[4], size_t n)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_deinterleave4_avx2(src, dst, n); return; }
+#endif
+    (void)m;
+    acelin_deinterleave4_base(src, dst, n);
 }

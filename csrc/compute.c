@@ -148,7 +148,8 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         const size_t nA = (size_t)m->n_A;
         double *A4 = acelin_line_alloc(nA * GROUP * sizeof(double));
         double *g4 = acelin_line_alloc(nA * GROUP * sizeof(double));
-        ok_ws &= A4 && g4;
+        double *zeros = calloc(nA ? nA : 1, sizeof(double)); /* the A of an idle lane */
+        ok_ws &= A4 && g4 && zeros;
         char msg[200];
 #ifdef _OPENMP
         const int t = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -169,8 +170,10 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
             acelin_status s[GROUP];
             int any = 0;
             double ec[GROUP], e_ace[GROUP] = {0.0};
+            const double *lane_A[GROUP];
             for (int q = 0; q < GROUP; ++q) {
                 ec[q] = 0.0;
+                lane_A[q] = zeros;
                 s[q] = ACELIN_OK;
                 int ace = 0;
                 if (q < cnt) {
@@ -188,20 +191,19 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
                         acelin_first_failure(&first, s[q], i, bad_bond, msg);
                     } else if (with_ace) {
                         acelin_density(m, w[q]);
+                        lane_A[q] = w[q]->A;
                         ace = 1;
                     }
                 }
-                if (ok_ws && with_ace) /* lane q of A4: this atom's A, or zeros */
-                    for (size_t a = 0; a < nA; ++a) A4[GROUP * a + q] = ace ? w[q]->A[a] : 0.0;
                 any |= ace;
             }
-            if (any) {
+            if (any) { /* any implies the workspaces */
+                double *const lane_g[GROUP] = {w[0]->dEdA, w[1]->dEdA, w[2]->dEdA, w[3]->dEdA};
+                acelin_interleave4(m, lane_A, A4, nA);
                 acelin_products4(m, A4, g4, zc, e_ace);
-                for (int q = 0; q < cnt; ++q) {
-                    if (s[q] != ACELIN_OK) continue;
-                    for (size_t a = 0; a < nA; ++a) w[q]->dEdA[a] = g4[GROUP * a + q];
-                    acelin_backprop(m, w[q], dE_dr);
-                }
+                acelin_deinterleave4(m, g4, lane_g, nA);
+                for (int q = 0; q < cnt; ++q)
+                    if (s[q] == ACELIN_OK) acelin_backprop(m, w[q], dE_dr);
             }
             for (int q = 0; q < cnt; ++q) {
                 const int i = g_atoms[a0 + q];
@@ -211,6 +213,7 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
         for (int q = 0; q < GROUP; ++q) acelin_ws_free(w[q]);
         free(A4);
         free(g4);
+        free(zeros);
     }
     free(spans);
     free(groups);

@@ -329,6 +329,70 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
     memcpy(E4, &E, sizeof E);
 }
 
+/* Four atoms' arrays of n entries into one, entry a of atom q at [4 a + q] (the layout of
+ * acelin_products4), and back: 4 x 4 tiles transposed in registers. A transpose is its own
+ * inverse, so one tile routine serves both directions. */
+#if defined(__clang__)
+#define SHUF4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+typedef long long v4i_shuf __attribute__((vector_size(32)));
+#define SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i_shuf){i, j, k, l})
+#endif
+static inline __attribute__((always_inline)) void transpose4(const v4d r[4], v4d o[4])
+{
+    const v4d t0 = SHUF4(r[0], r[1], 0, 4, 2, 6), t1 = SHUF4(r[0], r[1], 1, 5, 3, 7);
+    const v4d t2 = SHUF4(r[2], r[3], 0, 4, 2, 6), t3 = SHUF4(r[2], r[3], 1, 5, 3, 7);
+    o[0] = SHUF4(t0, t2, 0, 1, 4, 5);
+    o[1] = SHUF4(t1, t3, 0, 1, 4, 5);
+    o[2] = SHUF4(t0, t2, 2, 3, 6, 7);
+    o[3] = SHUF4(t1, t3, 2, 3, 6, 7);
+}
+#undef SHUF4
+
+void K(acelin_interleave4)(const double *const src[4], double *restrict dst, size_t n)
+{
+    const double *restrict s0 = src[0], *restrict s1 = src[1], *restrict s2 = src[2], *restrict s3 = src[3];
+    size_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        const v4d r[4] = {load4(s0 + a), load4(s1 + a), load4(s2 + a), load4(s3 + a)};
+        v4d o[4];
+        transpose4(r, o);
+        double *p = dst + 4 * a;
+        memcpy(p, &o[0], sizeof o[0]);
+        memcpy(p + 4, &o[1], sizeof o[1]);
+        memcpy(p + 8, &o[2], sizeof o[2]);
+        memcpy(p + 12, &o[3], sizeof o[3]);
+    }
+    for (; a < n; ++a) {
+        dst[4 * a] = s0[a];
+        dst[4 * a + 1] = s1[a];
+        dst[4 * a + 2] = s2[a];
+        dst[4 * a + 3] = s3[a];
+    }
+}
+
+void K(acelin_deinterleave4)(const double *restrict src, double *const dst[4], size_t n)
+{
+    double *restrict d0 = dst[0], *restrict d1 = dst[1], *restrict d2 = dst[2], *restrict d3 = dst[3];
+    size_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        const double *p = src + 4 * a;
+        const v4d r[4] = {load4(p), load4(p + 4), load4(p + 8), load4(p + 12)};
+        v4d o[4];
+        transpose4(r, o);
+        memcpy(d0 + a, &o[0], sizeof o[0]);
+        memcpy(d1 + a, &o[1], sizeof o[1]);
+        memcpy(d2 + a, &o[2], sizeof o[2]);
+        memcpy(d3 + a, &o[3], sizeof o[3]);
+    }
+    for (; a < n; ++a) {
+        d0[a] = src[4 * a];
+        d1[a] = src[4 * a + 1];
+        d2[a] = src[4 * a + 2];
+        d3[a] = src[4 * a + 3];
+    }
+}
+
 /* dE/d dr_j = sum_{nlm} dE/dA_{z_j nlm} (R_n' u Y_lm + R_n (I - u u^T) dY_lm/du / r),
  * for the four neighbours of one block (acelin_harmonics), one per lane: per (l, m)
  * h_lm = sum_n g_lmn R_n and h'_lm = sum_n g_lmn R_n' (each g broadcast to the four

@@ -87,6 +87,9 @@ void acelin_density(const acelin_model *m, acelin_ws *w);
 /* E and dE/dA of the products of four atoms of species zc at once (kernels_impl.h):
  * A4, g4 [n_A * 4], entry a of atom q at [4 a + q] (g4: dE/dA, out); E4 [4] (eV). */
 void acelin_products4(const acelin_model *m, const double *A4, double *g4, int zc, double *E4);
+/* four atoms' arrays of n entries into acelin_products4's layout [n][4], and back */
+void acelin_interleave4(const acelin_model *m, const double *const src[4], double *dst, size_t n);
+void acelin_deinterleave4(const acelin_model *m, const double *src, double *const dst[4], size_t n);
 /* dE/dA to the per-bond gradients of the neighbours acelin_gather grouped (w->order) */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 
