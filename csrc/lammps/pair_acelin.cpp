@@ -290,7 +290,8 @@ void PairACELin::build_bonds()
   const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
   // One pass over the candidates: each thread keeps the bonds of its centres (a static split
   // in order, as the core's and the scatter's) in buffers of its own, sized for all their
-  // candidates; once every centre's count is known, the buffers go to their places.
+  // candidates; once every centre's count is known, the buffers go to their places (thread
+  // 0's are the final arrays already).
   if (m.tb_atom.size() < (size_t) nt) {
     m.tb_atom.resize(nt);
     m.tb_species.resize(nt);
@@ -313,10 +314,10 @@ void PairACELin::build_bonds()
     for (int c = k0; c < k1; ++c) cand += numneigh[c_atom[c]];
     int *b_atom = nullptr, *b_species = nullptr;
     double *b_dr = nullptr;
-    try {
-      b_atom = at_least(m.tb_atom[t], cand + 1);
-      b_species = at_least(m.tb_species[t], cand + 1);
-      b_dr = at_least(m.tb_dr[t], 3 * cand + 3);
+    try {    // thread 0's bonds start at 0: it writes them in place (no copy with 1 thread)
+      b_atom = at_least(t ? m.tb_atom[t] : m.neigh_atom, cand + 1);
+      b_species = at_least(t ? m.tb_species[t] : m.neigh_species, cand + 1);
+      b_dr = at_least(t ? m.tb_dr[t] : m.dr, 3 * cand + 3);
     } catch (std::bad_alloc &) {
 #if defined(_OPENMP)
 #pragma omp atomic write
@@ -339,7 +340,7 @@ void PairACELin::build_bonds()
       start[0] = 0;
       for (int c = 0; c < k; ++c) start[c + 1] += start[c];
       nb = start[k];
-      if (!failed) try {
+      if (!failed) try {    // (a resize keeps thread 0's bonds)
           at_least(m.neigh_atom, (size_t) nb);
           at_least(m.neigh_species, (size_t) nb);
           at_least(m.dr, 3 * (size_t) nb);
@@ -347,7 +348,7 @@ void PairACELin::build_bonds()
           failed = 1;
         }
     }    // (the end of single is a barrier)
-    if (!failed) {
+    if (!failed && t > 0) {
       const int64_t at = start[k0];
       std::copy(b_atom, b_atom + kept, m.neigh_atom.data() + at);
       std::copy(b_species, b_species + kept, m.neigh_species.data() + at);
