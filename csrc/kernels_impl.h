@@ -401,27 +401,50 @@ void K(acelin_deinterleave4)(const double *restrict src, double *const dst[4], s
  * are not written. */
 #define BROWS 4
 
-/* rows k .. k+MB-1 (stride N in gl) over the positions [0, se) and [c0, le) */
+/* rows k .. k+MB-1 (stride N in gl) over the positions [0, se) and [c0, le). Each row's
+ * sums over n are chains of dependent multiply-adds; with few rows (l = 0, and the last row
+ * of l = 2, 4, ...) there are too few chains to hide their latency, so the positions are
+ * split over P partial sums (P x MB >= 4 chains of h and of q), added at the end. */
 static inline __attribute__((always_inline)) void backprop_rows(
     const double *gl, int N, int se, int c0, int le, const double *R, const double *dR, const double *Y,
     const double *dY, int nlm, int k, v4d *S1, v4d *H0, v4d *H1, v4d *H2, const int MB)
 {
-    v4d h[BROWS], q[BROWS];
-    for (int r = 0; r < MB; ++r) h[r] = q[r] = (v4d){0};
-    for (int seg = 0; seg < 2; ++seg)
-        for (int n = seg ? c0 : 0; n < (seg ? le : se); ++n) {
+    enum { PMAX = 4 };
+    const int P = MB == 1 ? 4 : MB == 2 ? 2 : 1;
+    v4d h[PMAX][BROWS], q[PMAX][BROWS];
+    for (int p = 0; p < P; ++p)
+        for (int r = 0; r < MB; ++r) h[p][r] = q[p][r] = (v4d){0};
+    for (int seg = 0; seg < 2; ++seg) {
+        const int n1 = seg ? le : se;
+        int n = seg ? c0 : 0;
+        for (; n + P <= n1; n += P)
+            for (int p = 0; p < P; ++p) {
+                const v4d Rv = load4(R + 4 * (n + p)), dRv = load4(dR + 4 * (n + p));
+                for (int r = 0; r < MB; ++r) {
+                    const double g = gl[r * N + n + p];
+                    h[p][r] += g * Rv;
+                    q[p][r] += g * dRv;
+                }
+            }
+        for (; n < n1; ++n) {
             const v4d Rv = load4(R + 4 * n), dRv = load4(dR + 4 * n);
             for (int r = 0; r < MB; ++r) {
                 const double g = gl[r * N + n];
-                h[r] += g * Rv;
-                q[r] += g * dRv;
+                h[0][r] += g * Rv;
+                q[0][r] += g * dRv;
             }
         }
+    }
+    for (int p = 1; p < P; ++p)
+        for (int r = 0; r < MB; ++r) {
+            h[0][r] += h[p][r];
+            q[0][r] += q[p][r];
+        }
     for (int r = 0; r < MB; ++r) {
-        *S1 += q[r] * load4(Y + 4 * (k + r));
-        *H0 += h[r] * load4(dY + 4 * (k + r));
-        *H1 += h[r] * load4(dY + 4 * (nlm + k + r));
-        *H2 += h[r] * load4(dY + 4 * (2 * nlm + k + r));
+        *S1 += q[0][r] * load4(Y + 4 * (k + r));
+        *H0 += h[0][r] * load4(dY + 4 * (k + r));
+        *H1 += h[0][r] * load4(dY + 4 * (nlm + k + r));
+        *H2 += h[0][r] * load4(dY + 4 * (2 * nlm + k + r));
     }
 }
 
