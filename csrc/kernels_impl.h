@@ -160,9 +160,11 @@ void K(acelin_radial_batch)(const acelin_model *m, const acelin_ws *w, double *R
                         radial_recur(m, L + k, Rv, dRv, nf, 1);
                     }
                 }
-                /* the gaps of the layout: near blocks between the channels; far ones also the
-                   short part, which only the contraction W R reads (chan) */
-                const int z0 = part ? (m->chan ? 0 : S) : N;
+                /* the gaps of the layout (between the channels, after the long one; far
+                   blocks also the short part) are read only by the contraction W R (chan):
+                   without it they stay as acelin_ws_new zeroed them, as nothing writes them */
+                if (!m->chan) continue;
+                const int z0 = part ? 0 : N;
                 for (int k = 0; k < nbk; ++k) {
                     double *Rb = R0 + k * bs, *dRb = dR0 + k * bs;
                     memset(Rb + 4 * z0, 0, (size_t)(S - z0) * 4 * sizeof(double));

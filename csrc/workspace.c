@@ -48,6 +48,10 @@ acelin_ws *acelin_ws_new(const acelin_model *m, int cap, int design)
     const size_t nbat = c / 4 + 2 * (size_t)m->n_ablock + 1;
     w->R = LINES(nbat * 4 * m->n_rtot, double);
     w->dR = LINES(nbat * 4 * m->n_rtot, double);
+    if (w->R && w->dR && !m->chan) { /* the layout's gaps, which acelin_radial_batch never writes */
+        memset(w->R, 0, nbat * 4 * m->n_rtot * sizeof(double));
+        memset(w->dR, 0, nbat * 4 * m->n_rtot * sizeof(double));
+    }
     w->Rb = m->chan ? LINES(nbat * 4 * m->n_rpad, double) : NULL;
     w->dRb = m->chan ? LINES(nbat * 4 * m->n_rpad, double) : NULL;
     w->nb_pair = LINES(c, int);
