@@ -23,7 +23,13 @@ void *acelin_line_alloc(size_t bytes)
 {
     void *p = NULL;
     const size_t n = (bytes ? bytes : 1) + 63 - ((bytes ? bytes : 1) + 63) % 64;
-    return posix_memalign(&p, 64, n) ? NULL : p;
+    if (posix_memalign(&p, 64, n)) return NULL;
+    /* ACE_LIN_POISON_MEMORY=1, a check for the tests (tests/test_poisoned_memory.py): every
+       byte 0xFF, a NaN in every double, so a result that depends on memory nothing wrote
+       turns to NaN or changes. getenv only reads the environment: safe from threads. */
+    const char *poison = getenv("ACE_LIN_POISON_MEMORY");
+    if (poison && poison[0] == '1') memset(p, 0xFF, n);
+    return p;
 }
 
 #define LINES(n, type) acelin_line_alloc((size_t)(n) * sizeof(type))
