@@ -288,10 +288,10 @@ void PairACELin::build_bonds()
     return n;
   };
   const int nt = comm->nthreads > 0 ? comm->nthreads : 1;
-  // One pass over the candidates: each thread keeps the bonds of its centres (a static split
-  // in order, as the core's and the scatter's) in buffers of its own, sized for all their
-  // candidates; once every centre's count is known, the buffers go to their places (thread
-  // 0's are the final arrays already).
+  // One pass over the candidates: each thread keeps the bonds of its centres (a static
+  // split in order, as the scatter's and the core's ranges) in buffers of its own, sized
+  // for all their candidates; once every centre's count is known, the buffers go to their
+  // places (thread 0's are the final arrays already).
   if (m.tb_atom.size() < (size_t) nt) {
     m.tb_atom.resize(nt);
     m.tb_species.resize(nt);
