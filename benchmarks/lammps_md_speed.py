@@ -210,11 +210,12 @@ def layouts(args):
 
 
 def speed_up(results, key, lay):
-    """Median over rounds of that round's time 1x1 / time of lay (None if not measured)."""
+    """Each round's time 1x1 / time of lay: (median, lowest, highest), or None if not measured."""
     base, other = results.get((key, (1, 1))), results.get((key, lay))
     if not base or not other:
         return None
-    return statistics.median(a / b for a, b in zip(base["round_us"], other["round_us"]))
+    ratios = [a / b for a, b in zip(base["round_us"], other["round_us"])]
+    return statistics.median(ratios), min(ratios), max(ratios)
 
 
 def report(cases_list, results, args, lammps_version, accuracy):
@@ -245,13 +246,15 @@ def report(cases_list, results, args, lammps_version, accuracy):
     others = [lay for lay in layouts(args) if lay != (1, 1)]
     if (1, 1) in layouts(args) and others:
         print("\nspeed-up over 1 rank x 1 thread (time 1x1 / time RxT, median over rounds of each "
-              "round's ratio; targets: 2 ranks >= 1.9, 1 rank x 2 threads >= 1.8):")
-        print(f"  {'':<22}" + "".join(f"{f'{r}x{t}':>8}" for r, t in others))
+              "round's ratio, the rounds' range in brackets: a wide one means the machine's load "
+              "changed; targets: 2 ranks >= 1.9, 1 rank x 2 threads >= 1.8):")
+        print(f"  {'':<22}" + "".join(f"{f'{r}x{t}':>20}" for r, t in others))
         for key, el, label, _, _ in cases_list:
             ups = [speed_up(results, key, lay) for lay in others]
             if any(u is not None for u in ups):
                 print(f"  {el + ' ' + label:<22}" + "".join(
-                    f"{u:8.2f}" if u is not None else f"{'-':>8}" for u in ups))
+                    f"{f'{u[0]:.2f} ({u[1]:.2f}-{u[2]:.2f})':>20}" if u is not None else f"{'-':>20}"
+                    for u in ups))
 
 
 def measure_all(todo, args, results):
