@@ -97,19 +97,19 @@ static int span_take(span_t *sp, int front)
 static int next_group(span_t *spans, int t, int nth)
 {
     int g = span_take(&spans[t], 1);
+#if defined(__GNUC__)
     while (g < 0) {
         int victim = -1, most = 0;
         for (int u = 0; u < nth; ++u) {
-#if defined(__GNUC__)
             const int64_t w = __atomic_load_n(&spans[u].word, __ATOMIC_RELAXED);
-#else
-            const int64_t w = u == t ? spans[u].word : 0;
-#endif
             if (span_end(w) - span_next(w) > most) { most = span_end(w) - span_next(w); victim = u; }
         }
         if (victim < 0) return -1;
         g = span_take(&spans[victim], 0);
     }
+#else
+    (void)nth;
+#endif
     return g;
 }
 

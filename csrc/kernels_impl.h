@@ -337,8 +337,7 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
 #if defined(__clang__)
 #define SHUF4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
 #else
-typedef long long v4i_shuf __attribute__((vector_size(32)));
-#define SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i_shuf){i, j, k, l})
+#define SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4l){i, j, k, l})
 #endif
 static inline __attribute__((always_inline)) void transpose4(const v4d r[4], v4d o[4])
 {
