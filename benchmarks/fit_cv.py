@@ -23,6 +23,14 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import machine_info  # noqa: E402
 
+
+def _fast_channel(r_cut, degree, lmax):
+    """`fast` with a pair and three-body long-range channel to r_cut (A), degrees
+    [D_1, D_2] and harmonics up to lmax (run with --preset fast)."""
+    return {"basis": {"long_r_cut": r_cut, "long_order": 2, "long_degree": degree, "long_w_l": 1.0,
+                      "long_lmax": lmax}}
+
+
 # overrides of the `large` preset (basis / weights / solver sections of a fit config)
 VARIANTS = {
     "default": {},
@@ -75,38 +83,22 @@ VARIANTS = {
     # short cutoff pay only the long channel's radial functions and harmonics up to its lmax
     "f_long6_pair": {"basis": {"long_r_cut": 6.0, "long_order": 1, "long_degree": [16], "long_w_l": 1.0}},
     "f_long7_pair": {"basis": {"long_r_cut": 7.0, "long_order": 1, "long_degree": [22], "long_w_l": 1.0}},
-    "f_long6_l2": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
-                             "long_lmax": 2}},
-    "f_long7_l2": {"basis": {"long_r_cut": 7.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
-                             "long_lmax": 2}},
-    "f_long6_l3": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 12], "long_w_l": 1.0,
-                             "long_lmax": 3}},
-    "f_long6_l2_16_16": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 16],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l2_8_6": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [8, 6],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l2_10_8": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [10, 8],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l2_12_8": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [12, 8],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l2_12_10": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [12, 10],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l1_12_10": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [12, 10],
-                                   "long_w_l": 1.0, "long_lmax": 1}},
-    "f_long6_l2_16_8": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 8],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long6_l1_16_12": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [16, 12],
-                                   "long_w_l": 1.0, "long_lmax": 1}},
-    "f_long6_l1_12_12": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [12, 12],
-                                   "long_w_l": 1.0, "long_lmax": 1}},
-    "f_long6_l1_10_8": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [10, 8],
-                                   "long_w_l": 1.0, "long_lmax": 1}},
-    "f_long6_l2_12_6": {"basis": {"long_r_cut": 6.0, "long_order": 2, "long_degree": [12, 6],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
-    "f_long5.5_l1_12_10": {"basis": {"long_r_cut": 5.5, "long_order": 2, "long_degree": [12, 10],
-                                   "long_w_l": 1.0, "long_lmax": 1}},
-    "f_long5.5_l2_8_6": {"basis": {"long_r_cut": 5.5, "long_order": 2, "long_degree": [8, 6],
-                                   "long_w_l": 1.0, "long_lmax": 2}},
+    "f_long6_l2": _fast_channel(6.0, [16, 12], 2),
+    "f_long7_l2": _fast_channel(7.0, [16, 12], 2),
+    "f_long6_l3": _fast_channel(6.0, [16, 12], 3),
+    "f_long6_l2_16_16": _fast_channel(6.0, [16, 16], 2),
+    "f_long6_l2_8_6": _fast_channel(6.0, [8, 6], 2),
+    "f_long6_l2_10_8": _fast_channel(6.0, [10, 8], 2),
+    "f_long6_l2_12_8": _fast_channel(6.0, [12, 8], 2),
+    "f_long6_l2_12_10": _fast_channel(6.0, [12, 10], 2),
+    "f_long6_l1_12_10": _fast_channel(6.0, [12, 10], 1),
+    "f_long6_l2_16_8": _fast_channel(6.0, [16, 8], 2),
+    "f_long6_l1_16_12": _fast_channel(6.0, [16, 12], 1),
+    "f_long6_l1_12_12": _fast_channel(6.0, [12, 12], 1),
+    "f_long6_l1_10_8": _fast_channel(6.0, [10, 8], 1),
+    "f_long6_l2_12_6": _fast_channel(6.0, [12, 6], 2),
+    "f_long5.5_l1_12_10": _fast_channel(5.5, [12, 10], 1),
+    "f_long5.5_l2_8_6": _fast_channel(5.5, [8, 6], 2),
     # `fast` (with its channel since 467f5b3) with cheaper short-range degrees
     "fl_14_14_14_10": {"basis": {"degree": [14, 14, 14, 10]}},
     "fl_16_16_13_10": {"basis": {"degree": [16, 16, 13, 10]}},
