@@ -17,6 +17,9 @@ rank is counted by benchmarks/lammps_rank_work.py). `--busy-neighbour F` runs a 
 to the measurements that keeps one core busy for F of every 100 ms, a known stand-in for a
 noisy host: with F = 0.4 the two cores give 1.6 cores' worth to a 2-thread or 2-rank layout,
 so 1.6 is the best speed-up it can show over 1 x 1 (which one free core serves).
+`--copies` measures what the host itself gives: in every round it also runs two independent
+1 x 1 copies at once, and the slower copy's time bounds what any 2-worker layout can show in
+that round (a host whose other tenants slow a core when both are busy lowers it below 2).
 
     python benchmarks/lammps_md_speed.py --si-small Si_small.json --si-large Si_large.json \\
         --mo-small Mo_small.json --mo-large Mo_large.json
@@ -137,8 +140,8 @@ def cases(args, plugin):
     return [c for c in out if wanted(c[0])]
 
 
-def measure(case, layout, args, tmp, data=None):
-    """One `mpirun` worker process; data: a LAMMPS data file instead of the element's cell."""
+def worker_command(case, layout, args, tmp, data=None):
+    """The `mpirun` command line and environment of one worker process for case on layout."""
     from ace_lin.lammps.plugin import mpirun_path, runtime_env
 
     key, el, _, _, pair = case
@@ -152,11 +155,39 @@ def measure(case, layout, args, tmp, data=None):
                PYTHONPATH=os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p))
     cmd = [mpirun_path(), "-np", str(ranks), sys.executable, os.path.abspath(__file__),
            "--worker", spec]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
-    if res.returncode != 0 or not lines:
-        raise RuntimeError(f"{key} on {ranks} rank(s) x {threads} thread(s) failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return cmd, env
+
+
+def worker_result(what, returncode, stdout, stderr):
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if returncode != 0 or not lines:
+        raise RuntimeError(f"{what} failed:\n{stdout[-2000:]}\n{stderr[-2000:]}")
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def measure(case, layout, args, tmp, data=None):
+    """One `mpirun` worker process; data: a LAMMPS data file instead of the element's cell."""
+    cmd, env = worker_command(case, layout, args, tmp, data)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+    return worker_result(f"{case[0]} on {layout[0]} rank(s) x {layout[1]} thread(s)",
+                         res.returncode, res.stdout, res.stderr)
+
+
+def measure_copies(case, args, tmp):
+    """Two independent 1 x 1 runs of case at the same time (two processes, no communication):
+    what the host gives two busy cores in this round. Returns each copy's result."""
+    cmd, env = worker_command(case, (1, 1), args, tmp)
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        outs = [p.communicate(timeout=args.timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return [worker_result(f"{case[0]}, copy {i + 1} of 2", p.returncode, *out)
+            for i, (p, out) in enumerate(zip(procs, outs))]
 
 
 def setup_info(lammps_version, args):
@@ -209,6 +240,9 @@ def layouts(args):
     return [(r, t) for r in args.ranks for t in args.threads if args.oversubscribe or r * t <= cores]
 
 
+COPIES = "copies"  # results key of --copies' rounds (a layout of its own)
+
+
 def speed_up(results, key, lay):
     """Each round's time 1x1 / time of lay: (median, lowest, highest), or None if not measured."""
     base, other = results.get((key, (1, 1))), results.get((key, lay))
@@ -219,7 +253,7 @@ def speed_up(results, key, lay):
 
 
 def report(cases_list, results, args, lammps_version, accuracy):
-    med = {k: statistics.median(r["us"]) for k, r in results.items()}
+    med = {k: statistics.median(r["us"]) for k, r in results.items() if k[1] != COPIES}
     print("\n" + "\n".join(setup_info(lammps_version, args)) + "\n")
     head = f"{'model':<26}{'atoms':>6}{'ranks':>6}{'threads':>8}{'steps':>6}  {'us/atom/step':>12}" \
            f"{'(min-max)':>16}{'CPU %':>6}{'/Tersoff':>9}{'time/SNAP':>10}{'time/POD':>9}{'test E MAE':>11}{'F MAE':>8}"
@@ -255,6 +289,31 @@ def report(cases_list, results, args, lammps_version, accuracy):
                 print(f"  {el + ' ' + label:<22}" + "".join(
                     f"{f'{u[0]:.2f} ({u[1]:.2f}-{u[2]:.2f})':>20}" if u is not None else f"{'-':>20}"
                     for u in ups))
+        if args.copies:
+            report_copies(cases_list, results, [lay for lay in others if lay[0] * lay[1] == 2])
+
+
+def report_copies(cases_list, results, pairs):
+    """The host's two-core ceiling of each round and the 2-worker layouts measured against it."""
+    print("\ntwo independent 1 x 1 copies at once, in the same rounds (--copies): ceiling = 2 x time "
+          "1x1 alone / time of the slower copy, the most any 2-worker layout could show in that round "
+          "(2.00 on two free cores); efficiency = time of the slower copy / (2 x time of the "
+          "layout), its work rate over that of the two separate jobs (1.00: it uses the two cores "
+          "as well as they do); medians over rounds, range in brackets:")
+    print(f"  {'':<22}{'ceiling':>20}" + "".join(f"{f'efficiency {r}x{t}':>20}" for r, t in pairs))
+    for key, el, label, _, _ in cases_list:
+        ceil = speed_up(results, key, COPIES)
+        if ceil is None:
+            continue
+        cells = [f"{f'{2 * ceil[0]:.2f} ({2 * ceil[1]:.2f}-{2 * ceil[2]:.2f})':>20}"]
+        for lay in pairs:
+            r = results.get((key, lay))
+            if r is None:
+                cells.append(f"{'-':>20}")
+                continue
+            eff = [c / (2 * t) for c, t in zip(results[(key, COPIES)]["round_us"], r["round_us"])]
+            cells.append(f"{f'{statistics.median(eff):.2f} ({min(eff):.2f}-{max(eff):.2f})':>20}")
+        print(f"  {el + ' ' + label:<22}" + "".join(cells))
 
 
 def measure_all(todo, args, results):
@@ -275,6 +334,15 @@ def measure_all(todo, args, results):
                     print(f"{case[0]:<10} round {rnd + 1}, {lay[0]} rank(s) x {lay[1]} thread(s): "
                           f"{statistics.median(r['us']):8.2f} us/atom/step, CPU "
                           f"{100 * min(r['cpu']):.0f} % ({time.time() - t0:.0f} s)", flush=True)
+                if args.copies:
+                    t0 = time.time()
+                    both = measure_copies(case, args, tmp)
+                    us = [statistics.median(r["us"]) for r in both]
+                    acc = results.setdefault((case[0], COPIES), {"round_us": [], "pair_us": []})
+                    acc["round_us"].append(max(us))  # the slower copy: what lockstep would wait for
+                    acc["pair_us"].append(us)
+                    print(f"{case[0]:<10} round {rnd + 1}, two 1 x 1 copies at once: "
+                          f"{us[0]:8.2f} and {us[1]:.2f} us/atom/step ({time.time() - t0:.0f} s)", flush=True)
 
 
 def main(argv=None):
@@ -296,6 +364,9 @@ def main(argv=None):
                    help="also layouts of more ranks x threads than the machine has cores")
     p.add_argument("--busy-neighbour", type=float, default=0.0, metavar="F",
                    help="keep one core busy for F (0..1) of every 100 ms while measuring")
+    p.add_argument("--copies", action="store_true",
+                   help="in every round also two independent 1 x 1 runs at once: the host's "
+                        "two-core ceiling for the 2-worker speed-ups of that round")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--burn", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -305,6 +376,8 @@ def main(argv=None):
         return busy_neighbour(args.burn)
     if not 0.0 <= args.busy_neighbour < 1.0:
         p.error("--busy-neighbour: a fraction in [0, 1)")
+    if args.copies and (1 not in args.ranks or 1 not in args.threads):
+        p.error("--copies compares with 1 rank x 1 thread: include 1 in --ranks and --threads")
     known = {f"{el}-{kind}" for el in ("Si", "Mo") for kind in SIZES + ("snap",)} | \
         {"Si-pod", "Si-sw", "Si-tersoff"}
     unknown = sorted(set(args.only or ()) - known)
