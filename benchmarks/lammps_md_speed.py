@@ -159,6 +159,7 @@ def worker_command(case, layout, args, tmp, data=None):
 
 
 def worker_result(what, returncode, stdout, stderr):
+    """The RESULT record a worker printed, or an error with the end of its output."""
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if returncode != 0 or not lines:
         raise RuntimeError(f"{what} failed:\n{stdout[-2000:]}\n{stderr[-2000:]}")
@@ -338,9 +339,8 @@ def measure_all(todo, args, results):
                     t0 = time.time()
                     both = measure_copies(case, args, tmp)
                     us = [statistics.median(r["us"]) for r in both]
-                    acc = results.setdefault((case[0], COPIES), {"round_us": [], "pair_us": []})
-                    acc["round_us"].append(max(us))  # the slower copy: what lockstep would wait for
-                    acc["pair_us"].append(us)
+                    # the slower copy: what two workers in lockstep would wait for
+                    results.setdefault((case[0], COPIES), {"round_us": []})["round_us"].append(max(us))
                     print(f"{case[0]:<10} round {rnd + 1}, two 1 x 1 copies at once: "
                           f"{us[0]:8.2f} and {us[1]:.2f} us/atom/step ({time.time() - t0:.0f} s)", flush=True)
 
