@@ -399,7 +399,7 @@ def main(argv=None):
         if hog:
             hog.kill()
             hog.wait()
-    version = next(iter(results.values()), {}).get("lammps", "?")
+    version = next((r["lammps"] for k, r in results.items() if k[1] != COPIES), "?")
     accuracy = {case[0]: test_mae(case) for case in todo}
     report(todo, results, args, version, accuracy)
     return 0
