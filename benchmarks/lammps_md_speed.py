@@ -46,7 +46,7 @@ sys.path.insert(0, REPO)  # the source tree's ace_lin (extensions built in place
 
 from md_common import default_workdir, fitted_model  # noqa: E402 (benchmarks/, beside this file)
 
-SIZES = ("fast", "small", "large")  # the presets of these names that exist are measured
+SIZES = ("fast", "small", "medium", "large")  # the presets of these names that exist are measured
 CELLS = {  # element -> (lattice, a (A), repetitions, mass)
     "Si": ("diamond", 5.43, (6, 6, 7), 28.0855),  # 2016 atoms
     "Mo": ("bcc", 3.16, (10, 10, 10), 95.95),     # 2000 atoms

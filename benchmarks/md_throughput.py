@@ -1,6 +1,7 @@
 """MD throughput in simulated ns/day against system size, through `ace-lin md`.
 
-Si diamond cells of about 10^3, 10^4 and 10^5 atoms (small preset), NVE 1 fs from 300 K:
+Si diamond cells of about 10^3, 10^4 and 10^5 atoms (the presets of --presets, `small`
+unless given; each fitted to mlearn Si once in the workdir), NVE 1 fs from 300 K:
 LAMMPS engine on 1 and 2 MPI ranks, ASE engine on the 10^3 cell, each in a fresh folder,
 median of repeats. Time per step: LAMMPS's own "Loop time" summed over the run's segments
 (the engine's start-up, plugin load and dump conversion excluded); ASE: the run's wall time
@@ -9,6 +10,7 @@ Cost per atom-step (us) should stay flat with size.
 
     python benchmarks/md_throughput.py                               # all sizes
     python benchmarks/md_throughput.py --sizes 1000 --steps 50       # a quick check
+    python benchmarks/md_throughput.py --presets fast large --ranks 1 --ase-max-atoms 0
 """
 import argparse
 import os
@@ -18,6 +20,7 @@ import sys
 import time
 
 from md_common import cubic_cell, default_workdir, fitted_model, header, run
+from ace_lin.fit.presets import BASIS_PRESETS  # md_common put the repository on the path
 
 REPS = {1000: [5, 5, 5], 10000: [11, 11, 10], 100000: [23, 23, 24]}  # x 8 atoms
 
@@ -50,39 +53,42 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--ase-max-atoms", type=int, default=1000)
+    p.add_argument("--presets", nargs="+", default=["small"], choices=sorted(BASIS_PRESETS),
+                   help="basis presets, each fitted to mlearn Si")
     p.add_argument("--workdir")
     args = p.parse_args(argv)
     work = args.workdir or default_workdir()
-    model = fitted_model("Si", "small", work)
+    models = {name: fitted_model("Si", name, work) for name in args.presets}
     cell = cubic_cell("Si", os.path.join(work, "si_conv.xyz"))
     cases = []
-    for size in args.sizes:
-        reps = REPS.get(size) or [round((size / 8) ** (1 / 3))] * 3
-        for ranks in args.ranks:
-            cases.append(("lammps", ranks, size, reps))
-        if size <= args.ase_max_atoms:
-            cases.append(("ase", 1, size, reps))
+    for name in args.presets:
+        for size in args.sizes:
+            reps = REPS.get(size) or [round((size / 8) ** (1 / 3))] * 3
+            for ranks in args.ranks:
+                cases.append((name, "lammps", ranks, size, reps))
+            if size <= args.ase_max_atoms:
+                cases.append((name, "ase", 1, size, reps))
     rows = []
-    for engine, ranks, size, reps in cases:
+    for name, engine, ranks, size, reps in cases:
         n_atoms = 8 * reps[0] * reps[1] * reps[2]
         per_step = []
         for r in range(args.repeats):
-            cfg = {"model": model, "structure": cell, "supercell": reps, "engine": engine,
+            cfg = {"model": models[name], "structure": cell, "supercell": reps, "engine": engine,
                    "ranks": ranks, "threads": args.threads, "timestep": 1.0, "seed": r,
                    "stride": args.steps, "checkpoint_every": args.steps,
                    "output": os.path.join(work, f"tp_{engine}_{ranks}_{n_atoms}"),
                    "ensemble": "nve", "temperature": 300.0, "steps": args.steps}
             per_step.append(seconds_per_step(cfg))
         sec = statistics.median(per_step)
-        rows.append((engine, ranks, n_atoms, sec, min(per_step), max(per_step)))
-        print(f"{engine} {ranks} rank(s) {n_atoms} atoms: {sec * 1e3:.2f} ms/step", flush=True)
-    print("\n" + header([f"Si small preset, NVE 1 fs, {args.threads} OpenMP thread(s) per rank, "
-                         f"{args.steps} steps per run, {args.repeats} repeats, median"]))
-    print(f"{'engine':<8}{'ranks':>6}{'atoms':>8}{'ms/step':>10}{'us/atom/step':>14}{'ns/day':>9}"
+        rows.append((name, engine, ranks, n_atoms, sec, min(per_step), max(per_step)))
+        print(f"{name} {engine} {ranks} rank(s) {n_atoms} atoms: {sec * 1e3:.2f} ms/step", flush=True)
+    print("\n" + header([f"Si, presets {', '.join(args.presets)}, NVE 1 fs, {args.threads} OpenMP thread(s) "
+                         f"per rank, {args.steps} steps per run, {args.repeats} repeats, median"]))
+    print(f"{'preset':<8}{'engine':<8}{'ranks':>6}{'atoms':>8}{'ms/step':>10}{'us/atom/step':>14}{'ns/day':>9}"
           f"{'(min-max ns/day)':>20}")
-    for engine, ranks, n, sec, lo, hi in rows:
+    for name, engine, ranks, n, sec, lo, hi in rows:
         nsd = lambda s: 1e-6 / s * 86400  # noqa: E731  (1 fs per step)
-        print(f"{engine:<8}{ranks:>6}{n:>8}{sec * 1e3:>10.2f}{sec / n * 1e6:>14.2f}{nsd(sec):>9.3g}"
+        print(f"{name:<8}{engine:<8}{ranks:>6}{n:>8}{sec * 1e3:>10.2f}{sec / n * 1e6:>14.2f}{nsd(sec):>9.3g}"
               f"{f'({nsd(hi):.3g}-{nsd(lo):.3g})':>20}")
     return 0
 

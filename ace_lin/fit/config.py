@@ -4,7 +4,7 @@ each documented in its metadata), loaded from YAML or a dict.
     data:     {train: PATH, test: PATH, energy_key, forces_key, ...}
     elements: [Si, O]                 (optional: inferred from the training data)
     e0:       auto | fit | {Si: -5.4}  (isolated-atom frames, fitted, or given; eV)
-    basis:    {size: small | medium | large} and/or explicit BasisSpec fields
+    basis:    {size: fast | small | medium | large} and/or explicit BasisSpec fields
     weights:  {energy: 30, forces: 1, stress: 1, config_types: {...}}
     solver:   {kind: blr | ridge | tsvd, ..., prior: {kind, p, d_ref, ridge}}
     assembly: {block_rows, n_threads, mpi, progress}
