@@ -113,6 +113,8 @@ void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, 
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 void acelin_interleave4_avx2(const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4_avx2(const double *src, double *const dst[4], size_t n);
+void acelin_grade_product_avx2(const double *B, size_t ldb, int na, int rows, const double *G, int r,
+                               double *S, size_t lds);
 #endif
 void acelin_radial_batch_base(const acelin_model *m, const acelin_ws *w, double *R, double *dR);
 void acelin_density_base(const acelin_model *m, acelin_ws *w);
@@ -121,6 +123,8 @@ void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, 
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 void acelin_interleave4_base(const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4_base(const double *src, double *const dst[4], size_t n);
+void acelin_grade_product_base(const double *B, size_t ldb, int na, int rows, const double *G, int r,
+                               double *S, size_t lds);
 
 int acelin_kernel_width(void)
 {
@@ -190,4 +194,14 @@ void acelin_deinterleave4(const acelin_model *m, const double *src, double *cons
 #endif
     (void)m;
     acelin_deinterleave4_base(src, dst, n);
+}
+
+void acelin_grade_product(const acelin_model *m, const double *B, size_t ldb, int na, int rows, const double *G,
+                          int r, double *S, size_t lds)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_grade_product_avx2(B, ldb, na, rows, G, r, S, lds); return; }
+#endif
+    (void)m;
+    acelin_grade_product_base(B, ldb, na, rows, G, r, S, lds);
 }

@@ -30,32 +30,11 @@ static acelin_status check_block(const acelin_model *m, int n_atoms, const int *
     return ACELIN_OK;
 }
 
-/* Atoms grouped by species, GROUP per group (the last of a species may be partial), in
- * input order within a species: the products of a group run in one vector pass
- * (acelin_products4). The grouping depends only on the input, and an atom's result is
- * bitwise the same in any group, lane and thread count (tests/test_core_physics.py). */
+/* The products of a group of GROUP atoms of one species run in one vector pass
+ * (acelin_products4; the groups: acelin_species_groups). The grouping depends only on the
+ * input, and an atom's result is bitwise the same in any group, lane and thread count
+ * (tests/test_core_physics.py). */
 #define GROUP 4
-static int *species_groups(const acelin_model *m, int n_atoms, const int *species, int *n_groups)
-{
-    int *pos = calloc((size_t)m->ns + 1, sizeof(int)); /* counts, then each species' next slot */
-    if (!pos) return NULL;
-    for (int i = 0; i < n_atoms; ++i) pos[species[i] + 1]++;
-    int g = 0;
-    for (int s = 0; s < m->ns; ++s) g += (pos[s + 1] + GROUP - 1) / GROUP;
-    /* layout: [g+1] group starts into the atom list, then the atom list [n_atoms] */
-    int *out = malloc(((size_t)g + 1 + (size_t)n_atoms) * sizeof(int));
-    if (!out) { free(pos); return NULL; }
-    int *start = out, *atoms = out + g + 1, k = 0;
-    for (int s = 0; s < m->ns; ++s) {
-        pos[s + 1] += pos[s];
-        for (int a = pos[s]; a < pos[s + 1]; a += GROUP) start[k++] = a;
-    }
-    start[k] = n_atoms;
-    for (int i = 0; i < n_atoms; ++i) atoms[pos[species[i]]++] = i;
-    free(pos);
-    *n_groups = g;
-    return out;
-}
 
 /* Each thread owns a contiguous range of groups, the same static split in atom order as a
  * caller that builds the bonds and scatters the forces per thread (the LAMMPS adapter), so
@@ -122,7 +101,7 @@ static acelin_status run(const acelin_model *m, int n_atoms, const int *species,
     if (st || n_atoms == 0) return st;
     const int cap = max_neighbours(n_atoms, start);
     int n_groups = 0;
-    int *groups = species_groups(m, n_atoms, species, &n_groups);
+    int *groups = acelin_species_groups(m, n_atoms, species, GROUP, &n_groups);
     if (!groups) return acelin_error_set(e, ACELIN_ERR_ALLOC, -1, -1, "out of memory (atom groups)");
     const int *g_start = groups, *g_atoms = groups + n_groups + 1;
     acelin_error first; /* lowest failing atom, so the reported error is deterministic */

@@ -6,6 +6,8 @@
  * (ace_lin/trust/activeset.py builds it); gamma <= 1 means that B_i, written in the basis
  * of the active set's environments, has no coefficient above 1 in magnitude (interpolation).
  * Each atom writes only its own outputs, so the results do not depend on the thread count.
+ * The grade takes blocks of atoms of one species, so that its map is read once per block
+ * (grade_blocks; the product: kernels_impl.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,24 +37,10 @@ static void invariants(const acelin_model *m, const double *A, int zc, double *B
     }
 }
 
-/* max_j |sum_k B[k] G[k, j]|; row by row through G (contiguous), S[r] is scratch. Each
- * S[j] still sums over k in increasing order. */
-static double grade_of(const acelin_model *m, int zc, const double *B, double *restrict S)
-{
-    const int r = m->active_n[zc];
-    const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc];
-    const double *G = m->active_map + m->active_off[zc];
-    for (int j = 0; j < r; ++j) S[j] = 0.0;
-    for (int k = 0; k < rows; ++k) {
-        const double bk = B[k];
-        const double *restrict Gk = G + (size_t)k * r;
-        for (int j = 0; j < r; ++j) S[j] += bk * Gk[j];
-    }
-    double worst = 0.0;
-    for (int j = 0; j < r; ++j)
-        if (fabs(S[j]) > worst) worst = fabs(S[j]);
-    return worst;
-}
+/* Atoms per block of the grade: its map streams from memory once per block (a multiple of
+ * the product's tile of four; B and S of a block are GRADE_BLOCK x the species' invariants
+ * and map columns per thread, 0.76 MB each for `large`). */
+#define GRADE_BLOCK 64
 
 enum { BASIS_VECTORS, GRADE, ATOMIC_BASE };
 
@@ -69,16 +57,17 @@ static void atomic_base_of(const acelin_model *m, const double *A, double *out)
         }
 }
 
-static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
-                              const int *neigh_species, const double *dr, double *out, int mode,
-                              int n_threads, acelin_error *e)
+/* The arguments' checks shared by the per-atom calls; *cap: the most bonds of one atom. */
+static acelin_status check_args(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                                const int *neigh_species, const double *dr, const double *out, int mode,
+                                int64_t *cap, acelin_error *e)
 {
     acelin_error_clear(e);
     if (!m || n_atoms < 0 || (n_atoms && (!species || !start || !out)) ||
         (n_atoms && start[n_atoms] > 0 && (!neigh_species || !dr)))
         return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "invalid arguments");
     if (n_atoms && start[0] != 0) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "neigh_start[0] must be 0");
-    int64_t cap = 0;
+    *cap = 0;
     for (int i = 0; i < n_atoms; ++i) {
         if (species[i] < 0 || species[i] >= m->ns)
             return acelin_error_set(e, ACELIN_ERR_SPECIES, i, -1, "atom %d: species %d not in the model (0..%d)", i, species[i], m->ns - 1);
@@ -88,15 +77,110 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
             return acelin_error_set(e, ACELIN_ERR_NO_ACTIVE_SET, i, -1,
                                     "atom %d: the model has no active set for %s, so no extrapolation grade "
                                     "(build one: ace-lin activeset MODEL TRAIN_DATA)", i, m->elements[species[i]]);
-        if (start[i + 1] - start[i] > cap) cap = start[i + 1] - start[i];
+        if (start[i + 1] - start[i] > *cap) *cap = start[i + 1] - start[i];
     }
-    if (cap > INT32_MAX) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "more than 2^31 neighbours of one atom");
-    int widest = 0, r_max = 0; /* largest block of invariants of one species, largest map */
+    if (*cap > INT32_MAX) return acelin_error_set(e, ACELIN_ERR_INVALID, -1, -1, "more than 2^31 neighbours of one atom");
+    return ACELIN_OK;
+}
+
+/* The invariants of one atom into B[0 .. its species' block), or a failure (msg) */
+static acelin_status atom_invariants(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
+                                     const int *neigh_species, const double *dr, double *B, int64_t *bad_bond,
+                                     char *msg, size_t msglen)
+{
+    int na = 0;
+    double ec;
+    acelin_status s = acelin_gather(m, w, zc, start, end, neigh_species, dr, 0, &ec, NULL, &na, bad_bond, msg, msglen);
+    if (s != ACELIN_OK) return s;
+    acelin_density(m, w);
+    invariants(m, w->A, zc, B);
+    return ACELIN_OK;
+}
+
+/* gamma[i] = max_j |(B_i G)_j| for blocks of GRADE_BLOCK atoms of one species: their B, then
+ * one product with the map per block (acelin_grade_product). */
+static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                                  const int *neigh_species, const double *dr, double *gamma, int n_threads,
+                                  acelin_error *e)
+{
+    int64_t cap = 0;
+    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, &cap, e);
+    if (st || n_atoms == 0) return st;
+    int widest = 0, r_max = 0;
     for (int s = 0; s < m->ns; ++s) {
         if (m->species_basis_start[s + 1] - m->species_basis_start[s] > widest)
             widest = m->species_basis_start[s + 1] - m->species_basis_start[s];
         if (m->active_n[s] > r_max) r_max = m->active_n[s];
     }
+    int n_groups = 0;
+    int *groups = acelin_species_groups(m, n_atoms, species, GRADE_BLOCK, &n_groups);
+    if (!groups) return acelin_error_set(e, ACELIN_ERR_ALLOC, -1, -1, "out of memory (atom groups)");
+    const int *g_start = groups, *g_atoms = groups + n_groups + 1;
+    acelin_error first;
+    acelin_error_clear(&first);
+#ifdef _OPENMP
+    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+#else
+    (void)n_threads;
+#endif
+    {
+        acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
+        const size_t ldb = (size_t)(widest ? widest : 1), lds = (size_t)(r_max ? r_max : 1);
+        double *B = acelin_line_alloc(GRADE_BLOCK * ldb * sizeof(double));
+        double *S = acelin_line_alloc(GRADE_BLOCK * lds * sizeof(double));
+        char msg[200];
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int g = 0; g < n_groups; ++g) {
+            const int a0 = g_start[g], cnt = g_start[g + 1] - a0, zc = species[g_atoms[a0]];
+            int ok[GRADE_BLOCK];
+            for (int q = 0; q < cnt; ++q) {
+                const int i = g_atoms[a0 + q];
+                int64_t bad_bond = -1;
+                acelin_status s = ACELIN_ERR_ALLOC;
+                strcpy(msg, "out of memory (workspace)");
+                if (w && B && S)
+                    s = atom_invariants(m, w, zc, start[i], start[i + 1], neigh_species, dr, B + q * ldb, &bad_bond,
+                                        msg, sizeof msg);
+                ok[q] = s == ACELIN_OK;
+                if (!ok[q]) {
+                    gamma[i] = NAN;
+                    if (B) memset(B + q * ldb, 0, ldb * sizeof(double)); /* a finite row for the product */
+#ifdef _OPENMP
+#pragma omp critical(acelin_grade_error)
+#endif
+                    acelin_first_failure(&first, s, i, bad_bond, msg);
+                }
+            }
+            if (!(w && B && S)) continue;
+            const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc], r = m->active_n[zc];
+            acelin_grade_product(m, B, ldb, cnt, rows, m->active_map + m->active_off[zc], r, S, lds);
+            for (int q = 0; q < cnt; ++q) {
+                if (!ok[q]) continue;
+                double worst = 0.0;
+                for (int j = 0; j < r; ++j)
+                    if (fabs(S[q * lds + j]) > worst) worst = fabs(S[q * lds + j]);
+                gamma[g_atoms[a0 + q]] = worst;
+            }
+        }
+        free(B);
+        free(S);
+        acelin_ws_free(w);
+    }
+    free(groups);
+    return acelin_report_first(&first, e);
+}
+
+/* BASIS_VECTORS: out [n_atoms][n_basis], ATOMIC_BASE: out [n_atoms][n_ablock * n_nlm] */
+static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                              const int *neigh_species, const double *dr, double *out, int mode,
+                              int n_threads, acelin_error *e)
+{
+    int64_t cap = 0;
+    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, out, mode, &cap, e);
+    if (st) return st;
     if (mode == BASIS_VECTORS && n_atoms) memset(out, 0, (size_t)n_atoms * m->n_basis * sizeof(double));
     acelin_error first;
     acelin_error_clear(&first);
@@ -108,38 +192,35 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
 #endif
     {
         acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
-        double *B = malloc((size_t)(widest + r_max + 1) * sizeof(double)); /* B, then S */
         char msg[200];
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 8)
 #endif
         for (int i = 0; i < n_atoms; ++i) {
-            acelin_status s = ACELIN_ERR_ALLOC;
-            int na = 0, zc = species[i];
+            const int zc = species[i];
             int64_t bad_bond = -1;
-            double ec;
+            acelin_status s = ACELIN_ERR_ALLOC;
             strcpy(msg, "out of memory (workspace)");
-            if (w && B) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na, &bad_bond, msg, sizeof msg);
-            if (s == ACELIN_OK) {
-                acelin_density(m, w);
-                if (mode == ATOMIC_BASE) {
-                    atomic_base_of(m, w->A, out + (size_t)i * m->n_ablock * m->n_nlm);
-                } else {
-                    double *Bi = mode == BASIS_VECTORS ? out + (size_t)i * m->n_basis + m->species_basis_start[zc] : B;
-                    invariants(m, w->A, zc, Bi);
-                    if (mode == GRADE) out[i] = grade_of(m, zc, B, B + widest);
-                }
-            } else {
-                if (mode == GRADE) out[i] = NAN;
-                if (mode == ATOMIC_BASE) memset(out + (size_t)i * m->n_ablock * m->n_nlm, 0,
-                                                (size_t)m->n_ablock * m->n_nlm * sizeof(double));
+            if (mode == ATOMIC_BASE) {
+                int na = 0;
+                double ec;
+                if (w) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na,
+                                         &bad_bond, msg, sizeof msg);
+                if (s == ACELIN_OK) acelin_density(m, w);
+                double *a = out + (size_t)i * m->n_ablock * m->n_nlm;
+                if (s == ACELIN_OK) atomic_base_of(m, w->A, a);
+                else memset(a, 0, (size_t)m->n_ablock * m->n_nlm * sizeof(double));
+            } else if (w) {
+                s = atom_invariants(m, w, zc, start[i], start[i + 1], neigh_species, dr,
+                                    out + (size_t)i * m->n_basis + m->species_basis_start[zc], &bad_bond, msg, sizeof msg);
+            }
+            if (s != ACELIN_OK) {
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
                 acelin_first_failure(&first, s, i, bad_bond, msg);
             }
         }
-        free(B);
         acelin_ws_free(w);
     }
     return acelin_report_first(&first, e);
@@ -165,7 +246,7 @@ acelin_status acelin_grade_ex(const acelin_model *m, int n_atoms, const int *spe
                               const int64_t *start, const int *neigh_species, const double *dr,
                               double *gamma, int n_threads, acelin_error *e)
 {
-    return per_atom(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, n_threads, e);
+    return grade_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, n_threads, e);
 }
 
 acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *species,
@@ -173,8 +254,8 @@ acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *specie
                            double *gamma, int n_threads, char *err, size_t errlen)
 {
     acelin_error e;
-    return acelin_error_text(per_atom(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE,
-                                      n_threads, &e), &e, err, errlen);
+    return acelin_error_text(grade_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, n_threads, &e),
+                             &e, err, errlen);
 }
 
 int acelin_model_atomic_base_size(const acelin_model *m) { return m ? m->n_ablock * m->n_nlm : 0; }

@@ -502,3 +502,69 @@ void K(acelin_backprop)(const acelin_model *m, const acelin_ws *w, double *dE_dr
             }
     }
 }
+
+/* The grade's product S = B G for the na atoms of one species in a block: B [na][rows] (row
+ * stride ldb), G [rows][r], S [na][r] (row stride lds). A tile of four atoms by twelve
+ * columns sits in registers while k runs over a chunk of GRADE_KC rows; a chunk of
+ * GRADE_KC rows by GRADE_NC columns of G (12 kB) serves every atom of the block before the
+ * next is read, so the map streams from memory once per block of atoms instead of once
+ * per atom (for `large`, 17.6 MB per atom). Every S[a][j] is one sum over k in increasing
+ * order, carried in S between chunks: an atom's result does not depend on the block, its
+ * place in it, or the thread count. The chunk's shape and the block size were chosen by
+ * timing the grade of the fitted presets (benchmarks/RESULTS.md, "Cost of the
+ * extrapolation grade in LAMMPS"). */
+#define GRADE_KC 32
+#define GRADE_NC 48
+
+static inline __attribute__((always_inline)) void grade_tile(const double *B, size_t ldb, int k0, int k1,
+                                                             const double *G, int r, int j0, double *S,
+                                                             size_t lds, int first, const int MA, const int NV)
+{
+    v4d acc[4][3];
+    for (int a = 0; a < MA; ++a)
+        for (int v = 0; v < NV; ++v) acc[a][v] = first ? (v4d){0} : load4(S + a * lds + j0 + 4 * v);
+    for (int k = k0; k < k1; ++k) {
+        const double *g = G + (size_t)k * r + j0;
+        v4d gv[3];
+        for (int v = 0; v < NV; ++v) gv[v] = load4(g + 4 * v);
+        for (int a = 0; a < MA; ++a) {
+            const double b = B[a * ldb + k];
+            for (int v = 0; v < NV; ++v) acc[a][v] += b * gv[v];
+        }
+    }
+    for (int a = 0; a < MA; ++a)
+        for (int v = 0; v < NV; ++v) memcpy(S + a * lds + j0 + 4 * v, &acc[a][v], sizeof(v4d));
+}
+
+void K(acelin_grade_product)(const double *B, size_t ldb, int na, int rows, const double *G, int r,
+                             double *S, size_t lds)
+{
+    const int r4 = r - r % 4; /* columns in whole vectors; the rest one by one below */
+    if (rows == 0)
+        for (int a = 0; a < na; ++a) memset(S + a * lds, 0, (size_t)r * sizeof(double));
+    for (int k0 = 0; k0 < rows; k0 += GRADE_KC) {
+        const int k1 = rows - k0 < GRADE_KC ? rows : k0 + GRADE_KC, first = k0 == 0;
+        for (int c0 = 0; c0 < r4; c0 += GRADE_NC) {
+            const int c1 = r4 - c0 < GRADE_NC ? r4 : c0 + GRADE_NC;
+            for (int a0 = 0; a0 < na; a0 += 4) {
+                const int ma = na - a0 < 4 ? na - a0 : 4;
+                const double *Ba = B + a0 * ldb;
+                double *Sa = S + a0 * lds;
+#define GT(MA, NV) grade_tile(Ba, ldb, k0, k1, G, r, j, Sa, lds, first, MA, NV)
+#define GT_MA(NV) switch (ma) { case 1: GT(1, NV); break; case 2: GT(2, NV); break; \
+                                case 3: GT(3, NV); break; default: GT(4, NV); }
+                int j = c0;
+                for (; j + 12 <= c1; j += 12) GT_MA(3);
+                for (; j < c1; j += 4) GT_MA(1);
+#undef GT_MA
+#undef GT
+            }
+        }
+    }
+    for (int j = r4; j < r; ++j) /* the last columns, in the same order over k */
+        for (int a = 0; a < na; ++a) {
+            double v = 0.0;
+            for (int k = 0; k < rows; ++k) v += B[a * ldb + k] * G[(size_t)k * r + j];
+            S[a * lds + j] = v;
+        }
+}

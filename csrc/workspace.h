@@ -71,6 +71,12 @@ static inline const double *ws_dR(const acelin_model *m, const acelin_ws *w, int
 }
 void acelin_ws_free(acelin_ws *w);
 
+/* Atoms grouped by species (species already checked), `group` per group (the last of a
+ * species may be partial), in input order within a species: group g holds the atoms
+ * list[start[g] .. start[g+1]) of the returned array, start = it, list = it + n_groups + 1.
+ * NULL when out of memory; free() releases it. */
+int *acelin_species_groups(const acelin_model *m, int n_atoms, const int *species, int group, int *n_groups);
+
 /* atom.c */
 acelin_status acelin_gather(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
                             const int *neigh_species, const double *dr, int with_core,
@@ -90,6 +96,11 @@ void acelin_products4(const acelin_model *m, const double *A4, double *g4, int z
 /* four atoms' arrays of n entries into acelin_products4's layout [n][4], and back */
 void acelin_interleave4(const acelin_model *m, const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4(const acelin_model *m, const double *src, double *const dst[4], size_t n);
+/* S = B G (the extrapolation grade's product) for na atoms of one species: B [na][rows]
+ * (row stride ldb), G [rows][r], S [na][r] (row stride lds); each S[a][j] sums over k in
+ * increasing order, so an atom's result does not depend on the other atoms (kernels_impl.h) */
+void acelin_grade_product(const acelin_model *m, const double *B, size_t ldb, int na, int rows, const double *G,
+                          int r, double *S, size_t lds);
 /* dE/dA to the per-bond gradients of the neighbours acelin_gather grouped (w->order) */
 void acelin_backprop(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 

@@ -97,6 +97,38 @@ def test_grade_equals_numpy_reference(case):
         assert np.array_equal(core.basis_vectors(sp, nl.start, nspec, nl.dr, n_threads=nt), B)
 
 
+def test_grade_in_blocks_of_atoms_equals_numpy_reference():
+    """The core grades blocks of atoms of one species against the map at once, in tiles of
+    atoms and columns and in chunks of rows (csrc/grade.c, kernels_impl.h). Here the map
+    widths (55, 63 columns) reach the wide and narrow column tiles and the last columns,
+    the species' invariants exceed one chunk of rows, and about 75 atoms per species fill
+    more than one block, the last one partial. Each atom's grade must not depend on which
+    atoms share its block: the same centres in another order give bitwise the same grades."""
+    spec = SPEC_LONG
+    model = random_model(spec, seed=4)
+    rows = np.bincount(spec.basis().species, minlength=2)
+    assert rows.min() > 64, rows  # more than one chunk of rows per species
+    maps = random_maps(spec, np.random.default_rng(11), r=(55, 63))
+    e0 = np.array([model.e0[el] for el in spec.elements])
+    core = CoreModel.from_tables(spec.basis(), model.coefficients, e0, active_set=maps)
+    atoms = random_structure(["Si", "O"], 150, seed=12)
+    sp, nl, nspec = bonds(core, atoms, spec.elements)
+    assert np.bincount(sp).min() > 64  # more than one block per species
+    B = core.basis_vectors(sp, nl.start, nspec, nl.dr)
+    species_of = spec.basis().species
+    ref = np.array([np.abs(B[i, species_of == s] @ maps[s]).max() for i, s in enumerate(sp)])
+    gamma = core.grade(sp, nl.start, nspec, nl.dr)
+    assert np.allclose(gamma, ref, rtol=1e-12, atol=0)
+    for nt in (2, 3):
+        assert np.array_equal(core.grade(sp, nl.start, nspec, nl.dr, n_threads=nt), gamma)
+    # the centres in another order, each with its bonds as before: other blocks, same inputs
+    perm = np.random.default_rng(13).permutation(len(atoms))
+    rows_of = [np.arange(nl.start[i], nl.start[i + 1]) for i in perm]
+    start = np.concatenate([[0], np.cumsum([len(r) for r in rows_of])]).astype(np.int64)
+    bond = np.concatenate(rows_of)
+    assert np.array_equal(core.grade(sp[perm], start, nspec[bond], nl.dr[bond]), gamma[perm])
+
+
 def test_grade_from_the_model_file_equals_from_tables(tmp_path):
     """The v3 file's active set (written by ace_lin.io) read by the C reader gives the same
     grade as the maps handed to from_tables."""

@@ -82,7 +82,7 @@ def test_stage_strides_give_the_same_frames_on_both_engines(si_model, si_cell, t
     assert "max_gamma" in th["ase"]  # the default fit carries an active set
     # graded on each stage's frames, same values
     np.testing.assert_allclose(th["lammps"]["max_gamma"], th["ase"]["max_gamma"], atol=1e-7)
-    # the grade costs ~1.6 force calls: LAMMPS computes it on frame steps only
+    # a graded step costs several force calls (benchmarks/lammps_grade_cost.py): LAMMPS grades frame steps only
     script = (tmp_path / "lammps" / "in.lammps").read_text()
     assert re.findall(r"fix grade all pair (\d+)", script) == ["5", "1", "5"]
 

@@ -109,7 +109,8 @@ class _Recorder:
             stress = atoms.get_stress(voigt=False, include_ideal_gas=True)
             pressure = -np.trace(stress) / 3.0 / units.GPa
         gamma = None
-        if self.with_grade:  # on frame steps only, as LAMMPS's fix pair does (it costs ~1.6 forces)
+        if self.with_grade:  # on frame steps only, as LAMMPS's fix pair does (a graded step costs
+            # several force calls: benchmarks/lammps_grade_cost.py)
             gamma = float(np.max(calc.model.grade(atoms, calc.n_threads)))
         self.last_gamma = gamma
         t_fs = step * self.cfg.timestep

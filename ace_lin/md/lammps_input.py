@@ -156,7 +156,8 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           "variable p_atom atom -(c_s_atom[1]+c_s_atom[2]+c_s_atom[3])/3.0"]
     cols = "id type xu yu zu vx vy vz fx fy fz c_pe_atom v_p_atom"
     first_stride = cfg.stage_stride(segs[0][0]) if segs else cfg.stride
-    if with_grade:  # graded on frame steps only (it costs ~1.6 force calls); re-made per stage
+    if with_grade:  # graded on frame steps only (a graded step costs several force calls:
+        # benchmarks/lammps_grade_cost.py); re-made per stage
         L += [f"fix grade all pair {first_stride} acelin gamma 1",
               "compute max_gamma all reduce max f_grade", "variable max_gamma equal c_max_gamma"]
         cols += " f_grade"
