@@ -71,7 +71,7 @@ static inline const double *ws_dR(const acelin_model *m, const acelin_ws *w, int
 }
 void acelin_ws_free(acelin_ws *w);
 
-/* Atoms grouped by species (species already checked), `group` per group (the last of a
+/* groups.c: atoms grouped by species (species already checked), `group` per group (the last of a
  * species may be partial), in input order within a species: group g holds the atoms
  * list[start[g] .. start[g+1]) of the returned array, start = it, list = it + n_groups + 1.
  * NULL when out of memory; free() releases it. */
