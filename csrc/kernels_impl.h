@@ -1,7 +1,8 @@
 /* kernels_impl.h - the per-atom kernels after the gather: atomic base A, products and
- * dE/dA, back-propagation to the bonds; and the extrapolation grade's product with its map. Compiled twice, by kernels.c (the build's own
- * instruction set) and by kernels_avx2.c (AVX2 and FMA, chosen at run time on CPUs that
- * have them: csrc/atom.c), so that a portable build runs the wide vectors where it can.
+ * dE/dA, back-propagation to the bonds; and the extrapolation grade's product with its
+ * map. Compiled twice, by kernels.c (the build's own instruction set) and by
+ * kernels_avx2.c (AVX2 and FMA, chosen at run time on CPUs that have them: csrc/atom.c),
+ * so that a portable build runs the wide vectors where it can.
  * The includer defines K(name) (the symbol suffix) before including this file.
  * The per-neighbour kernels work on blocks of four neighbours of one atomic-base block and
  * range (acelin_harmonics makes them), one neighbour per lane of a 4-double vector, with
