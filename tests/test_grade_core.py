@@ -129,6 +129,27 @@ def test_grade_in_blocks_of_atoms_equals_numpy_reference():
     assert np.array_equal(core.grade(sp[perm], start, nspec[bond], nl.dr[bond]), gamma[perm])
 
 
+@pytest.mark.parametrize("nt", [1, 2])
+def test_grade_names_the_lowest_failing_atom_and_bond(case, nt):
+    """A bad bond in a block of atoms: the grade reports the lowest failing atom and its
+    bond, whatever the blocks and threads (two atoms of the same block fail here)."""
+    from ace_lin._core import CoreComputeError
+
+    spec, model, atoms = case
+    maps = random_maps(spec, np.random.default_rng(8))
+    e0 = np.array([model.e0[el] for el in spec.elements])
+    core = CoreModel.from_tables(spec.basis(), model.coefficients, e0, active_set=maps)
+    sp, nl, nspec = bonds(core, atoms, spec.elements)
+    late = int(np.flatnonzero(sp == sp[3])[-1])  # the same species as atom 3, so the same block
+    assert late > 3
+    dr = np.array(nl.dr, dtype=float)
+    dr[int(nl.start[late]), 0] = np.inf
+    dr[int(nl.start[3]) + 1, 2] = np.nan
+    with pytest.raises(CoreComputeError, match="atom 3: bond") as info:
+        core.grade(sp, nl.start, nspec, dr, n_threads=nt)
+    assert (info.value.atom, info.value.bond) == (3, int(nl.start[3]) + 1)
+
+
 def test_grade_from_the_model_file_equals_from_tables(tmp_path):
     """The v3 file's active set (written by ace_lin.io) read by the C reader gives the same
     grade as the maps handed to from_tables."""
