@@ -113,6 +113,7 @@ void acelin_products4_avx2(const acelin_model *m, const double *A4, double *g4, 
 void acelin_backprop_avx2(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 void acelin_interleave4_avx2(const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4_avx2(const double *src, double *const dst[4], size_t n);
+void acelin_invariants4_avx2(const acelin_model *m, const double *A4, int b0, int b1, double *B4);
 void acelin_grade_product_avx2(const double *B, size_t ldb, int na, int rows, const double *G, int r,
                                double *S, size_t lds);
 #endif
@@ -123,6 +124,7 @@ void acelin_products4_base(const acelin_model *m, const double *A4, double *g4, 
 void acelin_backprop_base(const acelin_model *m, const acelin_ws *w, double *dE_dr);
 void acelin_interleave4_base(const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4_base(const double *src, double *const dst[4], size_t n);
+void acelin_invariants4_base(const acelin_model *m, const double *A4, int b0, int b1, double *B4);
 void acelin_grade_product_base(const double *B, size_t ldb, int na, int rows, const double *G, int r,
                                double *S, size_t lds);
 
@@ -204,4 +206,12 @@ void acelin_grade_product(const acelin_model *m, const double *B, size_t ldb, in
 #endif
     (void)m;
     acelin_grade_product_base(B, ldb, na, rows, G, r, S, lds);
+}
+
+void acelin_invariants4(const acelin_model *m, const double *A4, int b0, int b1, double *B4)
+{
+#ifdef ACELIN_HAVE_AVX2_KERNELS
+    if (m->vn == 4) { acelin_invariants4_avx2(m, A4, b0, b1, B4); return; }
+#endif
+    acelin_invariants4_base(m, A4, b0, b1, B4);
 }

@@ -97,6 +97,49 @@ static acelin_status atom_invariants(const acelin_model *m, acelin_ws *w, int zc
     return ACELIN_OK;
 }
 
+/* The basis vectors of the atoms list[0 .. cnt) of species zc into the rows of B (stride
+ * ldb), four atoms at a time (acelin_invariants4); ok[q]: atom q's bonds were valid (else
+ * its row is zero and the failure is recorded in first). w: four workspaces; A4, B4 and
+ * zeros: n_A * 4, rows * 4 and n_A doubles, spare: ldb doubles. */
+static void block_invariants(const acelin_model *m, acelin_ws *const w[4], const int *list, int cnt, int zc,
+                             const int64_t *start, const int *neigh_species, const double *dr, double *B,
+                             size_t ldb, int *ok, double *A4, double *B4, const double *zeros, double *spare,
+                             acelin_error *first)
+{
+    const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
+    char msg[200];
+    for (int q0 = 0; q0 < cnt; q0 += 4) {
+        const double *lane_A[4];
+        double *lane_B[4];
+        for (int lane = 0; lane < 4; ++lane) {
+            const int q = q0 + lane;
+            lane_A[lane] = zeros;
+            lane_B[lane] = spare;
+            if (q >= cnt) continue;
+            const int i = list[q];
+            int na = 0;
+            int64_t bad_bond = -1;
+            double ec;
+            const acelin_status s = acelin_gather(m, w[lane], zc, start[i], start[i + 1], neigh_species, dr, 0, &ec,
+                                                  NULL, &na, &bad_bond, msg, sizeof msg);
+            ok[q] = s == ACELIN_OK;
+            lane_B[lane] = B + q * ldb;
+            if (ok[q]) {
+                acelin_density(m, w[lane]);
+                lane_A[lane] = w[lane]->A;
+            } else {
+#ifdef _OPENMP
+#pragma omp critical(acelin_grade_error)
+#endif
+                acelin_first_failure(first, s, i, bad_bond, msg);
+            }
+        }
+        acelin_interleave4(m, lane_A, A4, (size_t)m->n_A);
+        acelin_invariants4(m, A4, b0, b1, B4);
+        acelin_deinterleave4(m, B4, lane_B, (size_t)(b1 - b0)); /* a failed atom's A is zero: so is its row */
+    }
+}
+
 /* gamma[i] = max_j |(B_i G)_j| for blocks of GRADE_BLOCK atoms of one species: their B, then
  * one product with the map per block (acelin_grade_product). */
 static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
@@ -125,49 +168,43 @@ static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int 
     (void)n_threads;
 #endif
     {
-        acelin_ws *w = acelin_ws_new(m, (int)cap, 0);
         const size_t ldb = (size_t)(widest ? widest : 1), lds = (size_t)(r_max ? r_max : 1);
+        const size_t nA = (size_t)(m->n_A ? m->n_A : 1);
+        acelin_ws *w[4];
+        int ready = 1;
+        for (int q = 0; q < 4; ++q) ready &= (w[q] = acelin_ws_new(m, (int)cap, 0)) != NULL;
         double *B = acelin_line_alloc(GRADE_BLOCK * ldb * sizeof(double));
         double *S = acelin_line_alloc(GRADE_BLOCK * lds * sizeof(double));
-        char msg[200];
+        double *A4 = acelin_line_alloc(4 * nA * sizeof(double)), *B4 = acelin_line_alloc(4 * ldb * sizeof(double));
+        double *zeros = calloc(nA, sizeof(double)), *spare = malloc(ldb * sizeof(double));
+        ready &= B && S && A4 && B4 && zeros && spare;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int g = 0; g < n_groups; ++g) {
             const int a0 = g_start[g], cnt = g_start[g + 1] - a0, zc = species[g_atoms[a0]];
-            int ok[GRADE_BLOCK];
-            for (int q = 0; q < cnt; ++q) {
-                const int i = g_atoms[a0 + q];
-                int64_t bad_bond = -1;
-                acelin_status s = ACELIN_ERR_ALLOC;
-                strcpy(msg, "out of memory (workspace)");
-                if (w && B && S)
-                    s = atom_invariants(m, w, zc, start[i], start[i + 1], neigh_species, dr, B + q * ldb, &bad_bond,
-                                        msg, sizeof msg);
-                ok[q] = s == ACELIN_OK;
-                if (!ok[q]) {
-                    gamma[i] = NAN;
-                    if (B) memset(B + q * ldb, 0, ldb * sizeof(double)); /* a finite row for the product */
+            if (!ready) {
+                for (int q = 0; q < cnt; ++q) gamma[g_atoms[a0 + q]] = NAN;
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
-                    acelin_first_failure(&first, s, i, bad_bond, msg);
-                }
+                acelin_first_failure(&first, ACELIN_ERR_ALLOC, g_atoms[a0], -1, "out of memory (workspace)");
+                continue;
             }
-            if (!(w && B && S)) continue;
+            int ok[GRADE_BLOCK];
+            block_invariants(m, w, g_atoms + a0, cnt, zc, start, neigh_species, dr, B, ldb, ok, A4, B4, zeros, spare,
+                             &first);
             const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc], r = m->active_n[zc];
             acelin_grade_product(m, B, ldb, cnt, rows, m->active_map + m->active_off[zc], r, S, lds);
             for (int q = 0; q < cnt; ++q) {
-                if (!ok[q]) continue;
                 double worst = 0.0;
                 for (int j = 0; j < r; ++j)
                     if (fabs(S[q * lds + j]) > worst) worst = fabs(S[q * lds + j]);
-                gamma[g_atoms[a0 + q]] = worst;
+                gamma[g_atoms[a0 + q]] = ok[q] ? worst : NAN;
             }
         }
-        free(B);
-        free(S);
-        acelin_ws_free(w);
+        free(B); free(S); free(A4); free(B4); free(zeros); free(spare);
+        for (int q = 0; q < 4; ++q) acelin_ws_free(w[q]);
     }
     free(groups);
     return acelin_report_first(&first, e);

@@ -332,6 +332,25 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
     memcpy(E4, &E, sizeof E);
 }
 
+/* The invariants b0 .. b1-1 of four atoms of one species at once, one per lane (A4 in
+ * acelin_products4's layout; B4 [b1 - b0][4], the same layout): every term's factors are
+ * shared by the four, so each load and multiply serves four atoms. The order of the
+ * operations per lane is that of grade.c's one-atom loop. */
+void K(acelin_invariants4)(const acelin_model *m, const double *restrict A4, int b0, int b1, double *restrict B4)
+{
+    for (int b = b0; b < b1; ++b) {
+        const int nu = m->basis_nu[b];
+        v4d v = {0};
+        for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t) {
+            const int *f = m->term_factors + t * NU;
+            v4d p = {1.0, 1.0, 1.0, 1.0};
+            for (int k = 0; k < nu; ++k) p *= at4(A4, f[k]);
+            v += m->term_coupling[t] * p;
+        }
+        put4(B4, b - b0, v);
+    }
+}
+
 /* Four atoms' arrays of n entries into one, entry a of atom q at [4 a + q] (the layout of
  * acelin_products4), and back: 4 x 4 tiles transposed in registers. A transpose is its own
  * inverse, so one tile routine serves both directions. */

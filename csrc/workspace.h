@@ -96,6 +96,9 @@ void acelin_products4(const acelin_model *m, const double *A4, double *g4, int z
 /* four atoms' arrays of n entries into acelin_products4's layout [n][4], and back */
 void acelin_interleave4(const acelin_model *m, const double *const src[4], double *dst, size_t n);
 void acelin_deinterleave4(const acelin_model *m, const double *src, double *const dst[4], size_t n);
+/* the invariants b0 .. b1-1 (one centre species) of four atoms, A4 and B4 [b1 - b0][4] in
+ * acelin_products4's layout */
+void acelin_invariants4(const acelin_model *m, const double *A4, int b0, int b1, double *B4);
 /* S = B G (the extrapolation grade's product) for na atoms of one species: B [na][rows]
  * (row stride ldb), G [rows][r], S [na][r] (row stride lds); each S[a][j] sums over k in
  * increasing order, so an atom's result does not depend on the other atoms (kernels_impl.h) */
