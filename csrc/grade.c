@@ -7,7 +7,7 @@
  * of the active set's environments, has no coefficient above 1 in magnitude (interpolation).
  * Each atom writes only its own outputs, so the results do not depend on the thread count.
  * The grade takes blocks of atoms of one species, so that its map is read once per block
- * (grade_blocks; the product: kernels_impl.h).
+ * (invariant_blocks; the product: kernels_impl.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -18,28 +18,10 @@
 
 #include "workspace.h"
 
-#define NU ACELIN_NU_MAX
-
-/* B[b - b0] for the invariants b0..b1-1 of centre species zc (products as in design.c) */
-static void invariants(const acelin_model *m, const double *A, int zc, double *B)
-{
-    const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
-    for (int b = b0; b < b1; ++b) {
-        const int nu = m->basis_nu[b];
-        double v = 0.0;
-        for (int64_t t = m->term_start[b]; t < m->term_start[b + 1]; ++t) {
-            const int *f = m->term_factors + t * NU;
-            double p = 1.0;
-            for (int k = 0; k < nu; ++k) p *= A[f[k]];
-            v += m->term_coupling[t] * p;
-        }
-        B[b - b0] = v;
-    }
-}
-
-/* Atoms per block of the grade: its map streams from memory once per block (a multiple of
- * the product's tile of four; B and S of a block are GRADE_BLOCK x the species' invariants
- * and map columns per thread, 0.76 MB each for `large`). */
+/* Atoms per block of the grade and the basis vectors: the grade's map streams from memory
+ * once per block (a multiple of the product's tile of four; B and S of a block are
+ * GRADE_BLOCK x the species' invariants and map columns per thread, 0.76 MB each for
+ * `large`). */
 #define GRADE_BLOCK 64
 
 enum { BASIS_VECTORS, GRADE, ATOMIC_BASE };
@@ -83,28 +65,26 @@ static acelin_status check_args(const acelin_model *m, int n_atoms, const int *s
     return ACELIN_OK;
 }
 
-/* The invariants of one atom into B[0 .. its species' block), or a failure (msg) */
-static acelin_status atom_invariants(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
-                                     const int *neigh_species, const double *dr, double *B, int64_t *bad_bond,
-                                     char *msg, size_t msglen)
+/* The atomic base A of one atom into w->A, or a failure (msg, *bad_bond) */
+static acelin_status atom_base(const acelin_model *m, acelin_ws *w, int zc, int64_t start, int64_t end,
+                               const int *neigh_species, const double *dr, int64_t *bad_bond, char *msg,
+                               size_t msglen)
 {
     int na = 0;
     double ec;
     acelin_status s = acelin_gather(m, w, zc, start, end, neigh_species, dr, 0, &ec, NULL, &na, bad_bond, msg, msglen);
-    if (s != ACELIN_OK) return s;
-    acelin_density(m, w);
-    invariants(m, w->A, zc, B);
-    return ACELIN_OK;
+    if (s == ACELIN_OK) acelin_density(m, w);
+    return s;
 }
 
-/* The basis vectors of the atoms list[0 .. cnt) of species zc into the rows of B (stride
- * ldb), four atoms at a time (acelin_invariants4); ok[q]: atom q's bonds were valid (else
+/* The invariants of the atoms list[0 .. cnt) of species zc into dst[q][0 .. the species'
+ * block), four atoms at a time (acelin_invariants4); ok[q]: atom q's bonds were valid (else
  * its row is zero and the failure is recorded in first). w: four workspaces; A4, B4 and
- * zeros: n_A * 4, rows * 4 and n_A doubles, spare: ldb doubles. */
+ * zeros: n_A * 4, (the block's size) * 4 and n_A doubles, spare: as many as a row. */
 static void block_invariants(const acelin_model *m, acelin_ws *const w[4], const int *list, int cnt, int zc,
-                             const int64_t *start, const int *neigh_species, const double *dr, double *B,
-                             size_t ldb, int *ok, double *A4, double *B4, const double *zeros, double *spare,
-                             acelin_error *first)
+                             const int64_t *start, const int *neigh_species, const double *dr,
+                             double *const *dst, int *ok, double *A4, double *B4, const double *zeros,
+                             double *spare, acelin_error *first)
 {
     const int b0 = m->species_basis_start[zc], b1 = m->species_basis_start[zc + 1];
     char msg[200];
@@ -117,15 +97,12 @@ static void block_invariants(const acelin_model *m, acelin_ws *const w[4], const
             lane_B[lane] = spare;
             if (q >= cnt) continue;
             const int i = list[q];
-            int na = 0;
             int64_t bad_bond = -1;
-            double ec;
-            const acelin_status s = acelin_gather(m, w[lane], zc, start[i], start[i + 1], neigh_species, dr, 0, &ec,
-                                                  NULL, &na, &bad_bond, msg, sizeof msg);
+            const acelin_status s = atom_base(m, w[lane], zc, start[i], start[i + 1], neigh_species, dr, &bad_bond,
+                                              msg, sizeof msg);
             ok[q] = s == ACELIN_OK;
-            lane_B[lane] = B + q * ldb;
+            lane_B[lane] = dst[q];
             if (ok[q]) {
-                acelin_density(m, w[lane]);
                 lane_A[lane] = w[lane]->A;
             } else {
 #ifdef _OPENMP
@@ -140,15 +117,19 @@ static void block_invariants(const acelin_model *m, acelin_ws *const w[4], const
     }
 }
 
-/* gamma[i] = max_j |(B_i G)_j| for blocks of GRADE_BLOCK atoms of one species: their B, then
- * one product with the map per block (acelin_grade_product). */
-static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
-                                  const int *neigh_species, const double *dr, double *gamma, int n_threads,
-                                  acelin_error *e)
+/* Blocks of GRADE_BLOCK atoms of one species: their invariants (block_invariants), then
+ * BASIS_VECTORS: those rows of out [n_atoms][n_basis] (zero elsewhere);
+ * GRADE: gamma[i] = out[i] = max_j |(B_i G)_j|, one product with the map per block
+ * (acelin_grade_product), NaN for an atom whose bonds fail. */
+static acelin_status invariant_blocks(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                                      const int *neigh_species, const double *dr, double *out, int mode,
+                                      int n_threads, acelin_error *e)
 {
     int64_t cap = 0;
-    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, &cap, e);
+    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, out, mode, &cap, e);
     if (st || n_atoms == 0) return st;
+    const int grade = mode == GRADE;
+    if (!grade) memset(out, 0, (size_t)n_atoms * m->n_basis * sizeof(double));
     int widest = 0, r_max = 0;
     for (int s = 0; s < m->ns; ++s) {
         if (m->species_basis_start[s + 1] - m->species_basis_start[s] > widest)
@@ -173,34 +154,39 @@ static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int 
         acelin_ws *w[4];
         int ready = 1;
         for (int q = 0; q < 4; ++q) ready &= (w[q] = acelin_ws_new(m, (int)cap, 0)) != NULL;
-        double *B = acelin_line_alloc(GRADE_BLOCK * ldb * sizeof(double));
-        double *S = acelin_line_alloc(GRADE_BLOCK * lds * sizeof(double));
+        double *B = grade ? acelin_line_alloc(GRADE_BLOCK * ldb * sizeof(double)) : NULL;
+        double *S = grade ? acelin_line_alloc(GRADE_BLOCK * lds * sizeof(double)) : NULL;
         double *A4 = acelin_line_alloc(4 * nA * sizeof(double)), *B4 = acelin_line_alloc(4 * ldb * sizeof(double));
         double *zeros = calloc(nA, sizeof(double)), *spare = malloc(ldb * sizeof(double));
-        ready &= B && S && A4 && B4 && zeros && spare;
+        ready &= (!grade || (B && S)) && A4 && B4 && zeros && spare;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int g = 0; g < n_groups; ++g) {
             const int a0 = g_start[g], cnt = g_start[g + 1] - a0, zc = species[g_atoms[a0]];
+            const int *list = g_atoms + a0;
             if (!ready) {
-                for (int q = 0; q < cnt; ++q) gamma[g_atoms[a0 + q]] = NAN;
+                if (grade)
+                    for (int q = 0; q < cnt; ++q) out[list[q]] = NAN;
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
-                acelin_first_failure(&first, ACELIN_ERR_ALLOC, g_atoms[a0], -1, "out of memory (workspace)");
+                acelin_first_failure(&first, ACELIN_ERR_ALLOC, list[0], -1, "out of memory (workspace)");
                 continue;
             }
+            double *dst[GRADE_BLOCK]; /* each atom's row: of the block's B, or of out */
+            for (int q = 0; q < cnt; ++q)
+                dst[q] = grade ? B + q * ldb : out + (size_t)list[q] * m->n_basis + m->species_basis_start[zc];
             int ok[GRADE_BLOCK];
-            block_invariants(m, w, g_atoms + a0, cnt, zc, start, neigh_species, dr, B, ldb, ok, A4, B4, zeros, spare,
-                             &first);
+            block_invariants(m, w, list, cnt, zc, start, neigh_species, dr, dst, ok, A4, B4, zeros, spare, &first);
+            if (!grade) continue;
             const int rows = m->species_basis_start[zc + 1] - m->species_basis_start[zc], r = m->active_n[zc];
             acelin_grade_product(m, B, ldb, cnt, rows, m->active_map + m->active_off[zc], r, S, lds);
             for (int q = 0; q < cnt; ++q) {
                 double worst = 0.0;
                 for (int j = 0; j < r; ++j)
                     if (fabs(S[q * lds + j]) > worst) worst = fabs(S[q * lds + j]);
-                gamma[g_atoms[a0 + q]] = ok[q] ? worst : NAN;
+                out[list[q]] = ok[q] ? worst : NAN;
             }
         }
         free(B); free(S); free(A4); free(B4); free(zeros); free(spare);
@@ -210,15 +196,15 @@ static acelin_status grade_blocks(const acelin_model *m, int n_atoms, const int 
     return acelin_report_first(&first, e);
 }
 
-/* BASIS_VECTORS: out [n_atoms][n_basis], ATOMIC_BASE: out [n_atoms][n_ablock * n_nlm] */
-static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
-                              const int *neigh_species, const double *dr, double *out, int mode,
-                              int n_threads, acelin_error *e)
+/* out [n_atoms][n_ablock * n_nlm]: each atom's atomic base in the file layout (zero for an
+ * atom whose bonds fail) */
+static acelin_status atomic_bases(const acelin_model *m, int n_atoms, const int *species, const int64_t *start,
+                                  const int *neigh_species, const double *dr, double *out, int n_threads,
+                                  acelin_error *e)
 {
     int64_t cap = 0;
-    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, out, mode, &cap, e);
+    acelin_status st = check_args(m, n_atoms, species, start, neigh_species, dr, out, ATOMIC_BASE, &cap, e);
     if (st) return st;
-    if (mode == BASIS_VECTORS && n_atoms) memset(out, 0, (size_t)n_atoms * m->n_basis * sizeof(double));
     acelin_error first;
     acelin_error_clear(&first);
 #ifdef _OPENMP
@@ -234,24 +220,15 @@ static acelin_status per_atom(const acelin_model *m, int n_atoms, const int *spe
 #pragma omp for schedule(dynamic, 8)
 #endif
         for (int i = 0; i < n_atoms; ++i) {
-            const int zc = species[i];
             int64_t bad_bond = -1;
             acelin_status s = ACELIN_ERR_ALLOC;
             strcpy(msg, "out of memory (workspace)");
-            if (mode == ATOMIC_BASE) {
-                int na = 0;
-                double ec;
-                if (w) s = acelin_gather(m, w, zc, start[i], start[i + 1], neigh_species, dr, 0, &ec, NULL, &na,
-                                         &bad_bond, msg, sizeof msg);
-                if (s == ACELIN_OK) acelin_density(m, w);
-                double *a = out + (size_t)i * m->n_ablock * m->n_nlm;
-                if (s == ACELIN_OK) atomic_base_of(m, w->A, a);
-                else memset(a, 0, (size_t)m->n_ablock * m->n_nlm * sizeof(double));
-            } else if (w) {
-                s = atom_invariants(m, w, zc, start[i], start[i + 1], neigh_species, dr,
-                                    out + (size_t)i * m->n_basis + m->species_basis_start[zc], &bad_bond, msg, sizeof msg);
-            }
-            if (s != ACELIN_OK) {
+            if (w) s = atom_base(m, w, species[i], start[i], start[i + 1], neigh_species, dr, &bad_bond, msg, sizeof msg);
+            double *a = out + (size_t)i * m->n_ablock * m->n_nlm;
+            if (s == ACELIN_OK) {
+                atomic_base_of(m, w->A, a);
+            } else {
+                memset(a, 0, (size_t)m->n_ablock * m->n_nlm * sizeof(double));
 #ifdef _OPENMP
 #pragma omp critical(acelin_grade_error)
 #endif
@@ -267,7 +244,7 @@ acelin_status acelin_basis_vectors_ex(const acelin_model *m, int n_atoms, const 
                                       const int64_t *start, const int *neigh_species, const double *dr,
                                       double *b, int n_threads, acelin_error *e)
 {
-    return per_atom(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS, n_threads, e);
+    return invariant_blocks(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS, n_threads, e);
 }
 
 acelin_status acelin_basis_vectors(const acelin_model *m, int n_atoms, const int *species,
@@ -275,15 +252,15 @@ acelin_status acelin_basis_vectors(const acelin_model *m, int n_atoms, const int
                                    double *b, int n_threads, char *err, size_t errlen)
 {
     acelin_error e;
-    return acelin_error_text(per_atom(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS,
-                                      n_threads, &e), &e, err, errlen);
+    return acelin_error_text(invariant_blocks(m, n_atoms, species, start, neigh_species, dr, b, BASIS_VECTORS,
+                                              n_threads, &e), &e, err, errlen);
 }
 
 acelin_status acelin_grade_ex(const acelin_model *m, int n_atoms, const int *species,
                               const int64_t *start, const int *neigh_species, const double *dr,
                               double *gamma, int n_threads, acelin_error *e)
 {
-    return grade_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, n_threads, e);
+    return invariant_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, n_threads, e);
 }
 
 acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *species,
@@ -291,8 +268,8 @@ acelin_status acelin_grade(const acelin_model *m, int n_atoms, const int *specie
                            double *gamma, int n_threads, char *err, size_t errlen)
 {
     acelin_error e;
-    return acelin_error_text(grade_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, n_threads, &e),
-                             &e, err, errlen);
+    return acelin_error_text(invariant_blocks(m, n_atoms, species, start, neigh_species, dr, gamma, GRADE, n_threads,
+                                              &e), &e, err, errlen);
 }
 
 int acelin_model_atomic_base_size(const acelin_model *m) { return m ? m->n_ablock * m->n_nlm : 0; }
@@ -301,5 +278,5 @@ acelin_status acelin_atomic_base_ex(const acelin_model *m, int n_atoms, const in
                                     const int64_t *start, const int *neigh_species, const double *dr,
                                     double *a, int n_threads, acelin_error *e)
 {
-    return per_atom(m, n_atoms, species, start, neigh_species, dr, a, ATOMIC_BASE, n_threads, e);
+    return atomic_bases(m, n_atoms, species, start, neigh_species, dr, a, n_threads, e);
 }

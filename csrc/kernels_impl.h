@@ -334,8 +334,8 @@ void K(acelin_products4)(const acelin_model *m, const double *restrict A4, doubl
 
 /* The invariants b0 .. b1-1 of four atoms of one species at once, one per lane (A4 in
  * acelin_products4's layout; B4 [b1 - b0][4], the same layout): every term's factors are
- * shared by the four, so each load and multiply serves four atoms. The order of the
- * operations per lane is that of grade.c's one-atom loop. */
+ * shared by the four, so each load and multiply serves four atoms (the basis vectors and
+ * the grade: grade.c). */
 void K(acelin_invariants4)(const acelin_model *m, const double *restrict A4, int b0, int b1, double *restrict B4)
 {
     for (int b = b0; b < b1; ++b) {
