@@ -64,6 +64,7 @@ def _run(d):
     ({"stride": 7, "checkpoint_every": 14}, "steps (20) must be a multiple of 'stride' (7)"),
     ({"structure": "WRONG"}, "element(s) O that the model (elements Si) does not describe"),
     ({"ensemble": "npt", "temperature": 300}, "missing key 'pressure'"),
+    ({"grade_every": 0}, "'grade_every': expected an integer >= 1, got 0"),
     ({"stages": [{"ensemble": "nve", "temperature": 300, "steps": 3, "stride": 1},
                  {"ensemble": "nve", "steps": 10}], "ensemble": None, "temperature": None,
       "steps": None, "checkpoint_every": 10},
@@ -104,6 +105,29 @@ def test_config_structure_rules():
     cfg = parse_config(dict(base, stages=[{"ensemble": "nvt-langevin", "steps": 20, "temperature": 300},
                                           {"ensemble": "nve", "steps": 30}]))
     assert cfg.total_steps == 50 and cfg.stages[1].temperature is None
+
+
+def test_grade_every_picks_frames_per_stage_and_is_not_physics(tmp_path):
+    """Stage k grades the multiples of lcm(stride_k, grade_every) among the steps it ends
+    on (a stage boundary belongs to the stage before it; a stage of no steps owns none);
+    grade_every changes no fingerprint, so a run may resume with another one."""
+    for name in ("m.json", "s.xyz"):
+        (tmp_path / name).write_text(name)
+    base = {"model": str(tmp_path / "m.json"), "structure": str(tmp_path / "s.xyz"),
+            "stride": 10, "stages": [{"ensemble": "nve", "temperature": 300, "steps": 100},
+                                     {"ensemble": "nve", "steps": 0, "stride": 5},
+                                     {"ensemble": "nve", "steps": 20, "stride": 1},
+                                     {"ensemble": "nve", "steps": 60, "stride": 20}]}
+    every = parse_config(base)
+    cfg = parse_config(dict(base, grade_every=4))
+    assert [cfg.stage_grade_stride(k) for k in range(4)] == [20, 20, 4, 20]
+    assert [every.stage_grade_stride(k) for k in range(4)] == [10, 5, 1, 20]
+    graded = [s for s in range(181) if cfg.graded(s)]
+    assert graded == [0, 20, 40, 60, 80, 100, 104, 108, 112, 116, 120, 140, 160, 180]
+    assert [s for s in range(181) if every.graded(s)] == (list(range(0, 101, 10)) +
+                                                          list(range(101, 121)) + [140, 160, 180])
+    assert cfg.fingerprints() == every.fingerprints()
+    assert parse_config(dict(base, seed=1)).fingerprints() != every.fingerprints()
 
 
 # -- physics ---------------------------------------------------------------------------

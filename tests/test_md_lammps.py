@@ -87,6 +87,56 @@ def test_stage_strides_give_the_same_frames_on_both_engines(si_model, si_cell, t
     assert re.findall(r"fix grade all pair (\d+)", script) == ["5", "1", "5"]
 
 
+def test_grade_every_grades_the_same_frames_on_both_engines(si_model, si_cell, tmp_path):
+    """grade_every 4 with strides 5, 1, 5: each stage grades the multiples of lcm(stride, 4)
+    among its frames (steps 0, 12, 16, 20), with the values of a run that grades every
+    frame; the other frames carry nan. Only graded frames become candidates or stop the
+    run, on both engines."""
+    stages = [{"ensemble": "nve", "temperature": 1500.0, "steps": 10},
+              {"ensemble": "nve", "steps": 10, "stride": 1},
+              {"ensemble": "nve", "steps": 10}]
+    steps = [0, 5, 10] + list(range(11, 21)) + [25, 30]
+    graded = [0, 12, 16, 20]
+    ref = {}
+    for engine in ("ase", "lammps"):
+        d = config(si_model, si_cell, tmp_path / f"{engine}_all", engine=engine, stages=stages,
+                   checkpoint_every=10)
+        run_md(parse_config(d), progress=False)
+        ref[engine] = read_thermo(str(tmp_path / f"{engine}_all" / "thermo.csv"))
+        if "max_gamma" not in ref[engine]:
+            pytest.skip("the fitted model carries no active set")
+        assert list(ref[engine]["step"]) == steps
+    # a limit that an ungraded frame (13-15) passes before the first graded one does
+    gam = dict(zip(steps, ref["ase"]["max_gamma"]))
+    first_above = lambda lim, among: next((s for s in among if gam[s] > lim), None)  # noqa: E731
+    limits = sorted(gam.values())
+    limits = [0.5 * (x + y) for x, y in zip(limits, limits[1:])]
+    limit = next(x for x in limits if first_above(x, steps) not in graded
+                 and first_above(x, graded) is not None)
+    stop_at = first_above(limit, graded)
+    for engine in ("ase", "lammps"):
+        folder = tmp_path / f"{engine}_every4"
+        d = config(si_model, si_cell, folder, engine=engine, stages=stages, checkpoint_every=10,
+                   grade_every=4, grade_threshold=0.0)
+        run_md(parse_config(d), progress=False)
+        th = read_thermo(str(folder / "thermo.csv"))
+        assert list(th["step"]) == steps
+        assert [int(s) for s, g in zip(th["step"], th["max_gamma"]) if np.isfinite(g)] == graded
+        np.testing.assert_allclose(th["max_gamma"], np.where(np.isin(steps, graded),
+                                   ref[engine]["max_gamma"], np.nan), rtol=0, atol=1e-12)
+        cand = read(str(folder / "candidates.extxyz"), ":")
+        assert [c.info["step"] for c in cand] == graded
+        frames = read(str(folder / "trajectory.extxyz"), ":")
+        assert [f.info["step"] for f in frames if "max_gamma" in f.info] == graded
+        stopped = tmp_path / f"{engine}_stop"
+        s = run_md(parse_config(dict(d, output=str(stopped), max_grade_stop=limit)),
+                   progress=False)
+        assert s["stopped"] == pytest.approx(gam[stop_at], abs=1e-7)
+        assert read_thermo(str(stopped / "thermo.csv"))["step"][-1] == stop_at
+    script = (tmp_path / "lammps_every4" / "in.lammps").read_text()
+    assert re.findall(r"fix grade all pair (\d+)", script) == ["20", "4", "20"]
+
+
 def test_lammps_and_ase_agree_on_first_steps(si_model, si_cell, tmp_path):
     """NVE from the same initial velocities: positions agree to 1e-7 A and forces to 1e-6
     eV/A over 20 steps. The residual is the unit constants: LAMMPS metal units convert
@@ -176,7 +226,7 @@ def test_lammps_kill9_resume_equals_uninterrupted(si_model, si_cell, tmp_path):
               {"ensemble": "nvt-nose-hoover", "temperature": 900.0, "steps": 1500},
               {"ensemble": "nvt-csvr", "temperature": 900.0, "steps": 1000}]
     full = config(si_model, si_cell, tmp_path / "full", stages=stages, stride=10,
-                  checkpoint_every=100)
+                  checkpoint_every=100, grade_every=20)
     part = dict(full, output=str(tmp_path / "part"))
     run_md(parse_config(full), progress=False)
     path = tmp_path / "part.yaml"
@@ -190,6 +240,10 @@ def test_lammps_kill9_resume_equals_uninterrupted(si_model, si_cell, tmp_path):
     for fa, fb in zip(a, b):
         assert np.abs(fa.positions - fb.positions).max() <= 1e-8
         assert np.abs(fa.arrays["velocities"] - fb.arrays["velocities"]).max() <= 1e-8
+    th = {k: read_thermo(str(tmp_path / k / "thermo.csv")) for k in ("full", "part")}
+    if "max_gamma" in th["full"]:  # lammps/grade.txt across the kills: every 20th step graded
+        assert np.array_equal(np.isfinite(th["part"]["max_gamma"]), th["part"]["step"] % 20 == 0)
+        np.testing.assert_allclose(th["part"]["max_gamma"], th["full"]["max_gamma"], atol=1e-8)
     assert os.path.exists(tmp_path / "part" / "thermo.png")
 
 

@@ -18,6 +18,9 @@ def add_arguments(p):
     g.add_argument("--repeat", type=int, nargs=3, default=(1, 1, 1), metavar=("NX", "NY", "NZ"),
                    help="build a supercell of the structure first")
     g.add_argument("--interval", type=int, default=10, help="steps between frames/thermo rows")
+    g.add_argument("--grade-every", type=int,
+                   help="steps between graded frames (default: every frame; models with an "
+                        "active set)")
     g.add_argument("--out", default="md", help="output folder (default md)")
     g.add_argument("--engine", default="ase", help="ase or lammps")
     g.add_argument("--ranks", type=int, default=1, help="MPI ranks (LAMMPS engine)")
@@ -41,6 +44,8 @@ def config_from_args(args):
          "temperature": args.temperature, "steps": args.steps}
     if args.pressure is not None:
         d["pressure"] = args.pressure
+    if args.grade_every is not None:
+        d["grade_every"] = args.grade_every
     return parse_config(d)
 
 

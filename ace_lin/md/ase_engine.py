@@ -109,8 +109,8 @@ class _Recorder:
             stress = atoms.get_stress(voigt=False, include_ideal_gas=True)
             pressure = -np.trace(stress) / 3.0 / units.GPa
         gamma = None
-        if self.with_grade:  # on frame steps only, as LAMMPS's fix pair does (a graded step costs
-            # several force calls: benchmarks/lammps_grade_cost.py)
+        if self.with_grade and self.cfg.graded(step):  # on graded frames only, as LAMMPS's fix
+            # pair does (a graded step costs several force calls: benchmarks/lammps_grade_cost.py)
             gamma = float(np.max(calc.model.grade(atoms, calc.n_threads)))
         self.last_gamma = gamma
         t_fs = step * self.cfg.timestep
@@ -120,7 +120,7 @@ class _Recorder:
                                                           pressure, gamma))
         out.append(self.path(out.TRAJECTORY), frame)
         out.append(self.path(out.THERMO), out.thermo_row(step, t_fs, temp, epot, ekin, pressure,
-                                                         gamma))
+                                                         gamma, grade_column=self.with_grade))
         thr = self.cfg.grade_threshold
         if gamma is not None and thr is not None and gamma > thr:
             out.append(self.path(out.CANDIDATES), frame)

@@ -15,7 +15,13 @@
     initial_temperature: K of the Maxwell-Boltzmann start velocities (default: the first
                 stage's temperature)
     grade_threshold: frames whose max extrapolation grade exceeds it go to candidates.extxyz
-    max_grade_stop:  the run ends at the first frame whose max grade exceeds it
+    max_grade_stop:  the run ends at the first graded frame whose max grade exceeds it
+    grade_every: steps between graded frames (default: every frame). A stage grades its
+                frames on the multiples of lcm(its stride, grade_every): a graded frame costs
+                several force calls (benchmarks/lammps_grade_cost.py), so an every-step
+                window can keep the grade at a coarser spacing. Ungraded frames carry no
+                max_gamma (thermo.csv: nan); only graded frames become candidates or stop
+                the run.
     one stage at the top level (ensemble, temperature, steps, ...) or `stages:` a list of them.
 
 A stage: ensemble (nve | nvt-langevin | nvt-csvr | nvt-nose-hoover | npt), steps,
@@ -45,7 +51,7 @@ BAROSTATS = ("iso", "aniso", "tri")
 STAGE_KEYS = ("ensemble", "temperature", "steps", "tau", "pressure", "tau_p", "barostat", "stride")
 TOP_KEYS = ("model", "structure", "supercell", "engine", "ranks", "threads", "timestep", "seed",
             "stride", "checkpoint_every", "output", "initial_temperature", "grade_threshold",
-            "max_grade_stop", "stages")
+            "max_grade_stop", "grade_every", "stages")
 
 
 class MDConfigError(ValueError):
@@ -81,6 +87,7 @@ class MDConfig:
     initial_temperature: Optional[float] = None  # K
     grade_threshold: Optional[float] = None
     max_grade_stop: Optional[float] = None
+    grade_every: Optional[int] = None  # steps; None: every frame
 
     @property
     def total_steps(self) -> int:
@@ -90,9 +97,27 @@ class MDConfig:
         """Steps between frames in stage k."""
         return self.stages[k].stride or self.stride
 
+    def stage_grade_stride(self, k) -> int:
+        """Steps between graded frames in stage k (a multiple of its stride)."""
+        stride = self.stage_stride(k)
+        return math.lcm(stride, self.grade_every) if self.grade_every else stride
+
+    def graded(self, step) -> bool:
+        """Whether the frame at this step is graded: a multiple of the grade stride of the
+        stage that ends on it (step 0: the first stage)."""
+        first, owner = 0, 0
+        for k, st in enumerate(self.stages):
+            if st.steps:  # a stage of no steps ends on no frame of its own
+                owner = k
+                if step <= first + st.steps:
+                    break
+            first += st.steps
+        return step % self.stage_grade_stride(owner) == 0
+
     def _physics(self) -> dict:
         d = asdict(self)
-        for key in ("ranks", "threads", "output", "grade_threshold", "max_grade_stop"):
+        for key in ("ranks", "threads", "output", "grade_threshold", "max_grade_stop",
+                    "grade_every"):
             d.pop(key)
         for st in d["stages"]:  # runs configured before stage strides existed still resume
             if st["stride"] is None:
@@ -101,8 +126,8 @@ class MDConfig:
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the trajectory (not engine resources such as
-        ranks and threads, not the output folder, not the grade limits, which may be
-        raised to continue a stopped run): a resume with other physics is refused. The
+        ranks and threads, not the output folder, not the grade's limits and spacing,
+        which may be changed to continue a stopped run): a resume with other physics is refused. The
         model and the structure count by their contents, so that a run folder moved with
         its files (to a cluster's scratch, say) still resumes."""
         d = self._physics()
@@ -251,6 +276,8 @@ def parse_config(d: dict, base_dir=None) -> MDConfig:
     for key in ("initial_temperature", "grade_threshold", "max_grade_stop"):
         if d.get(key) is not None:
             setattr(cfg, key, _number(d[key], key, minimum=0.0))
+    if d.get("grade_every") is not None:
+        cfg.grade_every = _integer(d["grade_every"], "grade_every", 1)
     first = 0
     for k, st in enumerate(cfg.stages):
         stride = cfg.stage_stride(k)

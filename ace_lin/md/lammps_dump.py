@@ -52,8 +52,31 @@ def iter_dump(path, start_offset=0, parse=True):
             yield step, cell, {c: data[:, k] for k, c in enumerate(names)}, fh.tell()
 
 
-def convert_frame(step, cell_lmp, cols, lframe, symbols, masses, pbc, dt_fs, with_grade):
-    """(extxyz frame text, thermo row, max_gamma or None) of one dump frame."""
+def read_grades(path) -> dict:
+    """step -> max_gamma from the lines "step value" that `fix print` appends (comment
+    lines and a line cut short by a killed run are skipped; a step printed again, by a
+    resumed segment's set-up, keeps its last value)."""
+    grades = {}
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read().split(b"\n")
+    except FileNotFoundError:
+        return grades
+    for ln in lines[:-1]:  # the part after the last newline is not a whole line
+        parts = ln.split()
+        if len(parts) != 2 or ln.startswith(b"#"):
+            continue
+        try:
+            grades[int(parts[0])] = float(parts[1])
+        except ValueError:
+            continue
+    return grades
+
+
+def convert_frame(step, cell_lmp, cols, lframe, symbols, masses, pbc, dt_fs, gamma,
+                  grade_column):
+    """(extxyz frame text, thermo row) of one dump frame; gamma: its max grade or None
+    (not graded); grade_column: whether thermo.csv has the max_gamma column."""
     if not np.array_equal(cols["id"], np.arange(1, len(symbols) + 1)):
         raise ValueError(f"dump step {step}: atom IDs are not 1..N in order")
     pos = lframe.from_lammps(np.column_stack([cols["xu"], cols["yu"], cols["zu"]]))
@@ -67,8 +90,7 @@ def convert_frame(step, cell_lmp, cols, lframe, symbols, masses, pbc, dt_fs, wit
     temp = 2.0 * ekin / ((3 * n - 3 if n > 1 else 3) * units.kB)
     volume = abs(np.linalg.det(cell_lmp))
     pressure = float(cols["v_p_atom"].sum() / volume / BAR_PER_GPA)
-    gamma = float(cols["f_grade"].max()) if with_grade else None
     t_fs = step * dt_fs
     frame = out.format_frame(symbols, cell, pbc, pos, vel, forces, energies,
                              out.frame_info(step, t_fs, epot, ekin, temp, pressure, gamma))
-    return frame, out.thermo_row(step, t_fs, temp, epot, ekin, pressure, gamma), gamma
+    return frame, out.thermo_row(step, t_fs, temp, epot, ekin, pressure, gamma, grade_column)

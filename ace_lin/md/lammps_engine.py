@@ -26,9 +26,9 @@ import numpy as np
 from ace_lin.md import outputs as out
 from ace_lin.md.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from ace_lin.md.config import MDConfigError
-from ace_lin.md.lammps_dump import convert_frame, iter_dump
-from ace_lin.md.lammps_input import (DUMP, LammpsFrame, input_script, velocities_from_momenta,
-                                     write_data)
+from ace_lin.md.lammps_dump import convert_frame, iter_dump, read_grades
+from ace_lin.md.lammps_input import (DUMP, GRADES, LammpsFrame, input_script,
+                                     velocities_from_momenta, write_data)
 from ace_lin.md.progress import MDProgress
 from ace_lin.md.start import initial_momenta
 
@@ -194,11 +194,13 @@ class _Converter:
         symbols = self.atoms.get_chemical_symbols()
         masses = self.atoms.get_masses()
         last = None
+        grades = read_grades(os.path.join(self.folder, GRADES)) if self.with_grade else {}
         for step, cell, cols, end in iter_dump(dump, conv["dump_offset"]):
             if step <= conv["step"]:
                 continue
-            frame, row, gamma = convert_frame(step, cell, cols, self.lframe, symbols, masses,
-                                              self.atoms.pbc, self.cfg.timestep, self.with_grade)
+            gamma = self._gamma(step, cols, grades)
+            frame, row = convert_frame(step, cell, cols, self.lframe, symbols, masses,
+                                       self.atoms.pbc, self.cfg.timestep, gamma, self.with_grade)
             out.append(os.path.join(self.folder, out.TRAJECTORY), frame)
             out.append(os.path.join(self.folder, out.THERMO), row)
             thr = self.cfg.grade_threshold
@@ -209,6 +211,16 @@ class _Converter:
         if last is not None:
             conv["files"] = out.file_sizes(self.folder, FILES)
             save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
+
+    def _gamma(self, step, cols, grades):
+        if not self.with_grade or not self.cfg.graded(step):
+            return None
+        if step in grades:
+            return grades[step]
+        if "f_grade" in cols:  # a run begun before the grade left the dump
+            return float(cols["f_grade"].max())
+        raise CheckpointError(f"{os.path.join(self.folder, GRADES)} holds no grade for the "
+                              f"graded frame at step {step}: the file was changed by hand")
 
 
 def _cut_dump(path, before_step, converted):

@@ -14,9 +14,13 @@ one. Nose-Hoover (nvt/npt) fixes keep one ID per stage and are restored from the
 
 Trajectory: `dump custom` every stride steps (set per stage by dump_modify and thermo), sorted by ID, unwrapped positions (A),
 velocities (A/ps), forces (eV/A), per-atom energy (eV), per-atom -trace(stress)/3 incl.
-the kinetic part (bar*A^3; their sum over the volume is the pressure) and, with an active
-set, the grade (fix pair ... acelin gamma 1). The thermo quantities of thermo.csv are
-computed from these frames by ace_lin.md.lammps_dump, so both engines define them alike.
+the kinetic part (bar*A^3; their sum over the volume is the pressure). The thermo
+quantities of thermo.csv are computed from these frames by ace_lin.md.lammps_dump, so both
+engines define them alike. With an active set, `fix pair ... acelin gamma 1` grades every
+stage's grade stride (MDConfig.stage_grade_stride, a multiple of its stride) and `fix
+print` appends "step max_gamma" of each graded step to lammps/grade.txt (flushed per line,
+before that step's dump frame); the grade is kept out of the dump, which a fix may only
+fill on the steps it computes.
 """
 import hashlib
 
@@ -25,6 +29,7 @@ from ase import units
 
 BAR_PER_GPA = 1.0e4
 DUMP = "lammps/dump.lammpstrj"
+GRADES = "lammps/grade.txt"
 
 
 class LammpsFrame:
@@ -129,6 +134,14 @@ def _thermostat_fix(k, st, first_step, seed):
     return None, None
 
 
+def _grade_fixes(every):
+    """The grade every `every` steps and its log line ($(...) in quotes is evaluated when
+    printed)."""
+    return (f"fix grade all pair {every} acelin gamma 1",
+            f'fix grade_log all print {every} "$(step) $(v_max_gamma:%.17g)" append {GRADES} '
+            "screen no")
+
+
 def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0) -> str:
     """The input of the whole run (restart_step None) or of its rest from
     lammps/restart.<restart_step>.lmp."""
@@ -156,19 +169,20 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           "variable p_atom atom -(c_s_atom[1]+c_s_atom[2]+c_s_atom[3])/3.0"]
     cols = "id type xu yu zu vx vy vz fx fy fz c_pe_atom v_p_atom"
     first_stride = cfg.stage_stride(segs[0][0]) if segs else cfg.stride
-    if with_grade:  # graded on frame steps only (a graded step costs several force calls:
-        # benchmarks/lammps_grade_cost.py); re-made per stage
-        L += [f"fix grade all pair {first_stride} acelin gamma 1",
-              "compute max_gamma all reduce max f_grade", "variable max_gamma equal c_max_gamma"]
-        cols += " f_grade"
-    L += ["thermo_style custom step temp pe etotal press" + (" c_max_gamma" if with_grade else ""),
+    first_grade = cfg.stage_grade_stride(segs[0][0]) if segs else first_stride
+    if with_grade:  # graded on the grade stride's frames only (a graded step costs several
+        # force calls: benchmarks/lammps_grade_cost.py); re-made per stage
+        fix, log = _grade_fixes(first_grade)
+        L += [fix, "compute max_gamma all reduce max f_grade",
+              "variable max_gamma equal c_max_gamma", log]
+    L += ["thermo_style custom step temp pe etotal press",
           f"thermo {first_stride}", "thermo_modify flush yes",
           f"dump traj all custom {first_stride} {DUMP} {cols}",
           "dump_modify traj sort id format float %.12g" +
           (" append yes" if restart_step is not None else "")]
     stage_fix = tstat = None
     halt_stride = None
-    grade_stride = first_stride
+    grade_stride = first_grade
     kept = [restart_step] if restart_step is not None else []  # the last two restarts stay
     for k, first, n in segs:
         st = cfg.stages[k]
@@ -179,15 +193,16 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
             L += [f"# stage {k}: {st.ensemble}, {st.steps} steps, a frame every {stride}",
                   _stage_fix(k, st, cfg.timestep), f"thermo {stride}",
                   f"dump_modify traj every {stride}"]
-            if with_grade and grade_stride != stride:  # same ID: dump and reduce find it again
-                L += ["unfix grade", f"fix grade all pair {stride} acelin gamma 1"]
-                grade_stride = stride
-            if halt and halt_stride != stride:  # the halt checks this stage's frames only
+            g = cfg.stage_grade_stride(k)
+            if with_grade and grade_stride != g:  # same IDs: the reduce finds the fix again
+                L += ["unfix grade_log", "unfix grade", *_grade_fixes(g)]
+                grade_stride = g
+            if halt and halt_stride != g:  # the halt checks this stage's graded frames only
                 if halt_stride is not None:
                     L.append("unfix grade_stop")
-                L.append(f"fix grade_stop all halt {stride} v_max_gamma > "
+                L.append(f"fix grade_stop all halt {g} v_max_gamma > "
                          f"{cfg.max_grade_stop!r} error soft")
-                halt_stride = stride
+                halt_stride = g
             stage_fix = k
         if tstat is not None:
             L.append(f"unfix {tstat}")

@@ -3,10 +3,11 @@
 trajectory.extxyz: one extended-XYZ frame per `stride` steps (the stage's) with per-atom columns
     species, pos (A), velocities (A/fs), forces (eV/A), energies (eV per atom) and frame
     info step, time_fs, energy (potential, eV), ekin_eV, temperature_K, pressure_GPa
-    (and max_gamma with an extrapolation grade). ase.io.read gives energy, forces and
+    (and max_gamma on graded frames). ase.io.read gives energy, forces and
     per-atom energies through its calculator, velocities as atoms.arrays["velocities"].
 thermo.csv: step,time_fs,temperature_K,epot_eV,ekin_eV,etot_eV,pressure_GPa[,max_gamma]
-candidates.extxyz: the frames whose max_gamma exceeds grade_threshold.
+    (max_gamma nan on frames the run did not grade: the configuration's grade_every)
+candidates.extxyz: the graded frames whose max_gamma exceeds grade_threshold.
 
 Temperature is 2 E_kin / ((3N - 3) k_B) (the centre of mass is fixed); the pressure is the
 virial plus kinetic pressure (LAMMPS's `press`), NaN for a cell not periodic in 3D.
@@ -59,11 +60,13 @@ def thermo_header(with_grade: bool) -> str:
     return ",".join(THERMO_COLUMNS + ((GRADE_COLUMN,) if with_grade else ())) + "\n"
 
 
-def thermo_row(step, time_fs, temperature, epot, ekin, pressure, max_gamma=None) -> str:
+def thermo_row(step, time_fs, temperature, epot, ekin, pressure, max_gamma=None,
+               grade_column=False) -> str:
+    """One row; with grade_column, a frame not graded (max_gamma None) has nan there."""
     vals = [str(int(step)), _g(time_fs), _g(temperature), _g(epot), _g(ekin), _g(epot + ekin),
             _g(pressure)]
-    if max_gamma is not None:
-        vals.append(_g(max_gamma))
+    if grade_column or max_gamma is not None:
+        vals.append("nan" if max_gamma is None else _g(max_gamma))
     return ",".join(vals) + "\n"
 
 

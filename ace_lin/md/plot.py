@@ -27,7 +27,9 @@ def plot_thermo(csv_path: str, png_path: str):
     ax[2].plot(t, th["pressure_GPa"])
     ax[2].set_ylabel("pressure (GPa)")
     if n_panels == 4:
-        ax[3].semilogy(t, np.maximum(th["max_gamma"], 1e-3))
+        graded = np.isfinite(th["max_gamma"])  # frames between graded ones hold nan
+        ax[3].semilogy(t[graded], np.maximum(th["max_gamma"][graded], 1e-3),
+                       marker="." if graded.sum() < 200 else None)
         ax[3].set_ylabel("max grade")
     ax[-1].set_xlabel("time (ps)")
     fig.tight_layout()
