@@ -5,7 +5,9 @@ unless given; each fitted to mlearn Si once in the workdir), NVE 1 fs from 300 K
 LAMMPS engine on 1 and 2 MPI ranks, ASE engine on the 10^3 cell, each in a fresh folder,
 median of repeats. Time per step: LAMMPS's own "Loop time" summed over the run's segments
 (the engine's start-up, plugin load and dump conversion excluded); ASE: the run's wall time
-over its steps (frames, thermo rows and checkpoints included, as in production).
+over its steps (frames, thermo rows and checkpoints included, as in production). The last
+column, "wall", is the whole run's wall time per step on either engine (start-up, and on
+LAMMPS the dump's conversion into trajectory.extxyz and thermo.csv, included).
 Cost per atom-step (us) should stay flat with size.
 
     python benchmarks/md_throughput.py                               # all sizes
@@ -15,7 +17,7 @@ Cost per atom-step (us) should stay flat with size.
 
 --stride sets the frame spacing (default: one frame at each end of the run); --grade-every
 runs each case once per value (steps between graded frames, 0: every frame, the default of
-`ace-lin md`), and the last column is each row's time over the first value's.
+`ace-lin md`), and the column "/ first" is each row's time over the first value's.
 """
 import argparse
 import os
@@ -31,7 +33,9 @@ REPS = {1000: [5, 5, 5], 10000: [11, 11, 10], 100000: [23, 23, 24]}  # x 8 atoms
 
 
 def seconds_per_step(cfg):
-    """Time per MD step of one fresh run (see the module docstring)."""
+    """(time per MD step, wall time of the whole run per step) of one fresh run (see the
+    module docstring); the wall time also holds the engine's start-up and, on LAMMPS, the
+    conversion of the dump into the outputs."""
     import glob
     import re
 
@@ -41,13 +45,13 @@ def seconds_per_step(cfg):
     run(cfg)
     wall = time.perf_counter() - t0
     if cfg["engine"] != "lammps":
-        return wall / cfg["steps"]
+        return wall / cfg["steps"], wall / cfg["steps"]
     loop, steps = 0.0, 0
     for path in glob.glob(os.path.join(cfg["output"], "lammps", "screen.*.txt")):
         for m in re.finditer(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", open(path).read()):
             loop += float(m.group(1))
             steps += int(m.group(2))
-    return loop / steps
+    return loop / steps, wall / cfg["steps"]
 
 
 def main(argv=None):
@@ -81,6 +85,7 @@ def main(argv=None):
     for name, engine, ranks, size, reps in cases:
         n_atoms = 8 * reps[0] * reps[1] * reps[2]
         per_step = {g: [] for g in args.grade_every}
+        walls = {g: [] for g in args.grade_every}
         for r in range(args.repeats):
             for g in args.grade_every:  # interleaved, so that a noisy spell hits every value
                 cfg = {"model": models[name], "structure": cell, "supercell": reps,
@@ -91,23 +96,27 @@ def main(argv=None):
                        "ensemble": "nve", "temperature": 300.0, "steps": args.steps}
                 if g:
                     cfg["grade_every"] = g
-                per_step[g].append(seconds_per_step(cfg))
+                loop, wall = seconds_per_step(cfg)
+                per_step[g].append(loop)
+                walls[g].append(wall)
         first = statistics.median(per_step[args.grade_every[0]])
         for g, times in per_step.items():
             sec = statistics.median(times)
-            rows.append((name, engine, ranks, n_atoms, g, sec, min(times), max(times), sec / first))
+            rows.append((name, engine, ranks, n_atoms, g, sec, min(times), max(times), sec / first,
+                         statistics.median(walls[g])))
             print(f"{name} {engine} {ranks} rank(s) {n_atoms} atoms, grade every {g or stride}: "
                   f"{sec * 1e3:.2f} ms/step", flush=True)
     print("\n" + header([f"Si, presets {', '.join(args.presets)}, NVE 1 fs, {args.threads} OpenMP thread(s) "
                          f"per rank, {args.steps} steps per run, a frame every {stride}, "
                          f"{args.repeats} repeats, median"]))
     print(f"{'preset':<8}{'engine':<8}{'ranks':>6}{'atoms':>8}{'grade every':>12}{'ms/step':>10}"
-          f"{'us/atom/step':>14}{'ns/day':>9}{'(min-max ns/day)':>20}{'/ first':>9}")
-    for name, engine, ranks, n, g, sec, lo, hi, ratio in rows:
+          f"{'us/atom/step':>14}{'ns/day':>9}{'(min-max ns/day)':>20}{'/ first':>9}"
+          f"{'wall ms/step':>14}")
+    for name, engine, ranks, n, g, sec, lo, hi, ratio, wall in rows:
         nsd = lambda s: 1e-6 / s * 86400  # noqa: E731  (1 fs per step)
         print(f"{name:<8}{engine:<8}{ranks:>6}{n:>8}{g or stride:>12}{sec * 1e3:>10.2f}"
               f"{sec / n * 1e6:>14.2f}{nsd(sec):>9.3g}{f'({nsd(hi):.3g}-{nsd(lo):.3g})':>20}"
-              f"{ratio:>9.2f}")
+              f"{ratio:>9.2f}{wall * 1e3:>14.2f}")
     return 0
 
 

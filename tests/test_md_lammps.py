@@ -200,6 +200,91 @@ def test_lammps_grade_candidates_and_stop(si_model, si_cell, tmp_path):
                                              if g > limit]
 
 
+def test_binary_dump_reads_as_the_text_dump(tmp_path):
+    """The binary dump of a triclinic cell gives the steps, cells and columns of a text dump
+    at 17 digits bit for bit; a file cut inside a frame yields the whole frames before it
+    (a killed run), and reading can start at a frame's end offset."""
+    from ace_lin.lammps.plugin import open_lammps
+    from ace_lin.md.lammps_dump import iter_dump
+
+    cols = "id type xu yu zu vx vy vz fx fy fz"
+    lmp = open_lammps()
+    lmp.commands_list(["units metal", "atom_style atomic", "lattice diamond 5.43",
+                       "region b prism 0 2 0 2 0 2 0.3 0.2 0.1", "create_box 1 b",
+                       "create_atoms 1 box", "mass 1 28.0855", "velocity all create 600 1",
+                       "pair_style lj/cut 4.0", "pair_coeff 1 1 0.1 2.1", "fix nve all nve",
+                       "timestep 0.001", f"dump b all custom 3 {tmp_path}/t.bin {cols}",
+                       "dump_modify b sort id", f"dump t all custom 3 {tmp_path}/t.txt {cols}",
+                       "dump_modify t sort id format float %.17g", "run 10"])
+    lmp.close()
+    b, t = list(iter_dump(str(tmp_path / "t.bin"))), list(iter_dump(str(tmp_path / "t.txt")))
+    assert [x[0] for x in b] == [x[0] for x in t] == [0, 3, 6, 9]
+    for (_, cell_b, cols_b, _), (_, cell_t, cols_t, _) in zip(b, t):
+        assert np.abs(cell_b - cell_t).max() < 1e-12 and abs(cell_b[1, 0]) > 0.1
+        assert sorted(cols_b) == sorted(cols_t)
+        for name in cols_t:
+            assert np.array_equal(cols_b[name], cols_t[name]), name
+    raw = (tmp_path / "t.bin").read_bytes()
+    ends = [x[3] for x in b]
+    for cut, whole in ((ends[1] - 5, [0]), (ends[1] + 3, [0, 3]), (len(raw) - 1, [0, 3, 6])):
+        (tmp_path / "c.bin").write_bytes(raw[:cut])
+        for parse in (True, False):
+            assert [x[0] for x in iter_dump(str(tmp_path / "c.bin"), parse=parse)] == whole
+    assert [x[0] for x in iter_dump(str(tmp_path / "t.bin"), ends[1])] == [6, 9]
+
+
+def test_run_begun_with_a_text_dump_continues_it(si_model, si_cell, tmp_path, monkeypatch):
+    """A run begun before the binary dump (a checkpoint without "dump", frames in
+    lammps/dump.lammpstrj with their grade as a column, no lammps/grade.txt), halted and
+    killed before its frames were converted, continues in its text dump when the limit is
+    raised: the same frames and grades as a run in the binary dump."""
+    import json
+
+    from ace_lin.md import lammps_engine
+    from ace_lin.md.lammps_input import LEGACY_DUMP
+
+    d = config(si_model, si_cell, tmp_path / "new", ensemble="nvt-langevin",
+               temperature=1500.0, steps=100, checkpoint_every=50)
+    run_md(parse_config(d), progress=False)
+    ref = read_thermo(str(tmp_path / "new" / "thermo.csv"))
+    if "max_gamma" not in ref:
+        pytest.skip("the fitted model carries no active set")
+    gam = dict(zip(ref["step"].astype(int), ref["max_gamma"]))
+    limit = float(np.median(ref["max_gamma"][1:]))
+    old = tmp_path / "old"
+    with monkeypatch.context() as mp:
+        mp.setattr(lammps_engine, "DUMP", LEGACY_DUMP)
+        s = run_md(parse_config(dict(d, output=str(old), max_grade_stop=limit)), progress=False)
+    halted = int(read_thermo(str(old / "thermo.csv"))["step"][-1])
+    assert s["stopped"] is not None and 0 < halted < 100
+    lines, out = (old / LEGACY_DUMP).read_text().splitlines(), []
+    while lines:  # the grade as the dump's last column, as such runs wrote it
+        n = int(lines[3])
+        step = int(lines[1])
+        out += lines[:8] + [lines[8] + " f_grade"] + [ln + " %.17g" % gam[step] for ln in lines[9:9 + n]]
+        lines = lines[9 + n:]
+    (old / LEGACY_DUMP).write_text("\n".join(out) + "\n")
+    (old / "lammps" / "grade.txt").unlink()
+    ck = old / "checkpoint.json"
+    state = json.loads(ck.read_text())
+    del state["dump"]
+    header = (old / "thermo.csv").read_text().splitlines(keepends=True)[0]
+    (old / "thermo.csv").write_text(header)  # killed before the conversion
+    for name in ("trajectory.extxyz", "candidates.extxyz"):
+        if (old / name).exists():
+            (old / name).unlink()
+    state["converted"] = {"step": -1, "dump_offset": 0, "files": {"thermo.csv": len(header)}}
+    ck.write_text(json.dumps(state))
+    s = run_md(parse_config(dict(d, output=str(old), max_grade_stop=1e9)), progress=False)
+    assert s["stopped"] is None and not (old / "lammps" / "dump.bin").exists()
+    th = read_thermo(str(old / "thermo.csv"))
+    assert list(th["step"]) == list(ref["step"])
+    k = list(ref["step"]).index(halted)  # identical up to the halt (then reseeded noise)
+    np.testing.assert_allclose(th["temperature_K"][:k + 1], ref["temperature_K"][:k + 1], rtol=1e-9)
+    np.testing.assert_allclose(th["max_gamma"][:k + 1], ref["max_gamma"][:k + 1], rtol=1e-9)
+    assert np.all(np.isfinite(th["max_gamma"]))
+
+
 @pytest.mark.parametrize("ensemble", ["nvt-langevin", "nvt-csvr", "nvt-nose-hoover", "npt"])
 def test_lammps_thermostat_reaches_temperature(si_model, tmp_path, ensemble):
     """64 atoms, 900 K from 300 K, tau = 20 fs: mean T of the last 800 fs within 6 %."""
@@ -254,7 +339,7 @@ def test_kept_input_runs_by_itself(si_model, si_cell, tmp_path):
                steps=40, ranks=2)
     run_md(parse_config(d), progress=False)
     folder = tmp_path / "run"
-    ref = (folder / "lammps" / "dump.lammpstrj").read_text()
+    ref = (folder / "lammps" / "dump.bin").read_bytes()
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "lammps").mkdir()
@@ -268,4 +353,4 @@ def test_kept_input_runs_by_itself(si_model, si_cell, tmp_path):
                           "-log", "none"], cwd=copy, env=env, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert (copy / "lammps" / "dump.lammpstrj").read_text() == ref
+    assert (copy / "lammps" / "dump.bin").read_bytes() == ref

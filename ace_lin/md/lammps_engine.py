@@ -27,7 +27,7 @@ from ace_lin.md import outputs as out
 from ace_lin.md.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from ace_lin.md.config import MDConfigError
 from ace_lin.md.lammps_dump import convert_frame, iter_dump, read_grades
-from ace_lin.md.lammps_input import (DUMP, GRADES, LammpsFrame, input_script,
+from ace_lin.md.lammps_input import (DUMP, GRADES, LEGACY_DUMP, LammpsFrame, input_script,
                                      velocities_from_momenta, write_data)
 from ace_lin.md.progress import MDProgress
 from ace_lin.md.start import initial_momenta
@@ -188,7 +188,7 @@ class _Converter:
         conv = self.state["converted"]
         for name in FILES:
             out.truncate(os.path.join(self.folder, name), conv["files"].get(name, 0))
-        dump = os.path.join(self.folder, DUMP)
+        dump = os.path.join(self.folder, dump_name(self.state))
         if not os.path.exists(dump):
             return
         symbols = self.atoms.get_chemical_symbols()
@@ -221,6 +221,44 @@ class _Converter:
             return float(cols["f_grade"].max())
         raise CheckpointError(f"{os.path.join(self.folder, GRADES)} holds no grade for the "
                               f"graded frame at step {step}: the file was changed by hand")
+
+
+def dump_name(state) -> str:
+    """The run's dump: binary, or text for a run begun before the binary dump."""
+    return state.get("dump", LEGACY_DUMP)
+
+
+def dump_part(start) -> str:
+    """The dump of a segment resumed at step start: LAMMPS opens a binary dump anew (it
+    does not append), so each resumed segment writes its own file, merged afterwards."""
+    return f"lammps/dump.{start}.bin"
+
+
+def _merge_dump_parts(folder, state):
+    """Append the whole frames of the resumed segments' dumps to the run's dump, in the
+    order of their start steps, and remove them. A merge cut short by a kill may repeat
+    frames; the converter skips steps it has converted and the cut before a resume
+    drops the rest."""
+    if dump_name(state) != DUMP:
+        return
+    parts = []
+    for path in glob.glob(os.path.join(folder, "lammps", "dump.*.bin")):
+        m = re.search(r"dump\.(\d+)\.bin$", path)
+        if m:
+            parts.append((int(m.group(1)), path))
+    for _, path in sorted(parts):
+        end = 0
+        for *_, end in iter_dump(path, parse=False):
+            pass
+        with open(path, "rb") as src, open(os.path.join(folder, DUMP), "ab") as dst:
+            left = end
+            while left:
+                block = src.read(min(left, 1 << 24))
+                dst.write(block)
+                left -= len(block)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.remove(path)
 
 
 def _cut_dump(path, before_step, converted):
@@ -283,12 +321,15 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         for old in restarts[:-1]:
             os.remove(os.path.join(folder, "lammps", f"restart.{old}.lmp"))
         converter = _Converter(folder, cfg, atoms, lframe, with_grade, state)
-        if _cut_dump(os.path.join(folder, DUMP), start, state["converted"]):
+        _merge_dump_parts(folder, state)
+        if _cut_dump(os.path.join(folder, dump_name(state)), start, state["converted"]):
             converter.reset()
         if start < cfg.total_steps:
             script = f"in.resume.{start}.lammps"
+            dump = dump_name(state)
             with open(os.path.join(folder, script), "w") as fh:
-                fh.write(input_script(cfg, elements, plugin, with_grade, restart_step=start))
+                fh.write(input_script(cfg, elements, plugin, with_grade, restart_step=start,
+                                      dump=dump if dump == LEGACY_DUMP else dump_part(start)))
             rc, halt, text = _launch(cfg, folder, script, start, progress)
         else:
             rc, halt, text = 0, None, ""
@@ -296,7 +337,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         start = 0
         for p in glob.glob(os.path.join(folder, "lammps", "*")):
             os.remove(p)
-        state = {"engine": "lammps", "fingerprint": fp}
+        state = {"engine": "lammps", "fingerprint": fp, "dump": DUMP}
         converter = _Converter(folder, cfg, atoms, lframe, with_grade, state)
         converter.reset()
         rng = np.random.default_rng(cfg.seed)
@@ -307,8 +348,9 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         write_data(os.path.join(folder, "structure.data"), atoms, elements, lframe, vel, triclinic)
         shutil.copyfile(cfg.model, os.path.join(folder, "model.json"))
         with open(os.path.join(folder, "in.lammps"), "w") as fh:
-            fh.write(input_script(cfg, elements, plugin, with_grade))
+            fh.write(input_script(cfg, elements, plugin, with_grade, dump=state["dump"]))
         rc, halt, text = _launch(cfg, folder, "in.lammps", 0, progress)
+    _merge_dump_parts(folder, state)
     converter.run()
     wall = time.perf_counter() - t_wall
     done = max(restart_steps(folder) + [0])

@@ -12,7 +12,8 @@ temp/csvr) get a new fix ID and a seed derived from (seed, segment start step) i
 segment, so a run resumed from any restart file draws the same noise as the uninterrupted
 one. Nose-Hoover (nvt/npt) fixes keep one ID per stage and are restored from the restart.
 
-Trajectory: `dump custom` every stride steps (set per stage by dump_modify and thermo), sorted by ID, unwrapped positions (A),
+Trajectory: binary `dump custom` (full doubles) every stride steps (set per stage by
+dump_modify and thermo), sorted by ID, unwrapped positions (A),
 velocities (A/ps), forces (eV/A), per-atom energy (eV), per-atom -trace(stress)/3 incl.
 the kinetic part (bar*A^3; their sum over the volume is the pressure). The thermo
 quantities of thermo.csv are computed from these frames by ace_lin.md.lammps_dump, so both
@@ -28,7 +29,8 @@ import numpy as np
 from ase import units
 
 BAR_PER_GPA = 1.0e4
-DUMP = "lammps/dump.lammpstrj"
+DUMP = "lammps/dump.bin"  # binary (the .bin name tells LAMMPS): no number formatting per frame
+LEGACY_DUMP = "lammps/dump.lammpstrj"  # the text dump of runs begun before the binary one
 GRADES = "lammps/grade.txt"
 
 
@@ -142,9 +144,11 @@ def _grade_fixes(every):
             "screen no")
 
 
-def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0) -> str:
+def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0,
+                 dump=DUMP) -> str:
     """The input of the whole run (restart_step None) or of its rest from
-    lammps/restart.<restart_step>.lmp."""
+    lammps/restart.<restart_step>.lmp; dump: the file of the trajectory (a resumed
+    segment's binary dump is a file of its own, LEGACY_DUMP a text dump appended to)."""
     segs = segments(cfg)
     halt = with_grade and cfg.max_grade_stop is not None
     if restart_step is not None:  # a halted run's restart may lie inside a segment
@@ -177,9 +181,9 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
               "variable max_gamma equal c_max_gamma", log]
     L += ["thermo_style custom step temp pe etotal press",
           f"thermo {first_stride}", "thermo_modify flush yes",
-          f"dump traj all custom {first_stride} {DUMP} {cols}",
-          "dump_modify traj sort id format float %.12g" +
-          (" append yes" if restart_step is not None else "")]
+          f"dump traj all custom {first_stride} {dump} {cols}",
+          "dump_modify traj sort id" + ("" if dump.endswith(".bin") else " format float %.12g") +
+          (" append yes" if restart_step is not None and not dump.endswith(".bin") else "")]
     stage_fix = tstat = None
     halt_stride = None
     grade_stride = first_grade
