@@ -184,7 +184,9 @@ class _Converter:
                                    "files": out.file_sizes(self.folder, FILES)}
         save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
 
-    def run(self):
+    def run(self, progress=False):
+        """Convert the frames after the last converted one (progress: a tqdm bar over the
+        dump's bytes; the conversion of a long run takes minutes)."""
         conv = self.state["converted"]
         for name in FILES:
             out.truncate(os.path.join(self.folder, name), conv["files"].get(name, 0))
@@ -195,19 +197,33 @@ class _Converter:
         masses = self.atoms.get_masses()
         last = None
         grades = read_grades(os.path.join(self.folder, GRADES)) if self.with_grade else {}
-        for step, cell, cols, end in iter_dump(dump, conv["dump_offset"]):
-            if step <= conv["step"]:
-                continue
-            gamma = self._gamma(step, cols, grades)
-            frame, row = convert_frame(step, cell, cols, self.lframe, symbols, masses,
-                                       self.atoms.pbc, self.cfg.timestep, gamma, self.with_grade)
-            out.append(os.path.join(self.folder, out.TRAJECTORY), frame)
-            out.append(os.path.join(self.folder, out.THERMO), row)
-            thr = self.cfg.grade_threshold
-            if gamma is not None and thr is not None and gamma > thr:
-                out.append(os.path.join(self.folder, out.CANDIDATES), frame)
-            conv["step"], conv["dump_offset"] = step, end
-            last = step
+        start = conv["dump_offset"]
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=os.path.getsize(dump) - start, unit="B", unit_scale=True,
+                       desc="frames", dynamic_ncols=True)
+        try:
+            for step, cell, cols, end in iter_dump(dump, start):
+                if bar is not None:
+                    bar.update(end - start - bar.n)
+                if step <= conv["step"]:
+                    continue
+                gamma = self._gamma(step, cols, grades)
+                frame, row = convert_frame(step, cell, cols, self.lframe, symbols, masses,
+                                           self.atoms.pbc, self.cfg.timestep, gamma,
+                                           self.with_grade)
+                out.append(os.path.join(self.folder, out.TRAJECTORY), frame)
+                out.append(os.path.join(self.folder, out.THERMO), row)
+                thr = self.cfg.grade_threshold
+                if gamma is not None and thr is not None and gamma > thr:
+                    out.append(os.path.join(self.folder, out.CANDIDATES), frame)
+                conv["step"], conv["dump_offset"] = step, end
+                last = step
+        finally:
+            if bar is not None:
+                bar.close()
         if last is not None:
             conv["files"] = out.file_sizes(self.folder, FILES)
             save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
@@ -351,7 +367,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
             fh.write(input_script(cfg, elements, plugin, with_grade, dump=state["dump"]))
         rc, halt, text = _launch(cfg, folder, "in.lammps", 0, progress)
     _merge_dump_parts(folder, state)
-    converter.run()
+    converter.run(progress)
     wall = time.perf_counter() - t_wall
     done = max(restart_steps(folder) + [0])
     last_frame = state["converted"]["step"]
