@@ -1,4 +1,5 @@
-"""Reading the LAMMPS engine's dump (lammps/dump.lammpstrj) into the common outputs.
+"""Reading the LAMMPS engine's dump (lammps/dump.bin, binary; lammps/dump.lammpstrj, text,
+in runs begun before the binary dump) and its grade log into the common outputs.
 
 Each dump frame becomes one trajectory.extxyz frame and one thermo.csv row, rotated back
 from LAMMPS's lower-triangular orientation to the cell of the ASE structure, with

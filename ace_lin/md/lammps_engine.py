@@ -5,7 +5,9 @@ common outputs (ace_lin.md.lammps_dump).
 Resume: the checkpoints are LAMMPS's restart files lammps/restart.STEP.lmp (binary, exact
 positions, velocities, image flags, Nose-Hoover variables). A re-run takes the latest,
 cuts the dump before its step (the resumed run writes that frame again) and runs
-in.resume.STEP.lammps. The resumed trajectory equals the uninterrupted one to rounding:
+in.resume.STEP.lammps, whose frames go to lammps/dump.STEP.bin (LAMMPS starts a binary
+dump anew) and are appended to lammps/dump.bin when it ends, or by the next re-run after
+a kill. The resumed trajectory equals the uninterrupted one to rounding:
 LAMMPS rebuilds neighbour lists and re-sorts atoms at a restart, which changes the order
 of force summation (the test states the tolerance). A run halted by max_grade_stop
 restarts inside a segment: its stochastic thermostat is reseeded there, so the continued
