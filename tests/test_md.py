@@ -107,6 +107,19 @@ def test_config_structure_rules():
     assert cfg.total_steps == 50 and cfg.stages[1].temperature is None
 
 
+def test_grade_log_reading(tmp_path):
+    """lammps/grade.txt as `fix print` leaves it after a kill and a resume: comment lines
+    (one per fix definition), a step printed again (the resumed segment's set-up) keeps its
+    last value, a line cut short by the kill is skipped."""
+    from ace_lin.md.lammps_dump import read_grades
+
+    path = tmp_path / "grade.txt"
+    assert read_grades(str(path)) == {}
+    path.write_text("# Fix print output for fix grade_log\n0 0.5\n20 0.75\n40 0.8\n"
+                    "# Fix print output for fix grade_log\n20 0.7500000001\n40 0.9\n60 1.2")
+    assert read_grades(str(path)) == {0: 0.5, 20: 0.7500000001, 40: 0.9}
+
+
 def test_grade_every_picks_frames_per_stage_and_is_not_physics(tmp_path):
     """Stage k grades the multiples of lcm(stride_k, grade_every) among the steps it ends
     on (a stage boundary belongs to the stage before it; a stage of no steps owns none);
