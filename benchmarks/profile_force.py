@@ -192,13 +192,8 @@ def main():
     args = ap.parse_args()
     from machine import machine_info
 
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                         text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()
     print(machine_info())
-    print(f"revision {rev}{' (modified)' if dirty else ''}, load average "
-          + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="acelin-profile-") as tmp:
         exe, flags = compile_harness(tmp, args.native)
         ref_exe = None
