@@ -23,6 +23,11 @@ cdef extern from "acelin.h":
                                           acelin_neighbours **out, char *err,
                                           size_t errlen) nogil
     void acelin_neighbours_free(acelin_neighbours *list) nogil
+    acelin_status acelin_neighbours_refilter(int n_atoms, const double *positions,
+                                             const double *cell, const int64_t *cand_start,
+                                             const int *cand_j, const int *cand_shift,
+                                             double cutoff, acelin_neighbours **out, char *err,
+                                             size_t errlen) nogil
 
 
 def build(const double[:, ::1] positions, const double[:, ::1] cell, const int[::1] pbc,
@@ -53,6 +58,40 @@ def build(const double[:, ::1] positions, const double[:, ::1] cell, const int[:
     err[0] = 0
     with nogil:
         st = acelin_neighbours_build(n, ppos, pcell, ppbc, cutoff, &nl, err, sizeof(err))
+    return _take_list(st, nl, err, n)
+
+
+def refilter(const double[:, ::1] positions, const double[:, ::1] cell,
+             const int64_t[::1] cand_start, const int[::1] cand_j, const int[:, ::1] cand_shift,
+             double cutoff):
+    """The bonds shorter than cutoff among the candidates (start, j, shift of a list built
+    with a larger cutoff from which no atom has moved by half the difference; the caller
+    checks that): bitwise what build(positions, cell, pbc, cutoff) returns. Same arrays
+    as build."""
+    if positions.shape[1] != 3 or cell.shape[0] != 3 or cell.shape[1] != 3:
+        raise ValueError("positions must have shape (n, 3) and cell (3, 3)")
+    cdef int n = <int>positions.shape[0]
+    if cand_start.shape[0] != n + 1:
+        raise ValueError(f"candidate start has {cand_start.shape[0]} entries for {n} atoms")
+    cdef int64_t nc = cand_start[n]
+    if nc < 0 or cand_j.shape[0] < nc or cand_shift.shape[0] < nc or cand_shift.shape[1] != 3:
+        raise ValueError("candidate arrays shorter than their start says")
+    cdef const double *ppos = &positions[0, 0] if n > 0 else NULL
+    cdef const int *pj = &cand_j[0] if nc > 0 else NULL
+    cdef const int *ps = &cand_shift[0, 0] if nc > 0 else NULL
+    cdef acelin_neighbours *nl = NULL
+    cdef char err[512]
+    cdef acelin_status st
+    err[0] = 0
+    with nogil:
+        st = acelin_neighbours_refilter(n, ppos, &cell[0, 0], &cand_start[0], pj, ps, cutoff,
+                                        &nl, err, sizeof(err))
+    return _take_list(st, nl, err, n)
+
+
+cdef _take_list(acelin_status st, acelin_neighbours *nl, char *err, int n):
+    """(start, j, shift, dr) as numpy arrays owning their memory; the C list is freed.
+    Raises for a failed status."""
     if st != ACELIN_OK:
         text = err.decode("utf-8", "replace")
         if st == ACELIN_ERR_ALLOC:

@@ -20,6 +20,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 
 from ace_lin.evaluate import compute_properties, design_rows
 from ace_lin.model import LinearACEModel, load_model
+from ace_lin.neighbours import VerletNeighbours
 from ace_lin.trust.committee import DEFAULT_MEMBERS, committee_spread
 from ace_lin.units import virial_to_stress
 
@@ -30,10 +31,12 @@ class ACECalculator(Calculator):
                               "energy_std_predictive", "forces_std_predictive"]
 
     def __init__(self, model_or_path, n_threads: int = 0, committee=False, seed: int = 0,
-                 grade=None, **kwargs):
+                 grade=None, skin: float = 0.5, **kwargs):
         """committee: False, True (DEFAULT_MEMBERS members) or the number of members;
         seed: of the committee draw (same seed, same members); grade: compute gamma (None:
-        when the model has an active set)."""
+        when the model has an active set); skin (A): the neighbour list of a moving
+        structure is reused while no atom moved by skin/2 (VerletNeighbours: the same
+        bonds bit for bit, so the same results; 0 builds it at every call)."""
         super().__init__(**kwargs)
         if isinstance(model_or_path, (str, os.PathLike)):
             model_or_path = load_model(model_or_path)
@@ -41,6 +44,7 @@ class ACECalculator(Calculator):
             raise TypeError("ACECalculator needs a LinearACEModel or the path of a model file")
         self.model = model_or_path
         self.n_threads = int(n_threads)
+        self.neighbours = VerletNeighbours(model_or_path.core.max_cutoff, skin)
         self.grade = model_or_path.has_active_set if grade is None else bool(grade)
         if self.grade and not model_or_path.has_active_set:
             raise ValueError("grade=True, but the model has no active set (build one with "
@@ -61,7 +65,8 @@ class ACECalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        p = compute_properties(self.model.core, self.model.elements, self.atoms, self.n_threads)
+        p = compute_properties(self.model.core, self.model.elements, self.atoms, self.n_threads,
+                               neighbours=self.neighbours.from_atoms)
         self.results = {"energy": p.energy, "free_energy": p.energy, "energies": p.energies,
                         "forces": p.forces}
         if all(self.atoms.pbc):

@@ -37,8 +37,8 @@ def check_structure(atoms):
         raise ValueError("periodic structure with a singular cell (zero volume)")
 
 
-def _bonds(atoms, cutoff, species):
-    nl = neighbour_list_from_atoms(atoms, cutoff)
+def _bonds(atoms, cutoff, species, neighbours=None):
+    nl = neighbours(atoms) if neighbours is not None else neighbour_list_from_atoms(atoms, cutoff)
     return nl, species[nl.j]
 
 
@@ -50,10 +50,13 @@ class Properties:
     virial: np.ndarray       # [6] dE/d(strain), eV, Voigt xx yy zz yz xz xy
 
 
-def compute_properties(core, elements, atoms, n_threads=0, reference_only=False) -> Properties:
+def compute_properties(core, elements, atoms, n_threads=0, reference_only=False,
+                       neighbours=None) -> Properties:
+    """neighbours: a callable atoms -> NeighbourList at core.max_cutoff (a VerletNeighbours'
+    from_atoms reuses its list); None builds one."""
     check_structure(atoms)
     species = species_indices(atoms, elements)
-    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species, neighbours)
     energy, energies, forces, virial = core.evaluate(species, nl.start, nl.j, nspec, nl.dr,
                                                      n_threads=n_threads,
                                                      reference_only=reference_only)

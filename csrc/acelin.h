@@ -235,6 +235,16 @@ acelin_status acelin_neighbours_build(int n_atoms, const double *positions, cons
                                       char *err, size_t errlen);
 void acelin_neighbours_free(acelin_neighbours *list);
 
+/* The bonds shorter than cutoff among the candidates (cand_start [n_atoms+1], cand_j,
+ * cand_shift [*3]) of a list built with a larger cutoff, at positions from which no atom
+ * has moved by half the difference or more (the caller checks that): bitwise the list that
+ * acelin_neighbours_build gives for these positions, same order. cell may be NULL when no
+ * direction is periodic (shifts are then zero). */
+acelin_status acelin_neighbours_refilter(int n_atoms, const double *positions, const double *cell,
+                                         const int64_t *cand_start, const int *cand_j,
+                                         const int *cand_shift, double cutoff,
+                                         acelin_neighbours **out, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -582,3 +582,56 @@ done:
     nb_work_free(&w);
     return st;
 }
+
+/* The bonds shorter than cutoff among candidates: the list of a build with a larger cutoff
+ * (cutoff + skin) at positions from which no atom has moved by skin/2 or more, with the
+ * same atoms and cell. Every bond of the new positions is then a candidate, and each dr is
+ * computed as the build computes it (r_j - r_i + shift.cell, the same operations), so the
+ * result is bitwise the list acelin_neighbours_build would return for these positions, in
+ * the same (i, j, shift) order. Whether the atoms stayed within skin/2 is the caller's
+ * to check (ace_lin/neighbours.py, VerletNeighbours). */
+acelin_status acelin_neighbours_refilter(int n_atoms, const double *positions, const double *cell,
+                                         const int64_t *cand_start, const int *cand_j,
+                                         const int *cand_shift, double cutoff,
+                                         acelin_neighbours **out, char *err, size_t errlen)
+{
+    if (err && errlen > 0) err[0] = '\0';
+    if (!out) return nb_fail(err, errlen, ACELIN_ERR_INVALID, "out is NULL");
+    *out = NULL;
+    acelin_status st = nb_check(n_atoms, positions, cell, NULL, cutoff, err, errlen);
+    if (st != ACELIN_OK) return st;
+    if (n_atoms > 0 && (!cand_start || (cand_start[n_atoms] > 0 && (!cand_j || !cand_shift))))
+        return nb_fail(err, errlen, ACELIN_ERR_INVALID, "candidate list is NULL");
+    static const double zero_33[9] = {0};
+    const double *c33 = cell ? cell : zero_33;
+    const int64_t cap = n_atoms > 0 ? cand_start[n_atoms] : 0;
+    acelin_neighbours *list = nb_alloc(n_atoms, cap);
+    if (!list) return nb_fail(err, errlen, ACELIN_ERR_ALLOC, "out of memory refiltering the "
+                              "neighbour list of %d atoms", n_atoms);
+    int64_t n_bonds = 0;
+    for (int i = 0; i < n_atoms; ++i) {
+        const double *ri = positions + 3 * (size_t)i;
+        for (int64_t b = cand_start[i]; b < cand_start[i + 1]; ++b) {
+            const int j = cand_j[b];
+            if (j < 0 || j >= n_atoms) {
+                acelin_neighbours_free(list);
+                return nb_fail(err, errlen, ACELIN_ERR_INVALID,
+                               "candidate %lld points to atom %d of %d", (long long)b, j, n_atoms);
+            }
+            const int *s_3 = cand_shift + 3 * b;
+            const double *rj = positions + 3 * (size_t)j;
+            double t_3[3], d_3[3];
+            lattice3(s_3, c33, t_3);
+            for (int a = 0; a < 3; ++a) d_3[a] = rj[a] - ri[a] + t_3[a];
+            if (!(sqrt(d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2]) < cutoff)) continue;
+            list->j[n_bonds] = j;
+            memcpy(list->shift + 3 * n_bonds, s_3, 3 * sizeof(int));
+            memcpy(list->dr + 3 * n_bonds, d_3, sizeof(d_3));
+            ++n_bonds;
+        }
+        list->start[i + 1] = n_bonds;
+    }
+    list->n_bonds = n_bonds;
+    *out = list;
+    return ACELIN_OK;
+}

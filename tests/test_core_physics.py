@@ -184,3 +184,25 @@ def test_atom_result_independent_of_its_block(model2):
 def test_per_atom_energies_sum(model2):
     at = _calc(model2, random_structure(["Si", "O"], 10, 9))
     assert abs(at.get_potential_energies().sum() - at.get_potential_energy()) < 1e-10
+
+
+def test_md_with_the_reused_neighbour_list_is_bitwise_the_md_without(model2):
+    """NVE through ASE on a Si-O structure (long-range channel in the "long" case): the
+    calculator's reused neighbour list (skin 0.5 A) gives the trajectory of a list built at
+    every step, bit for bit; it built the list fewer times than it was called."""
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+
+    start = random_structure(["Si", "O"], 40, seed=11)
+    kt = 1500 * units.kB  # eV
+    m = start.get_masses()[:, None]
+    start.set_momenta(np.random.default_rng(2).normal(size=(len(start), 3)) * np.sqrt(m * kt))
+    runs = {}
+    for skin in (0.0, 0.5):
+        atoms = start.copy()
+        atoms.calc = ACECalculator(model2, n_threads=1, grade=False, skin=skin)
+        VelocityVerlet(atoms, 1.0 * units.fs).run(60)
+        runs[skin] = (atoms.positions.copy(), atoms.get_forces().copy(), atoms.calc.neighbours.builds)
+    assert np.array_equal(runs[0.0][0], runs[0.5][0]) and np.array_equal(runs[0.0][1], runs[0.5][1])
+    assert runs[0.0][2] == 61 and runs[0.5][2] < 30, (runs[0.0][2], runs[0.5][2])
+    assert np.abs(runs[0.5][0] - start.positions).max() > 0.3  # the atoms did move

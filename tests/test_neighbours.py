@@ -273,3 +273,68 @@ def test_bad_shapes():
         neighbour_list(np.zeros((4, 3)), np.eye(2), False, 3.0)
     with pytest.raises(ValueError, match="pbc"):
         neighbour_list(np.zeros((4, 3)), np.eye(3), [True, False], 3.0)
+
+
+# -- lists reused while the atoms move (VerletNeighbours) --------------------------------
+def assert_same_list(a, b):
+    for name in ("start", "j", "shift", "dr"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+
+
+@pytest.mark.parametrize("pbc, thin", [(True, False), ((True, True, False), False),
+                                       (False, False), (True, True)])
+def test_reused_lists_are_the_fresh_lists_bit_for_bit(pbc, thin):
+    """A random walk (periodic triclinic, slab, open cluster, a cell thinner than the
+    cutoff): at every step the reused list equals a fresh build exactly (bonds, order, dr),
+    with far fewer builds than steps; a strained cell builds anew."""
+    from ace_lin.neighbours import VerletNeighbours
+
+    rng = np.random.default_rng(7)
+    if thin:
+        atoms = Atoms("Si2", positions=[[0, 0, 0], [1.2, 1.3, 1.1]], cell=random_cell(rng, 2.6, 0.1),
+                      pbc=True)
+    else:
+        atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat((2, 2, 2))
+        atoms.set_cell(random_cell(rng, 10.9, 0.06), scale_atoms=True)
+        atoms.pbc = pbc
+    cutoff, skin = 4.5, 0.6
+    vn = VerletNeighbours(cutoff, skin)
+    for step in range(40):
+        atoms.positions += rng.normal(scale=0.04, size=atoms.positions.shape)
+        if step == 30:
+            atoms.set_cell(atoms.cell.array * 1.01, scale_atoms=False)
+        assert_same_list(vn.from_atoms(atoms), neighbour_list_from_atoms(atoms, cutoff))
+    assert 2 <= vn.builds <= 12, vn.builds
+
+
+def test_an_atom_moving_half_the_skin_rebuilds():
+    """Two atoms just beyond cutoff + skin (not candidates) each move 0.3 skin towards each
+    other: still no bond, no build. Then 0.6 skin each, which brings them inside the
+    cutoff: a list that waited for a whole skin of motion would miss the bond."""
+    from ace_lin.neighbours import VerletNeighbours
+
+    cutoff, skin = 5.0, 1.0
+    d0 = cutoff + 1.001 * skin
+    atoms = Atoms("Si2", positions=[[0, 0, 0], [d0, 0, 0]], pbc=False)
+    vn = VerletNeighbours(cutoff, skin)
+    assert vn.from_atoms(atoms).n_bonds == 0 and vn.builds == 1
+    atoms.positions = [[0.3 * skin, 0, 0], [d0 - 0.3 * skin, 0, 0]]
+    assert vn.from_atoms(atoms).n_bonds == 0 and vn.builds == 1
+    atoms.positions = [[0.6 * skin, 0, 0], [d0 - 0.6 * skin, 0, 0]]
+    nl = vn.from_atoms(atoms)
+    assert nl.n_bonds == 2 and vn.builds == 2
+    assert_same_list(nl, neighbour_list_from_atoms(atoms, cutoff))
+
+
+def test_refilter_refuses_a_bad_candidate_list():
+    from ace_lin._neighbours import refilter
+
+    pos = np.zeros((2, 3))
+    pos[1, 0] = 1.0
+    with pytest.raises(ValueError, match="points to atom 5 of 2"):
+        refilter(pos, np.zeros((3, 3)), np.array([0, 1, 1], dtype=np.int64),
+                 np.array([5], dtype=np.int32), np.zeros((1, 3), dtype=np.int32), 2.0)
+    with pytest.raises(ValueError, match="entries for 2 atoms"):
+        refilter(pos, np.zeros((3, 3)), np.array([0, 1], dtype=np.int64),
+                 np.array([1], dtype=np.int32), np.zeros((1, 3), dtype=np.int32), 2.0)
