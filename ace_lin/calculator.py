@@ -74,7 +74,7 @@ class ACECalculator(Calculator):
         elif "stress" in properties:
             raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
         if self.grade:
-            gamma = self.model.grade(self.atoms, self.n_threads)
+            gamma = self.model.grade(self.atoms, self.n_threads, self.neighbours.from_atoms)
             self.results["gamma"] = gamma
             self.results["max_gamma"] = float(gamma.max())
         if self.deviations is not None:

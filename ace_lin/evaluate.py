@@ -134,9 +134,10 @@ def basis_vectors(core_or_spec, atoms, n_threads=0) -> np.ndarray:
     return core.basis_vectors(species, nl.start, nspec, nl.dr, n_threads=n_threads)
 
 
-def compute_grade(core, elements, atoms, n_threads=0) -> np.ndarray:
-    """Extrapolation grade [n_atoms] of every atom (the C core's active-set maps)."""
+def compute_grade(core, elements, atoms, n_threads=0, neighbours=None) -> np.ndarray:
+    """Extrapolation grade [n_atoms] of every atom (the C core's active-set maps);
+    neighbours as for compute_properties."""
     check_structure(atoms)
     species = species_indices(atoms, elements)
-    nl, nspec = _bonds(atoms, core.max_cutoff, species)
+    nl, nspec = _bonds(atoms, core.max_cutoff, species, neighbours)
     return core.grade(species, nl.start, nspec, nl.dr, n_threads=n_threads)

@@ -129,8 +129,9 @@ class LinearACEModel:
                 self._core = CoreModel.from_tables(self.basis, self._c, e0, active_set=maps)
         return self._core
 
-    def grade(self, atoms, n_threads: int = 0) -> np.ndarray:
-        """Extrapolation grade [n_atoms] of a structure (C core); > 1: extrapolation."""
+    def grade(self, atoms, n_threads: int = 0, neighbours=None) -> np.ndarray:
+        """Extrapolation grade [n_atoms] of a structure (C core); > 1: extrapolation.
+        neighbours: as for evaluate.compute_properties (a calculator's reused list)."""
         from ace_lin.trust.grade import NoActiveSetError
 
         if self._active is None:
@@ -147,7 +148,7 @@ class LinearACEModel:
                                    f"had no environment of it): no extrapolation grade")
         from ace_lin.evaluate import compute_grade
 
-        return compute_grade(self.core, self._spec.elements, atoms, n_threads)
+        return compute_grade(self.core, self._spec.elements, atoms, n_threads, neighbours)
 
     @property
     def cutoff(self) -> float:

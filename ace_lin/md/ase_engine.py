@@ -111,7 +111,8 @@ class _Recorder:
         gamma = None
         if self.with_grade and self.cfg.graded(step):  # on graded frames only, as LAMMPS's fix
             # pair does (a graded step costs several force calls: benchmarks/lammps_grade_cost.py)
-            gamma = float(np.max(calc.model.grade(atoms, calc.n_threads)))
+            gamma = float(np.max(calc.model.grade(atoms, calc.n_threads,
+                                                  calc.neighbours.from_atoms)))
         self.last_gamma = gamma
         t_fs = step * self.cfg.timestep
         frame = out.format_frame(atoms.get_chemical_symbols(), atoms.cell.array, atoms.pbc,
