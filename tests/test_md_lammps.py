@@ -200,6 +200,30 @@ def test_lammps_grade_candidates_and_stop(si_model, si_cell, tmp_path):
                                              if g > limit]
 
 
+def test_dump_emptied_after_conversion_even_across_a_kill(si_model, si_cell, tmp_path, monkeypatch):
+    """A run ends with its dump empty (its frames are in the outputs). A kill between
+    recording the empty dump and emptying it leaves the whole dump: the next run reads it
+    from its start, writes no frame twice, and empties it."""
+    import json
+
+    from ace_lin.md import lammps_engine
+
+    d = config(si_model, si_cell, tmp_path / "run", ensemble="nve", temperature=600.0, steps=40)
+    with monkeypatch.context() as mp:  # killed after the checkpoint, before the truncation
+        def record_only(self):
+            self.state["converted"]["dump_offset"] = 0
+            lammps_engine.save_checkpoint(os.path.join(self.folder, "checkpoint.json"), self.state)
+        mp.setattr(lammps_engine._Converter, "drop_converted", record_only)
+        run_md(parse_config(d), progress=False)
+    dump = tmp_path / "run" / "lammps" / "dump.bin"
+    assert dump.stat().st_size > 0
+    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["converted"]["dump_offset"] == 0
+    before = (tmp_path / "run" / "trajectory.extxyz").read_bytes()
+    run_md(parse_config(d), progress=False)
+    assert (tmp_path / "run" / "trajectory.extxyz").read_bytes() == before
+    assert dump.stat().st_size == 0
+
+
 def test_binary_dump_reads_as_the_text_dump(tmp_path):
     """The binary dump of a triclinic cell gives the steps, cells and columns of a text dump
     at 17 digits bit for bit; a file cut inside a frame yields the whole frames before it
@@ -252,8 +276,9 @@ def test_run_begun_with_a_text_dump_continues_it(si_model, si_cell, tmp_path, mo
     gam = dict(zip(ref["step"].astype(int), ref["max_gamma"]))
     limit = float(np.median(ref["max_gamma"][1:]))
     old = tmp_path / "old"
-    with monkeypatch.context() as mp:
+    with monkeypatch.context() as mp:  # as such runs were: the text dump, kept whole
         mp.setattr(lammps_engine, "DUMP", LEGACY_DUMP)
+        mp.setattr(lammps_engine._Converter, "drop_converted", lambda self: None)
         s = run_md(parse_config(dict(d, output=str(old), max_grade_stop=limit)), progress=False)
     halted = int(read_thermo(str(old / "thermo.csv"))["step"][-1])
     assert s["stopped"] is not None and 0 < halted < 100
@@ -334,12 +359,16 @@ def test_lammps_kill9_resume_equals_uninterrupted(si_model, si_cell, tmp_path):
 
 def test_kept_input_runs_by_itself(si_model, si_cell, tmp_path):
     """in.lammps in the output folder runs with plain `mpirun -np 2 lmp -in in.lammps` and
-    writes the same dump as the engine's own run."""
+    writes the frames of the engine's own run (whose dump, converted, is empty)."""
+    from ace_lin.md.lammps_dump import iter_dump
+    from ace_lin.md.lammps_input import LammpsFrame
+
     d = config(si_model, si_cell, tmp_path / "run", ensemble="nvt-langevin", temperature=600.0,
                steps=40, ranks=2)
     run_md(parse_config(d), progress=False)
     folder = tmp_path / "run"
-    ref = (folder / "lammps" / "dump.bin").read_bytes()
+    assert (folder / "lammps" / "dump.bin").stat().st_size == 0
+    ref = read(str(folder / "trajectory.extxyz"), ":")
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "lammps").mkdir()
@@ -353,4 +382,11 @@ def test_kept_input_runs_by_itself(si_model, si_cell, tmp_path):
                           "-log", "none"], cwd=copy, env=env, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert (copy / "lammps" / "dump.bin").read_bytes() == ref
+    frames = list(iter_dump(str(copy / "lammps" / "dump.bin")))
+    assert [f[0] for f in frames] == [f.info["step"] for f in ref] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    lframe = LammpsFrame(read(si_cell).cell)
+    for (_, _, cols, _), f in zip(frames, ref):  # the outputs hold 12 digits
+        pos = lframe.from_lammps(np.column_stack([cols["xu"], cols["yu"], cols["zu"]]))
+        forces = lframe.from_lammps(np.column_stack([cols["fx"], cols["fy"], cols["fz"]]))
+        assert np.abs(pos - f.positions).max() < 1e-9
+        assert np.abs(forces - f.get_forces()).max() < 1e-9

@@ -13,7 +13,8 @@ of force summation (the test states the tolerance). A run halted by max_grade_st
 restarts inside a segment: its stochastic thermostat is reseeded there, so the continued
 trajectory is a valid but different sample than one never halted.
 checkpoint.json records the configuration's fingerprint and how far the dump has been
-converted (its byte offset and the sizes of the output files).
+converted (its byte offset and the sizes of the output files). Once LAMMPS has ended and
+its frames are converted, the dump is emptied: it holds only frames not yet in the outputs.
 """
 import glob
 import os
@@ -230,6 +231,19 @@ class _Converter:
             conv["files"] = out.file_sizes(self.folder, FILES)
             save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
 
+    def drop_converted(self):
+        """Empty the dump once LAMMPS has ended and its frames are in the outputs: it would
+        double the disk an every-step window takes. The checkpoint records the empty dump
+        first, so a kill in between leaves a dump read again from its start, whose frames
+        the converter skips by step."""
+        dump = os.path.join(self.folder, dump_name(self.state))
+        if not os.path.exists(dump) or os.path.getsize(dump) == 0:
+            return
+        self.state["converted"]["dump_offset"] = 0
+        save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
+        with open(dump, "r+b") as fh:
+            fh.truncate(0)
+
     def _gamma(self, step, cols, grades):
         if not self.with_grade or not self.cfg.graded(step):
             return None
@@ -370,6 +384,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         rc, halt, text = _launch(cfg, folder, "in.lammps", 0, progress)
     _merge_dump_parts(folder, state)
     converter.run(progress)
+    converter.drop_converted()
     wall = time.perf_counter() - t_wall
     done = max(restart_steps(folder) + [0])
     last_frame = state["converted"]["step"]
