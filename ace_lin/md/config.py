@@ -127,9 +127,9 @@ class MDConfig:
     def fingerprint(self) -> str:
         """Hash of everything that decides the trajectory (not engine resources such as
         ranks and threads, not the output folder, not the grade's limits and spacing,
-        which may be changed to continue a stopped run): a resume with other physics is refused. The
-        model and the structure count by their contents, so that a run folder moved with
-        its files (to a cluster's scratch, say) still resumes."""
+        which may be changed to continue a stopped run): a resume with other physics is
+        refused. The model and the structure count by their contents, so that a run folder
+        moved with its files (to a cluster's scratch, say) still resumes."""
         d = self._physics()
         for key in ("model", "structure"):
             d[key] = _file_hash(d[key])

@@ -109,4 +109,3 @@ class Converter:
         save_checkpoint(self.path(CHECKPOINT), self.state)
         with open(dump, "r+b") as fh:
             fh.truncate(0)
-
