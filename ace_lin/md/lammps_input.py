@@ -172,6 +172,7 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
           "compute s_atom all stress/atom NULL",
           "variable p_atom atom -(c_s_atom[1]+c_s_atom[2]+c_s_atom[3])/3.0"]
     cols = "id type xu yu zu vx vy vz fx fy fz c_pe_atom v_p_atom"
+    binary = dump.endswith(".bin")  # LAMMPS's rule; it starts a binary dump anew, never appends
     first_stride = cfg.stage_stride(segs[0][0]) if segs else cfg.stride
     first_grade = cfg.stage_grade_stride(segs[0][0]) if segs else first_stride
     if with_grade:  # graded on the grade stride's frames only (a graded step costs several
@@ -182,8 +183,8 @@ def input_script(cfg, elements, plugin, with_grade, restart_step=None, n_atoms=0
     L += ["thermo_style custom step temp pe etotal press",
           f"thermo {first_stride}", "thermo_modify flush yes",
           f"dump traj all custom {first_stride} {dump} {cols}",
-          "dump_modify traj sort id" + ("" if dump.endswith(".bin") else " format float %.12g") +
-          (" append yes" if restart_step is not None and not dump.endswith(".bin") else "")]
+          "dump_modify traj sort id" + ("" if binary else " format float %.12g") +
+          (" append yes" if restart_step is not None and not binary else "")]
     stage_fix = tstat = None
     halt_stride = None
     grade_stride = first_grade

@@ -30,8 +30,11 @@ THERMO_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "eto
 GRADE_COLUMN = "max_gamma"
 
 
+FLOAT = "%.12g"  # every number of the outputs
+
+
 def _g(x) -> str:
-    return "%.12g" % x
+    return FLOAT % x
 
 
 def format_frame(symbols, cell, pbc, positions, velocities, forces, energies, info) -> str:
@@ -42,7 +45,7 @@ def format_frame(symbols, cell, pbc, positions, velocities, forces, energies, in
              for k, v in info]
     head.append('pbc="%s"' % " ".join("T" if p else "F" for p in pbc))
     rows = np.column_stack([positions, velocities, forces, energies])
-    row_format = "%s" + " %.12g" * rows.shape[1]  # one format per row: 2-3x faster than per value
+    row_format = "%s" + (" " + FLOAT) * rows.shape[1]  # one format per row: 2-3x faster
     lines = [f"{len(symbols)}", " ".join(head)]
     lines += [row_format % (s, *row) for s, row in zip(symbols, rows.tolist())]
     return "\n".join(lines) + "\n"
