@@ -480,6 +480,22 @@ static int64_t nb_candidates(nb_work *w, int i, double screen2)
     return n_i;
 }
 
+/* Bond n of list if atom j's image (shift s_3) lies closer than cutoff to atom i: dr =
+ * r_j - r_i + s.cell, the one formula of the build and the refilter (so their lists agree
+ * bit for bit). Returns 1 if kept. */
+static int nb_keep_bond(acelin_neighbours *list, int64_t n, const double *ri, const double *rj,
+                        int j, const int *s_3, const double *cell_33, double cutoff)
+{
+    double t_3[3], d_3[3];
+    lattice3(s_3, cell_33, t_3);
+    for (int a = 0; a < 3; ++a) d_3[a] = rj[a] - ri[a] + t_3[a];
+    if (!(sqrt(d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2]) < cutoff)) return 0;
+    list->j[n] = j;
+    memcpy(list->shift + 3 * n, s_3, 3 * sizeof(int));
+    memcpy(list->dr + 3 * n, d_3, sizeof(d_3));
+    return 1;
+}
+
 acelin_status acelin_neighbours_build(int n_atoms, const double *positions, const double *cell,
                                       const int *pbc, double cutoff, acelin_neighbours **out,
                                       char *err, size_t errlen)
@@ -558,14 +574,7 @@ acelin_status acelin_neighbours_build(int n_atoms, const double *positions, cons
                 s_3[k] = w.per_3[k] ? w.img_shift[k][d] + mi[k] - mj[k] : 0;
             }
             if (j == i && s_3[0] == 0 && s_3[1] == 0 && s_3[2] == 0) continue;
-            double t_3[3], d_3[3];
-            lattice3(s_3, w.cell_33, t_3);
-            for (int a = 0; a < 3; ++a) d_3[a] = rj[a] - ri[a] + t_3[a];
-            if (!(sqrt(d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2]) < cutoff)) continue;
-            list->j[n_bonds] = j;
-            memcpy(list->shift + 3 * n_bonds, s_3, sizeof(s_3));
-            memcpy(list->dr + 3 * n_bonds, d_3, sizeof(d_3));
-            ++n_bonds;
+            n_bonds += nb_keep_bond(list, n_bonds, ri, rj, j, s_3, w.cell_33, cutoff);
         }
         list->start[i + 1] = n_bonds;
     }
@@ -585,10 +594,10 @@ done:
 
 /* The bonds shorter than cutoff among candidates: the list of a build with a larger cutoff
  * (cutoff + skin) at positions from which no atom has moved by skin/2 or more, with the
- * same atoms and cell. Every bond of the new positions is then a candidate, and each dr is
- * computed as the build computes it (r_j - r_i + shift.cell, the same operations), so the
- * result is bitwise the list acelin_neighbours_build would return for these positions, in
- * the same (i, j, shift) order. Whether the atoms stayed within skin/2 is the caller's
+ * same atoms and cell. Every bond of the new positions is then a candidate, and each is
+ * kept by the build's own test (nb_keep_bond), so the result is bitwise the list
+ * acelin_neighbours_build would return for these positions, in the same (i, j, shift)
+ * order. Whether the atoms stayed within skin/2 is the caller's
  * to check (ace_lin/neighbours.py, VerletNeighbours). */
 acelin_status acelin_neighbours_refilter(int n_atoms, const double *positions, const double *cell,
                                          const int64_t *cand_start, const int *cand_j,
@@ -618,16 +627,8 @@ acelin_status acelin_neighbours_refilter(int n_atoms, const double *positions, c
                 return nb_fail(err, errlen, ACELIN_ERR_INVALID,
                                "candidate %lld points to atom %d of %d", (long long)b, j, n_atoms);
             }
-            const int *s_3 = cand_shift + 3 * b;
-            const double *rj = positions + 3 * (size_t)j;
-            double t_3[3], d_3[3];
-            lattice3(s_3, c33, t_3);
-            for (int a = 0; a < 3; ++a) d_3[a] = rj[a] - ri[a] + t_3[a];
-            if (!(sqrt(d_3[0] * d_3[0] + d_3[1] * d_3[1] + d_3[2] * d_3[2]) < cutoff)) continue;
-            list->j[n_bonds] = j;
-            memcpy(list->shift + 3 * n_bonds, s_3, 3 * sizeof(int));
-            memcpy(list->dr + 3 * n_bonds, d_3, sizeof(d_3));
-            ++n_bonds;
+            n_bonds += nb_keep_bond(list, n_bonds, ri, positions + 3 * (size_t)j, j,
+                                    cand_shift + 3 * b, c33, cutoff);
         }
         list->start[i + 1] = n_bonds;
     }
