@@ -101,6 +101,10 @@ common = dict(include_dirs=[CSRC, os.path.join(CSRC, "generated"), np.get_includ
 extensions = [
     Extension("ace_lin._core", ["ace_lin/_core.pyx"] + CORE, **common),
     Extension("ace_lin._neighbours", ["ace_lin/_neighbours.pyx", "csrc/neighbours.c"], **common),
+    # the text of the MD outputs' per-atom rows, formatted without the GIL on OpenMP threads
+    Extension("ace_lin.md._rows", ["ace_lin/md/_rows.pyx"], include_dirs=[np.get_include()],
+              extra_compile_args=CFLAGS, extra_link_args=LFLAGS,
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # LAPACK through scipy.linalg.cython_lapack (function pointers, nothing to link)
     Extension("ace_lin.fit._bidiag", ["ace_lin/fit/_bidiag.pyx"], extra_compile_args=["-O2"]),
 ]

@@ -3,10 +3,11 @@ thermo.csv, candidates.extxyz; ace_lin.md.lammps_dump formats each frame).
 
 Frames are appended in step order after the last one converted; checkpoint.json records
 how far (the dump's byte offset, the last step and the outputs' sizes), so a resume after
-a kill truncates the outputs to it and converts the rest, none twice. One process does it:
-formatting numbers as text is most of the work (benchmarks/RESULTS.md, "Cost of writing
-frames"), and a pool of processes would need either fork (the parent may hold tqdm's,
-OpenMP's or BLAS's threads) or spawn (which re-imports a user's unguarded script).
+a kill truncates the outputs to it and converts the rest, none twice. Formatting numbers
+as text is most of the work; the per-atom rows are formatted in C on OpenMP threads
+(ace_lin.md._rows; OMP_NUM_THREADS, else every core: LAMMPS has ended by then). No pool of
+processes: it would need either fork (the parent may hold tqdm's, OpenMP's or BLAS's
+threads) or spawn (which re-imports a user's unguarded script).
 """
 import os
 

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ace_lin.md._rows import format_rows
 from ace_lin.md.checkpoint import CheckpointError
 
 TRAJECTORY = "trajectory.extxyz"
@@ -30,7 +31,7 @@ THERMO_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "eto
 GRADE_COLUMN = "max_gamma"
 
 
-FLOAT = "%.12g"  # every number of the outputs
+FLOAT = "%.12g"  # every number of the outputs (ace_lin.md._rows writes the per-atom rows so)
 
 
 def _g(x) -> str:
@@ -45,10 +46,7 @@ def format_frame(symbols, cell, pbc, positions, velocities, forces, energies, in
              for k, v in info]
     head.append('pbc="%s"' % " ".join("T" if p else "F" for p in pbc))
     rows = np.column_stack([positions, velocities, forces, energies])
-    row_format = "%s" + (" " + FLOAT) * rows.shape[1]  # one format per row: 2-3x faster
-    lines = [f"{len(symbols)}", " ".join(head)]
-    lines += [row_format % (s, *row) for s, row in zip(symbols, rows.tolist())]
-    return "\n".join(lines) + "\n"
+    return f"{len(symbols)}\n{' '.join(head)}\n" + format_rows(symbols, rows)  # FLOAT's text
 
 
 def frame_info(step, time_fs, epot, ekin, temperature, pressure, max_gamma=None):
