@@ -25,7 +25,7 @@ sys.path.insert(0, HERE)
 
 def generate_kernels():
     """Run the sympy generator (deterministic; skipped when the stamp matches)."""
-    from ace_lin.codegen.emit_c import write_generated_sources
+    from ace_lin.codegen.generated import write_generated_sources
 
     return write_generated_sources(os.path.join(CSRC, "generated"))
 

@@ -47,7 +47,10 @@ for name in ("ace_lin", "ace_lin.basis", "ace_lin.codegen"):
     mod = types.ModuleType(name)
     mod.__path__ = [os.path.join(root, *name.split("."))]
     sys.modules[name] = mod
-from ace_lin.codegen.emit_c import write_generated_sources
+try:  # older revisions keep the writer in emit_c
+    from ace_lin.codegen.generated import write_generated_sources
+except ImportError:
+    from ace_lin.codegen.emit_c import write_generated_sources
 write_generated_sources(out)
 """
 
@@ -61,8 +64,11 @@ def export_csrc(rev, tmp):
     out = os.path.join(tmp, "rev-src")
     os.makedirs(out)
     tar = os.path.join(tmp, "rev.tar")
-    res = subprocess.run(["git", "archive", "-o", tar, rev, "csrc", "benchmarks/profile_force.c",
-                          "ace_lin/codegen/emit_c.py", "ace_lin/basis/ylm.py"], cwd=REPO,
+    paths = ["csrc", "benchmarks/profile_force.c", "ace_lin/codegen/emit_c.py", "ace_lin/basis/ylm.py"]
+    if subprocess.run(["git", "cat-file", "-e", f"{rev}:ace_lin/codegen/generated.py"],
+                      cwd=REPO, capture_output=True).returncode == 0:
+        paths.append("ace_lin/codegen/generated.py")
+    res = subprocess.run(["git", "archive", "-o", tar, rev, *paths], cwd=REPO,
                          capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit(f"git archive {rev} failed: {res.stderr.strip()}")

@@ -498,7 +498,7 @@ def core(tmp_path_factory):
         pytest.skip("no C compiler found ($CC, sysconfig CC, cc, gcc, clang)")
     gen = os.path.join(CSRC, "generated")
     if not os.path.exists(os.path.join(gen, "acelin_ylm4.h")):
-        from ace_lin.codegen.emit_c import write_generated_sources
+        from ace_lin.codegen.generated import write_generated_sources
 
         gen = str(tmp_path_factory.mktemp("generated"))
         write_generated_sources(gen)

@@ -145,7 +145,7 @@ def _flags():
 def _generated_dir(src: str) -> str:
     """The generated kernels (stamp-checked); written next to the sources when possible."""
     from ace_lin.codegen.cache import cache_dir
-    from ace_lin.codegen.emit_c import write_generated_sources
+    from ace_lin.codegen.generated import write_generated_sources
 
     target = os.path.join(src, "generated")
     try:
