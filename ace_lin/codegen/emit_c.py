@@ -11,7 +11,6 @@ deterministic (sympy cse with a fixed symbol order). ace_lin.codegen.generated w
 files and skips this module (and sympy's import) when their stamp matches.
 """
 import hashlib
-import os
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
