@@ -12,39 +12,33 @@ variants alternate, and each variant's time over the reference's in the same rou
     python3 benchmarks/frame_text_speed.py --atoms 1000 100000 --threads 1 2
 """
 import argparse
-import os
+import functools
 import statistics
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the source tree
-
-from machine import machine_info  # noqa: E402 (benchmarks/, beside this file)
+from md_common import header  # benchmarks/, beside this file; puts the repository on the path
 from ace_lin.md import outputs  # noqa: E402
 from ace_lin.md._rows import format_rows  # noqa: E402
 
 
-def python_frame(symbols, cell, pbc, pos, vel, forces, energies, info):
-    """The frame as format_frame writes it, every number through Python's % operator."""
-    head = ['Lattice="%s"' % " ".join(outputs.FLOAT % v for v in np.asarray(cell).ravel()),
-            "Properties=species:S:1:pos:R:3:velocities:R:3:forces:R:3:energies:R:1"]
-    head += [f"{k}={v}" if isinstance(v, int) else f"{k}={outputs.FLOAT % v}" for k, v in info]
-    head.append('pbc="%s"' % " ".join("T" if p else "F" for p in pbc))
-    rows = np.column_stack([pos, vel, forces, energies])
-    fmt = "%s" + (" " + outputs.FLOAT) * rows.shape[1]
-    lines = [f"{len(symbols)}", " ".join(head)]
-    lines += [fmt % (s, *row) for s, row in zip(symbols, rows.tolist())]
-    return "\n".join(lines) + "\n"
+def python_rows(symbols, rows):
+    """The rows as Python's % operator writes them, one row at a time (the reference)."""
+    fmt = "%s" + (" " + outputs.FLOAT) * rows.shape[1] + "\n"
+    return "".join(fmt % (s, *row) for s, row in zip(symbols, rows.tolist()))
 
 
-def ace_frame(threads):
-    def frame(symbols, cell, pbc, pos, vel, forces, energies, info):
-        rows = np.column_stack([pos, vel, forces, energies])
-        head = outputs.format_frame(symbols[:0], cell, pbc, pos[:0], vel[:0], forces[:0],
-                                    energies[:0], info)
-        return f"{len(symbols)}" + head[1:] + format_rows(symbols, rows, threads)
+def frame_with(rows_text):
+    """format_frame with its per-atom rows written by rows_text(symbols, rows)."""
+    def frame(*data):
+        saved = outputs.format_rows
+        outputs.format_rows = rows_text
+        try:
+            return outputs.format_frame(*data)
+        finally:
+            outputs.format_rows = saved
     return frame
 
 
@@ -55,8 +49,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seconds", type=float, default=0.3, help="least time of one variant in a round")
     args = p.parse_args(argv)
-    print(machine_info())
-    print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machines are noisy)")
+    print(header())
     rng = np.random.default_rng(0)
     print(f"\nms per frame (median of {args.rounds} rounds); / Python: the round's ratio, median")
     print(f"{'atoms':>8} {'variant':>22} {'ms/frame':>10} {'/ Python':>9}")
@@ -65,9 +58,10 @@ def main(argv=None):
                 rng.uniform(0, 30, (n, 3)), rng.normal(0, 0.005, (n, 3)),
                 rng.normal(0, 1.0, (n, 3)), rng.normal(-5.4, 0.1, n),
                 outputs.frame_info(100, 50.0, -5.4 * n, 0.04 * n, 300.0, 0.12, 1.7))
-        variants = [("Python % (reference)", python_frame)] + \
-            [(f"ace_lin, {t} thread(s)", ace_frame(t)) for t in args.threads]
-        ref = python_frame(*data)
+        variants = [("Python % (reference)", frame_with(python_rows))] + \
+            [(f"ace_lin, {t} thread(s)", frame_with(functools.partial(format_rows, n_threads=t)))
+             for t in args.threads]
+        ref = variants[0][1](*data)
         for name, f in variants[1:]:
             if f(*data) != ref:
                 sys.exit(f"{name}: the text differs from Python's")
